@@ -1,0 +1,58 @@
+# Two commands: `make run` (demo on the embedded default) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run setup test test-unit test-integration lint format migrate messages deploy-check bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; install Python 3.11+ or run make PYTHON=python3"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Unit and view tests on SQLite, then the integration tier on the real stack
+# (PostgreSQL, Redis, a Celery worker, an SMTP server, headless Chromium). The integration
+# tier skips when those services are absent, except under CI=true, where it fails.
+test: setup
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL $(PY) -m pytest tests --ignore=tests/integration -q
+	$(PY) -m pytest tests/integration -q
+
+test-unit: setup
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL $(PY) -m pytest tests --ignore=tests/integration -q
+
+test-integration: setup
+	$(PY) -m pytest tests/integration -q
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+messages: setup
+	$(PY) manage.py makemessages -l pt_BR -l es --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py compilemessages --ignore=.venv
+
+deploy-check: setup
+	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	SITE_URL=https://surveys.example.com ALLOWED_HOSTS=surveys.example.com \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

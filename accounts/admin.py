@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Account, Contact
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fields = ["email", "name", "language", "unsubscribed_at"]
+    readonly_fields = ["unsubscribed_at"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "external_id", "plan", "segment", "region", "status", "owner",
+                    "mrr", "currency", "arr_display", "renewal_date"]
+    list_filter = ["status", "plan", "segment", "region", "currency", "owner"]
+    search_fields = ["name", "external_id"]
+    date_hierarchy = "renewal_date"
+    list_select_related = ["owner"]
+    inlines = [ContactInline]
+    readonly_fields = ["created_at", "updated_at", "arr_display"]
+
+    @admin.display(description=_("ARR"), ordering="mrr")
+    def arr_display(self, obj: Account) -> str:
+        return f"{obj.arr:,.2f} {obj.currency}"
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["email", "name", "account", "language", "unsubscribed_at", "bounced_at",
+                    "last_invited_at"]
+    list_filter = ["language", ("unsubscribed_at", admin.EmptyFieldListFilter),
+                   ("bounced_at", admin.EmptyFieldListFilter), "account__plan"]
+    search_fields = ["email", "name", "account__name", "account__external_id"]
+    list_select_related = ["account"]
+    autocomplete_fields = ["account"]
+    readonly_fields = ["created_at", "updated_at", "last_invited_at"]

@@ -1,0 +1,123 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+CURRENCY_CODES = [
+    ("USD", "USD"),
+    ("EUR", "EUR"),
+    ("BRL", "BRL"),
+    ("GBP", "GBP"),
+    ("MXN", "MXN"),
+    ("ARS", "ARS"),
+    ("CLP", "CLP"),
+    ("COP", "COP"),
+    ("CAD", "CAD"),
+    ("AUD", "AUD"),
+]
+
+
+class Account(models.Model):
+    """A customer company. Its contacts answer surveys; reports join their answers to it."""
+
+    class Status(models.TextChoices):
+        TRIAL = "trial", _("Trial")
+        ACTIVE = "active", _("Active")
+        CHURNED = "churned", _("Churned")
+
+    name = models.CharField(_("name"), max_length=200)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=100,
+        unique=True,
+        help_text=_("The account's id in your CRM or billing system."),
+    )
+    plan = models.CharField(_("plan"), max_length=100, blank=True, db_index=True)
+    segment = models.CharField(_("segment"), max_length=100, blank=True, db_index=True)
+    region = models.CharField(_("region"), max_length=100, blank=True, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
+        limit_choices_to={"is_staff": True},
+    )
+    mrr = models.DecimalField(
+        _("MRR"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Monthly recurring revenue."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CODES, default="USD")
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    renewal_date = models.DateField(_("renewal date"), null=True, blank=True, db_index=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arr(self) -> Decimal:
+        """Annual recurring revenue, always derived: 12 x MRR."""
+        return self.mrr * 12
+
+
+class Contact(models.Model):
+    """A person at an account who can be surveyed. Emails are unique regardless of case."""
+
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+    )
+    email = models.EmailField(_("email"), max_length=254)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Empty: the browser's language on pages, the site default in email."),
+    )
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("complained at"), null=True, blank=True)
+    last_invited_at = models.DateTimeField(_("last invited at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    @property
+    def is_mailable(self) -> bool:
+        return not (self.unsubscribed_at or self.bounced_at or self.complained_at)

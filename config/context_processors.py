@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def staff(request):
+    return {"outbox_enabled": settings.OUTBOX_BROWSABLE}

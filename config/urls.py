@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from surveys import public_views
+
+from . import views
+
+admin.site.site_header = "NPS surveys"
+admin.site.site_title = "NPS surveys"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("reports/", include("metrics.urls")),
+    path("s/", include("surveys.urls")),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("dev/outbox/", views.outbox_list, name="outbox"),
+    path("dev/outbox/<str:message_id>/", views.outbox_detail, name="outbox-detail"),
+    path("dev/outbox/<str:message_id>/html", views.outbox_html, name="outbox-html"),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+handler404 = public_views.not_found
+
+if settings.DEBUG:
+    urlpatterns.append(path("api-auth/", include("rest_framework.urls")))

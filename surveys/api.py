@@ -1,0 +1,75 @@
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response as ApiResponse
+
+from accounts import services as account_services
+
+from . import services
+from .models import Invitation, Survey
+from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
+
+
+class SurveyViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Surveys, addressed by slug. `question` defaults to the standard wording per kind."""
+
+    queryset = Survey.objects.order_by("name")
+    serializer_class = SurveySerializer
+    lookup_field = "slug"
+    filterset_fields = ["kind", "active"]
+
+
+class InvitationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Trigger a survey for a contact (transactional) and read invitations back."""
+
+    queryset = (
+        Invitation.objects.select_related("survey", "contact__account").order_by("-created_at")
+    )
+    serializer_class = InvitationSerializer
+    lookup_field = "public_id"
+    filterset_fields = ["status", "event_id"]
+
+    @extend_schema(
+        request=InvitationCreateSerializer,
+        responses={
+            201: InvitationSerializer,
+            200: OpenApiResponse(InvitationSerializer, description="Same (survey, event_id) seen before; nothing sent."),
+            400: OpenApiResponse(description="Per-field errors."),
+        },
+    )
+    def create(self, request: Request) -> ApiResponse:
+        serializer = InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            account = None
+            if data.get("account"):
+                account = account_services.upsert_account(**data["account"])
+            contact_data = data["contact"]
+            contact = account_services.upsert_contact(
+                email=contact_data["email"],
+                name=contact_data.get("name", ""),
+                language=contact_data.get("language") or None,
+                account=account,
+                properties=contact_data.get("properties") or None,
+            )
+            invitation, created = services.create_invitation(
+                survey=data["survey"],
+                contact=contact,
+                event_id=data.get("event_id") or None,
+                properties=data.get("properties") or {},
+            )
+        invitation = self.get_queryset().get(pk=invitation.pk)
+        return ApiResponse(
+            InvitationSerializer(invitation).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,292 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, Contact
+
+
+def new_token() -> str:
+    """256 bits from the OS CSPRNG, URL-safe. Reveals nothing about the contact."""
+    return secrets.token_urlsafe(32)
+
+
+class Kind(models.TextChoices):
+    NPS = "nps", _("NPS (0-10)")
+    CSAT = "csat", _("CSAT (satisfaction)")
+    CES = "ces", _("CES 2.0 (1-7, agreement)")
+    CES1 = "ces1", _("CES 1.0 (1-5, effort; lower is better)")
+
+
+# The scale each kind uses unless the survey says otherwise; CSAT also allows 1-3, 1-7, 1-10.
+DEFAULT_SCALES = {Kind.NPS: (0, 10), Kind.CSAT: (1, 5), Kind.CES: (1, 7), Kind.CES1: (1, 5)}
+ALLOWED_SCALES = {
+    Kind.NPS: {(0, 10)},
+    Kind.CSAT: {(1, 3), (1, 5), (1, 7), (1, 10)},
+    Kind.CES: {(1, 7)},
+    Kind.CES1: {(1, 5)},
+}
+
+
+def default_question(kind: str, subject: str, language: str | None = None) -> str:
+    """The standard wording for a kind, in the given language."""
+    with translation.override(language or translation.get_language() or "en"):
+        if kind == Kind.NPS:
+            return str(
+                _("How likely are you to recommend %(subject)s to a friend or colleague?")
+                % {"subject": subject}
+            )
+        if kind == Kind.CSAT:
+            return str(
+                _("How satisfied were you with %(subject)s?") % {"subject": subject}
+            )
+        if kind == Kind.CES:
+            return str(
+                _("%(subject)s made it easy for me to handle my issue.") % {"subject": subject}
+            )
+        return str(_("How much effort did you personally have to put forth to handle your request?"))
+
+
+class Survey(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices, default=Kind.NPS)
+    company_name = models.CharField(
+        _("company or product name"),
+        max_length=200,
+        blank=True,
+        help_text=_('Used in the default question, e.g. "How likely are you to recommend ACME".'),
+    )
+    question = models.CharField(
+        _("question"),
+        max_length=500,
+        blank=True,
+        help_text=_("Leave empty to use the standard wording for the kind, in each language."),
+    )
+    question_translations = models.JSONField(
+        _("question translations"),
+        default=dict,
+        blank=True,
+        help_text=_('Per language, e.g. {"pt-br": "...", "es": "..."}.'),
+    )
+    scale_min = models.SmallIntegerField(_("scale minimum"), default=0)
+    scale_max = models.SmallIntegerField(_("scale maximum"), default=10)
+    follow_up_question = models.CharField(
+        _("follow-up question"),
+        max_length=500,
+        blank=True,
+        help_text=_("Leave empty for the standard prompt."),
+    )
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scale_min__lt=models.F("scale_max")), name="survey_scale_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        allowed = ALLOWED_SCALES.get(self.kind, set())
+        if (self.scale_min, self.scale_max) not in allowed:
+            choices = ", ".join(f"{lo}-{hi}" for lo, hi in sorted(allowed))
+            raise ValidationError(
+                {"scale_max": _("A %(kind)s survey uses the scale %(choices)s.")
+                 % {"kind": self.get_kind_display(), "choices": choices}}
+            )
+
+    @property
+    def scale(self) -> range:
+        return range(self.scale_min, self.scale_max + 1)
+
+    @property
+    def subject(self) -> str:
+        return self.company_name or str(_("us"))
+
+    def question_for(self, language: str | None = None) -> str:
+        if language and self.question_translations.get(language):
+            return self.question_translations[language]
+        if self.question:
+            return self.question
+        return default_question(self.kind, self.subject, language)
+
+    def category_of(self, score: int) -> int:
+        """+1 promoter/satisfied/agree, 0 neutral, -1 detractor/unsatisfied/disagree."""
+        if self.kind == Kind.NPS:
+            return 1 if score >= 9 else (0 if score >= 7 else -1)
+        if self.kind == Kind.CSAT:
+            top = {3: 3, 5: 4, 7: 6, 10: 8}[self.scale_max]
+            bottom = {3: 1, 5: 2, 7: 2, 10: 4}[self.scale_max]
+            return 1 if score >= top else (-1 if score <= bottom else 0)
+        if self.kind == Kind.CES:
+            return 1 if score >= 5 else (-1 if score <= 3 else 0)
+        # CES 1.0: lower effort is better.
+        return 1 if score <= 2 else (-1 if score >= 4 else 0)
+
+
+class Invitation(models.Model):
+    """One person asked one survey once. The outbox row: emailed at most once, reminders counted."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Suppressed")
+        REVOKED = "revoked", _("Revoked")
+
+    class Reason(models.TextChoices):
+        THROTTLED = "throttled", _("Throttled")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        BOUNCED = "bounced", _("Bounced or complained")
+        INACTIVE_SURVEY = "inactive_survey", _("Survey inactive")
+        ACCOUNT_CAP = "account_cap", _("Account cap reached")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="invitations"
+    )
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="invitations"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    suppression_reason = models.CharField(
+        _("suppression reason"), max_length=20, choices=Reason.choices, blank=True
+    )
+    event_id = models.CharField(_("event id"), max_length=200, null=True, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    send_count = models.PositiveSmallIntegerField(_("sends"), default=0)
+    clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "event_id"],
+                condition=Q(event_id__isnull=False),
+                name="invitation_event_unique_per_survey",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="invitation_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.contact}"
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def is_open(self) -> bool:
+        """Can still be answered: not revoked, not suppressed, not expired."""
+        return (
+            self.status not in (self.Status.REVOKED, self.Status.SUPPRESSED)
+            and not self.is_expired
+        )
+
+    @property
+    def message_id(self) -> str:
+        """Stable across retries so receivers can de-duplicate."""
+        domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return f"<invitation-{self.public_id}@{domain or 'localhost'}>"
+
+
+class Response(models.Model):
+    """The one answer to an invitation. Re-answering before expiry updates it."""
+
+    class ConfirmedVia(models.TextChoices):
+        SUBMIT = "submit", _("Submitted the form")
+        TAP = "tap", _("Tapped a score in the page")
+        VISIBLE = "visible", _("Page stayed visible")
+        API = "api", _("API")
+        IMPORT = "import", _("Imported")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    invitation = models.OneToOneField(
+        Invitation,
+        verbose_name=_("invitation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="response",
+    )
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="responses"
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+    )
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account at answer time"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+    )
+    score = models.SmallIntegerField(_("score"))
+    category = models.SmallIntegerField(
+        _("category"), help_text=_("+1 promoter or satisfied, 0 neutral, -1 detractor or unsatisfied.")
+    )
+    comment = models.TextField(_("comment"), blank=True, max_length=5000)
+    answered_at = models.DateTimeField(_("answered at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    confirmed_via = models.CharField(
+        _("confirmed via"), max_length=10, choices=ConfirmedVia.choices, default=ConfirmedVia.SUBMIT
+    )
+    excluded = models.BooleanField(
+        _("excluded"), default=False, help_text=_("Excluded responses count in no score.")
+    )
+
+    class Meta:
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+        ordering = ["-answered_at"]
+        indexes = [
+            models.Index(fields=["survey", "answered_at"], name="response_survey_answered"),
+            models.Index(fields=["account", "answered_at"], name="response_account_answered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey}: {self.score}"
+
+    @property
+    def category_label(self) -> str:
+        if self.survey.kind == Kind.NPS:
+            labels = {1: _("Promoter"), 0: _("Passive"), -1: _("Detractor")}
+        elif self.survey.kind == Kind.CSAT:
+            labels = {1: _("Satisfied"), 0: _("Neutral"), -1: _("Unsatisfied")}
+        else:
+            labels = {1: _("Easy"), 0: _("Neutral"), -1: _("Difficult")}
+        return str(labels[self.category])

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import public_views
+
+app_name = "public"
+
+urlpatterns = [
+    path("<str:token>/", public_views.answer, name="answer"),
+    path("<str:token>/thanks/", public_views.thanks, name="thanks"),
+    path("<str:token>/unsubscribe/", public_views.unsubscribe, name="unsubscribe"),
+    path(
+        "<str:token>/unsubscribe/one-click/",
+        public_views.unsubscribe_one_click,
+        name="unsubscribe_one_click",
+    ),
+]
