@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The real stack for the integration tier (override to point elsewhere).
+INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/npsapp
+INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run setup test test-unit test-integration lint format migrate messages deploy-check bench clean
 
@@ -27,14 +30,14 @@ run: migrate
 # Unit and view tests on SQLite, then the integration tier on the real stack
 # (PostgreSQL, Redis, a Celery worker, an SMTP server, headless Chromium). The integration
 # tier skips when those services are absent, except under CI=true, where it fails.
-test: setup
-	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL $(PY) -m pytest tests --ignore=tests/integration -q
-	$(PY) -m pytest tests/integration -q
+test: test-unit test-integration
 
 test-unit: setup
 	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL $(PY) -m pytest tests --ignore=tests/integration -q
 
 test-integration: setup
+	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
+	CELERY_BROKER_URL=$(INTEGRATION_REDIS_URL) CELERY_QUEUE=npsapp-test-$$$$ \
 	$(PY) -m pytest tests/integration -q
 
 lint: setup

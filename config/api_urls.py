@@ -4,7 +4,17 @@ from rest_framework.routers import DefaultRouter
 from metrics.api import SummaryView
 from surveys.api import InvitationViewSet, SurveyViewSet
 
-router = DefaultRouter(trailing_slash="/?")
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """Paths as documented (`/api/v1/surveys`), with a trailing slash also accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("surveys", SurveyViewSet, basename="survey")
 router.register("invitations", InvitationViewSet, basename="invitation")
 

@@ -14,6 +14,9 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 class SurveySerializer(serializers.ModelSerializer):
     question = serializers.CharField(max_length=500, required=False, allow_blank=True)
     scale_min = serializers.IntegerField(required=False)
+    effective_question = serializers.SerializerMethodField(
+        help_text="The question as sent: `question`, or the standard wording for the kind."
+    )
     scale_max = serializers.IntegerField(required=False)
 
     class Meta:
@@ -23,6 +26,7 @@ class SurveySerializer(serializers.ModelSerializer):
             "slug",
             "kind",
             "question",
+            "effective_question",
             "company_name",
             "question_translations",
             "scale_min",
@@ -34,6 +38,9 @@ class SurveySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at"]
         extra_kwargs = {"slug": {"required": False}}
+
+    def get_effective_question(self, obj: Survey) -> str:
+        return obj.question_for(None)
 
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", Kind.NPS))

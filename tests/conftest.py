@@ -1,0 +1,34 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from .factories import StaffFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_outbox(settings, tmp_path):
+    settings.EMAIL_OUTBOX_DIR = tmp_path / "outbox"
+    settings.SITE_URL = "https://surveys.example.com"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory(username="staff")
+
+
+@pytest.fixture
+def api_client(staff_user):
+    token, _ = Token.objects.get_or_create(user=staff_user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client

@@ -1,0 +1,97 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from accounts.models import Account, Contact
+from surveys.models import Invitation, Kind, Response, Survey
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("pw-123456789")
+
+
+class StaffFactory(UserFactory):
+    is_staff = True
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    name = factory.Sequence(lambda n: f"Account {n}")
+    external_id = factory.Sequence(lambda n: f"acct-{n}")
+    plan = "Business"
+    segment = "Mid-market"
+    region = "Europe"
+    status = Account.Status.ACTIVE
+    mrr = Decimal("100.00")
+    currency = "USD"
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    account = factory.SubFactory(AccountFactory)
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    name = factory.Sequence(lambda n: f"Person {n}")
+    language = "en"
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    name = factory.Sequence(lambda n: f"Survey {n}")
+    slug = factory.Sequence(lambda n: f"survey-{n}")
+    kind = Kind.NPS
+    company_name = "ACME"
+    scale_min = 0
+    scale_max = 10
+
+
+class CsatSurveyFactory(SurveyFactory):
+    kind = Kind.CSAT
+    scale_min = 1
+    scale_max = 5
+
+
+class CesSurveyFactory(SurveyFactory):
+    kind = Kind.CES
+    scale_min = 1
+    scale_max = 7
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    survey = factory.SubFactory(SurveyFactory)
+    contact = factory.SubFactory(ContactFactory)
+    status = Invitation.Status.SENT
+    created_at = factory.LazyFunction(timezone.now)
+    sent_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+
+
+class ResponseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Response
+
+    invitation = factory.SubFactory(InvitationFactory)
+    survey = factory.SelfAttribute("invitation.survey")
+    contact = factory.SelfAttribute("invitation.contact")
+    account = factory.SelfAttribute("invitation.contact.account")
+    score = 9
+    category = factory.LazyAttribute(lambda o: o.survey.category_of(o.score))
+    answered_at = factory.LazyFunction(timezone.now)
