@@ -3,6 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -14,6 +15,17 @@ from accounts.models import Account, Contact
 def new_token() -> str:
     """256 bits from the OS CSPRNG, URL-safe. Reveals nothing about the contact."""
     return secrets.token_urlsafe(32)
+
+
+def contrast_on_white(color: str) -> float:
+    """WCAG 2 contrast ratio of a #rrggbb colour against white."""
+    try:
+        channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    except (ValueError, IndexError):
+        return 0.0
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
 
 
 class Kind(models.TextChoices):
@@ -83,6 +95,51 @@ class Survey(models.Model):
         help_text=_("Leave empty for the standard prompt."),
     )
     sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    # Branding and follow-up questions shown to respondents (email and answer page).
+    logo_url = models.URLField(
+        _("logo URL"),
+        blank=True,
+        help_text=_("Shown in the email. Shown on the answer page only if served by this site."),
+    )
+    accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#0b3d91",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #0b3d91."))],
+        help_text=_("Buttons and links; needs 4.5:1 contrast on white."),
+    )
+    intro_text = models.TextField(_("intro text"), blank=True, max_length=1000)
+    follow_up_positive = models.CharField(
+        _("follow-up for promoters / satisfied"),
+        max_length=500,
+        blank=True,
+        help_text=_("Leave empty to use the follow-up question or the standard prompt."),
+    )
+    follow_up_neutral = models.CharField(
+        _("follow-up for passives / neutral"), max_length=500, blank=True
+    )
+    follow_up_negative = models.CharField(
+        _("follow-up for detractors / unsatisfied"), max_length=500, blank=True
+    )
+    reason_question = models.CharField(
+        _("main reason question"),
+        max_length=300,
+        blank=True,
+        help_text=_("Leave empty for the standard wording."),
+    )
+    reason_options = models.TextField(
+        _("main reason options"),
+        blank=True,
+        help_text=_("One option per line. Empty: the main reason question is not asked."),
+    )
+    referral_enabled = models.BooleanField(
+        _("offer promoters a referral"),
+        default=False,
+        help_text=_("Promoters may leave the name and email of a colleague."),
+    )
+    review_url = models.URLField(
+        _("review page URL"), blank=True, help_text=_("Promoters are invited to leave a review.")
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -107,6 +164,23 @@ class Survey(models.Model):
                 {"scale_max": _("A %(kind)s survey uses the scale %(choices)s.")
                  % {"kind": self.get_kind_display(), "choices": choices}}
             )
+        if self.accent_color and contrast_on_white(self.accent_color) < 4.5:
+            raise ValidationError(
+                {"accent_color": _("This colour is too light: white text on it is hard to read.")}
+            )
+
+    @property
+    def reason_choices(self) -> list[str]:
+        return [line.strip() for line in self.reason_options.splitlines() if line.strip()]
+
+    def follow_up_for(self, category: int | None) -> str:
+        """The staff-written prompt for a category (+1, 0, -1), else the general one, else ""."""
+        by_category = {
+            1: self.follow_up_positive,
+            0: self.follow_up_neutral,
+            -1: self.follow_up_negative,
+        }
+        return by_category.get(category, "") or self.follow_up_question
 
     @property
     def scale(self) -> range:
@@ -178,6 +252,12 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     send_count = models.PositiveSmallIntegerField(_("sends"), default=0)
     clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    link_fetches = models.JSONField(
+        _("link fetches"),
+        default=dict,
+        blank=True,
+        help_text=_("GET/HEAD counts and scores fetched: mail scanners fetch every link."),
+    )
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"))
     last_error = models.TextField(_("last error"), blank=True)
@@ -224,6 +304,7 @@ class Response(models.Model):
         SUBMIT = "submit", _("Submitted the form")
         TAP = "tap", _("Tapped a score in the page")
         VISIBLE = "visible", _("Page stayed visible")
+        TYPING = "typing", _("Typed a comment")
         API = "api", _("API")
         IMPORT = "import", _("Imported")
 
@@ -268,6 +349,13 @@ class Response(models.Model):
     excluded = models.BooleanField(
         _("excluded"), default=False, help_text=_("Excluded responses count in no score.")
     )
+    reason = models.CharField(_("main reason"), max_length=200, blank=True)
+    bot_signals = models.JSONField(_("bot signals"), default=dict, blank=True)
+    suspected_bot = models.BooleanField(
+        _("suspected bot"),
+        default=False,
+        help_text=_("Bot signals suggest a mail scanner; staff decide whether to exclude."),
+    )
 
     class Meta:
         verbose_name = _("response")
@@ -290,3 +378,27 @@ class Response(models.Model):
         else:
             labels = {1: _("Easy"), 0: _("Neutral"), -1: _("Difficult")}
         return str(labels[self.category])
+
+
+class Referral(models.Model):
+    """A colleague a promoter suggested, for marketing to follow up."""
+
+    response = models.ForeignKey(
+        Response, verbose_name=_("response"), on_delete=models.CASCADE, related_name="referrals"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), max_length=254)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "email"], name="referral_unique_email_per_response"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
