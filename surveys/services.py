@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Contact
 
 from . import emails
-from .models import Invitation, Response, Survey
+from .models import Invitation, Referral, Response, Survey
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +157,32 @@ def requeue_unsent(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     return len(ids)
 
 
-def record_click(*, invitation: Invitation) -> None:
-    """Note the first time a link was opened. Never records an answer."""
-    if invitation.clicked_at is None:
-        Invitation.objects.filter(pk=invitation.pk, clicked_at__isnull=True).update(
-            clicked_at=timezone.now()
+def record_click(
+    *, invitation: Invitation, method: str = "GET", score: int | None = None, link: str = "answer"
+) -> None:
+    """Note a fetch of an emailed link (for the funnel and bot signals). Never records an answer.
+
+    Counts GETs and HEADs and which score links were fetched: scanners fetch them all.
+    """
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().only("clicked_at", "link_fetches").get(
+            pk=invitation.pk
         )
+        fetches = dict(locked.link_fetches or {})
+        key = "head" if method == "HEAD" else "get"
+        fetches[key] = fetches.get(key, 0) + 1
+        fetches.setdefault("first", method)
+        if link != "answer":
+            fetches[link] = fetches.get(link, 0) + 1
+        if score is not None and score not in fetches.get("scores", []):
+            fetches["scores"] = [*fetches.get("scores", []), score]
+        updates = {"link_fetches": fetches}
+        if locked.clicked_at is None and method != "HEAD" and link == "answer":
+            updates["clicked_at"] = timezone.now()
+        Invitation.objects.filter(pk=invitation.pk).update(**updates)
+    invitation.link_fetches = fetches
+    if "clicked_at" in updates:
+        invitation.clicked_at = updates["clicked_at"]
 
 
 def validate_score(*, survey: Survey, score: int | str | None) -> int:
@@ -184,16 +204,24 @@ def record_answer(
     score: int,
     comment: str = "",
     confirmed_via: str = Response.ConfirmedVia.SUBMIT,
+    reason: str = "",
+    bot_signals: dict | None = None,
 ) -> Response:
     """Record or update the one response of an invitation. Safe under concurrent POSTs.
 
-    Raises ValidationError for an out-of-range score or a closed invitation; writes nothing then.
+    Raises ValidationError for an out-of-range score, an unknown reason or a closed invitation;
+    writes nothing then. An automatic confirmation (tap, visible) keeps an earlier comment.
     """
     survey = invitation.survey
     score = validate_score(survey=survey, score=score)
     comment = (comment or "").strip()
     if len(comment) > 5000:
         raise ValidationError(_("Keep the comment under 5,000 characters."))
+    reason = (reason or "").strip()
+    if reason and reason not in survey.reason_choices:
+        raise ValidationError(_("Choose one of the listed reasons."))
+    signals = bot_signals or {}
+    suspected = bool(signals.get("reasons"))
     with transaction.atomic():
         # Lock the invitation row: concurrent answers for one token serialize here.
         locked = Invitation.objects.select_for_update().select_related("contact").get(
@@ -214,14 +242,48 @@ def record_answer(
                 comment=comment,
                 answered_at=now,
                 confirmed_via=confirmed_via,
+                reason=reason,
+                bot_signals=signals,
+                suspected_bot=suspected,
             )
         else:
             response.score = score
             response.category = survey.category_of(score)
             if comment or confirmed_via == Response.ConfirmedVia.SUBMIT:
                 response.comment = comment
+            if reason or confirmed_via == Response.ConfirmedVia.SUBMIT:
+                response.reason = reason
             response.confirmed_via = confirmed_via
-            response.save(update_fields=["score", "category", "comment", "confirmed_via", "updated_at"])
+            response.bot_signals = signals
+            response.suspected_bot = suspected
+            response.save(
+                update_fields=[
+                    "score", "category", "comment", "reason", "confirmed_via", "bot_signals",
+                    "suspected_bot", "updated_at",
+                ]
+            )
         if locked.answered_at is None:
             Invitation.objects.filter(pk=locked.pk).update(answered_at=now)
     return response
+
+
+def record_referral(*, response: Response, name: str, email: str) -> Referral:
+    """Store a colleague a promoter suggested. Idempotent per (response, email)."""
+    survey = response.survey
+    if not survey.referral_enabled or response.category != 1:
+        raise ValidationError(_("This survey does not take referrals."))
+    email = email.strip()
+    referral, created = Referral.objects.get_or_create(
+        response=response, email__iexact=email, defaults={"name": name.strip(), "email": email}
+    )
+    if not created and referral.name != name.strip():
+        referral.name = name.strip()
+        referral.save(update_fields=["name"])
+    return referral
+
+
+def set_excluded(*, response_ids: list[int], excluded: bool) -> int:
+    """Exclude responses from every score, or restore them. Idempotent; returns rows changed."""
+    return Response.objects.filter(pk__in=response_ids).exclude(excluded=excluded).update(
+        excluded=excluded
+    )

@@ -1,0 +1,57 @@
+"""Bot signals: how likely it is that a mail security scanner, not a person, produced a request.
+
+Scanners (Microsoft Safe Links, Mimecast, Proofpoint, ...) fetch every link of a message within
+seconds of delivery, often with HEAD first, sometimes in a headless browser that runs scripts.
+The signals are stored with each response for staff to judge; nothing is excluded automatically.
+"""
+
+import re
+
+from django.utils import timezone
+
+from .models import Invitation
+
+SCANNER_USER_AGENTS = re.compile(
+    r"safelinks|safe links|mimecast|proofpoint|barracuda|bingpreview|symantec|messagelabs"
+    r"|fireeye|trend ?micro|forcepoint|sophos|zscaler|ironport|cisco|avanan|checkpoint"
+    r"|googleimageproxy|yahoomailproxy|headlesschrome|phantomjs|python-requests|python-urllib"
+    r"|curl/|wget/|go-http-client|okhttp|java/|libwww|scrapy|\bbot\b|crawler|spider|scanner",
+    re.IGNORECASE,
+)
+# Faster than a person can open a message, read it and tap.
+HUMAN_MIN_SECONDS = 5
+
+
+def is_scanner_user_agent(user_agent: str) -> bool:
+    return bool(user_agent) and bool(SCANNER_USER_AGENTS.search(user_agent))
+
+
+def collect(*, invitation: Invitation, user_agent: str, via: str) -> dict:
+    """The signals for one confirmation of an answer, with the reasons that make it suspect."""
+    fetches = invitation.link_fetches or {}
+    scale_size = invitation.survey.scale_max - invitation.survey.scale_min + 1
+    scores_fetched = sorted(set(fetches.get("scores", [])))
+    delivered = invitation.sent_at
+    seconds = (timezone.now() - delivered).total_seconds() if delivered else None
+    signals = {
+        "via": via,
+        "seconds_since_delivery": round(seconds, 1) if seconds is not None else None,
+        "get_count": fetches.get("get", 0),
+        "head_count": fetches.get("head", 0),
+        "first_method": fetches.get("first", ""),
+        "scores_fetched": scores_fetched,
+        "all_links_fetched": len(scores_fetched) == scale_size,
+        "user_agent": (user_agent or "")[:300],
+        "known_scanner_user_agent": is_scanner_user_agent(user_agent),
+    }
+    reasons = []
+    if signals["known_scanner_user_agent"]:
+        reasons.append("scanner user agent")
+    if signals["all_links_fetched"]:
+        reasons.append("every score link fetched")
+    if signals["head_count"] and signals["first_method"] == "HEAD":
+        reasons.append("HEAD before GET")
+    if seconds is not None and seconds < HUMAN_MIN_SECONDS:
+        reasons.append("answered within seconds of delivery")
+    signals["reasons"] = reasons
+    return signals
