@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +61,19 @@ class Account(models.Model):
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CODES, default="USD")
     start_date = models.DateField(_("start date"), null=True, blank=True)
     renewal_date = models.DateField(_("renewal date"), null=True, blank=True, db_index=True)
+    open_tickets = models.PositiveIntegerField(
+        _("open support tickets"),
+        null=True,
+        blank=True,
+        help_text=_("Optional input to the health score; empty when unknown."),
+    )
+    adoption_pct = models.PositiveSmallIntegerField(
+        _("adoption %"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Optional input to the health score (0-100); empty when unknown."),
+    )
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
