@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from metrics.api import SummaryView
@@ -19,7 +19,6 @@ router.register("surveys", SurveyViewSet, basename="survey")
 router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = [
-    path("metrics/summary", SummaryView.as_view(), name="metrics-summary"),
-    path("metrics/summary/", SummaryView.as_view()),
+    re_path(r"^metrics/summary/?$", SummaryView.as_view(), name="metrics-summary"),
     *router.urls,
 ]

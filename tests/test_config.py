@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core import mail
+from django.core.management import call_command
+from django.test import override_settings
+
+from surveys.models import Invitation, Response, Survey
+from tests.factories import InvitationFactory, ResponseFactory, SurveyFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.django_db
+def test_healthz_on_the_embedded_default(client):
+    body = client.get("/healthz").json()
+    assert body == {"database": "ok", "broker": "eager", "status": "ok"}
+
+
+@pytest.mark.django_db
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+def test_healthz_reports_an_unreachable_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_outbox_backend_keeps_messages_browsable_by_staff(settings, staff_client):
+    settings.EMAIL_BACKEND = "config.outbox.OutboxEmailBackend"
+    settings.OUTBOX_BROWSABLE = True
+    from surveys import services
+
+    invitation = InvitationFactory(status=Invitation.Status.QUEUED)
+    services.send_invitation(invitation_id=invitation.pk)
+    files = list(Path(settings.EMAIL_OUTBOX_DIR).glob("*.eml"))
+    assert len(files) == 1
+
+    from django.test import Client
+
+    assert Client().get("/dev/outbox/").status_code == 302  # login first
+    listing = staff_client.get("/dev/outbox/").content.decode()
+    assert "How likely are you to recommend ACME" in listing
+    detail = staff_client.get(f"/dev/outbox/{files[0].stem}/").content.decode()
+    assert f"/s/{invitation.token}/?score=10" in detail
+    html = staff_client.get(f"/dev/outbox/{files[0].stem}/html")
+    assert "sandbox" in html["Content-Security-Policy"]
+    assert staff_client.get("/dev/outbox/../../etc/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_outbox_is_hidden_when_a_real_backend_is_configured(settings, staff_client):
+    settings.OUTBOX_BROWSABLE = False
+    assert staff_client.get("/dev/outbox/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(capsys):
+    call_command("seed_demo")
+    counts = (Survey.objects.count(), Invitation.objects.count(), Response.objects.count())
+    call_command("seed_demo")
+    assert (Survey.objects.count(), Invitation.objects.count(), Response.objects.count()) == counts
+    assert counts[0] == 3
+    assert sorted(Survey.objects.values_list("kind", flat=True)) == ["ces", "csat", "nps"]
+    assert counts[2] > 300
+    out = capsys.readouterr().out
+    assert "Staff login: demo / " in out
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_reports_need_a_staff_login(client):
+    assert client.get("/reports/").status_code == 302
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get("/reports/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_reports_show_nps_with_interval_and_monthly_trend(staff_client, django_assert_max_num_queries):
+    survey = SurveyFactory(name="Relational")
+    for score in [10, 9, 8, 6]:
+        ResponseFactory(invitation__survey=survey, score=score)
+    with django_assert_max_num_queries(12):
+        page = staff_client.get("/reports/", {"survey": survey.slug})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<div class="display-6 band-reasonable" id="nps-score">25</div>' in html
+    assert "95%" in html
+    assert 'id="trend"' in html
+
+
+@pytest.mark.django_db
+def test_drf_create_token_prints_a_key(capsys):
+    from tests.factories import StaffFactory
+
+    StaffFactory(username="integrator")
+    call_command("drf_create_token", "integrator")
+    assert "Generated token" in capsys.readouterr().out
+
+
+def test_docker_compose_runs_the_whole_stack():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "redis", "web", "worker", "beat", "mailpit"} <= set(services)
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["CELERY_BROKER_URL"].startswith("redis://")
+        assert "smtp://mailpit:1025" in env["EMAIL_URL"]
+    assert "celery -A config worker" in services["worker"]["command"]
+    assert "celery -A config beat" in services["beat"]["command"]
+    assert "gunicorn" in services["web"]["command"]
