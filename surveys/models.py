@@ -3,7 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -64,7 +64,72 @@ def default_question(kind: str, subject: str, language: str | None = None) -> st
         return str(_("How much effort did you personally have to put forth to handle your request?"))
 
 
-class Survey(models.Model):
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+class Audience(models.Model):
+    """Which contacts a relational survey or a campaign goes to. Empty filters match anything."""
+
+    audience_account_statuses = models.CharField(
+        _("account statuses"),
+        max_length=100,
+        blank=True,
+        default="active",
+        help_text=_("Comma-separated: trial, active, churned. Empty: any contact."),
+    )
+    audience_plans = models.CharField(
+        _("plans"), max_length=500, blank=True, help_text=_("Comma-separated. Empty: any plan.")
+    )
+    audience_segments = models.CharField(
+        _("segments"), max_length=500, blank=True, help_text=_("Comma-separated. Empty: any.")
+    )
+    audience_regions = models.CharField(
+        _("regions"), max_length=500, blank=True, help_text=_("Comma-separated. Empty: any.")
+    )
+    audience_property = models.CharField(
+        _("contact property"),
+        max_length=100,
+        blank=True,
+        help_text=_("Only contacts whose property of this name equals the value below."),
+    )
+    audience_property_value = models.CharField(
+        _("contact property value"), max_length=200, blank=True
+    )
+
+    class Meta:
+        abstract = True
+
+    def clean_audience(self) -> None:
+        valid = {"trial", "active", "churned"}
+        unknown = [s for s in split_list(self.audience_account_statuses) if s not in valid]
+        if unknown:
+            raise ValidationError(
+                {"audience_account_statuses": _("Unknown account status: %(values)s.")
+                 % {"values": ", ".join(unknown)}}
+            )
+        if self.audience_property_value and not self.audience_property:
+            raise ValidationError(
+                {"audience_property": _("Name the contact property the value applies to.")}
+            )
+
+    def audience_q(self) -> Q:
+        """The filter on Contact rows that this audience describes."""
+        q = Q()
+        if statuses := split_list(self.audience_account_statuses):
+            q &= Q(account__status__in=statuses)
+        if plans := split_list(self.audience_plans):
+            q &= Q(account__plan__in=plans)
+        if segments := split_list(self.audience_segments):
+            q &= Q(account__segment__in=segments)
+        if regions := split_list(self.audience_regions):
+            q &= Q(account__region__in=regions)
+        if self.audience_property:
+            q &= Q(**{f"properties__{self.audience_property}": self.audience_property_value})
+        return q
+
+
+class Survey(Audience):
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices, default=Kind.NPS)
@@ -141,6 +206,60 @@ class Survey(models.Model):
         _("review page URL"), blank=True, help_text=_("Promoters are invited to leave a review.")
     )
     active = models.BooleanField(_("active"), default=True)
+    paused = models.BooleanField(
+        _("paused"),
+        default=False,
+        help_text=_("Hold all sending; queued invitations go out when the survey is resumed."),
+    )
+    relational = models.BooleanField(
+        _("relational"),
+        default=False,
+        help_text=_("Invite the audience on a cadence, a few contacts each day."),
+    )
+    cadence_days = models.PositiveSmallIntegerField(
+        _("cadence (days)"),
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text=_("Relational: each contact of the audience is invited once per this period."),
+    )
+    send_delay_minutes = models.PositiveIntegerField(
+        _("send delay (minutes)"),
+        default=0,
+        help_text=_("Transactional: wait this long after the event before sending."),
+    )
+    throttle_days = models.PositiveSmallIntegerField(
+        _("throttle (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Skip contacts invited by any survey within this many days. Empty: the site "
+            "default; 0: this survey ignores throttling."
+        ),
+    )
+    account_cap = models.PositiveSmallIntegerField(
+        _("contacts per account"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("At most this many contacts of one account invited per cap period."),
+    )
+    account_cap_days = models.PositiveSmallIntegerField(
+        _("cap period (days)"), default=30, validators=[MinValueValidator(1)]
+    )
+    reminder_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"),
+        null=True,
+        blank=True,
+        default=3,
+        help_text=_("One reminder if unanswered after this many days. Empty: no reminder."),
+    )
+    expiry_days = models.PositiveSmallIntegerField(
+        _("expires after (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty: the site default."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -157,6 +276,7 @@ class Survey(models.Model):
         return self.name
 
     def clean(self) -> None:
+        self.clean_audience()
         allowed = ALLOWED_SCALES.get(self.kind, set())
         if (self.scale_min, self.scale_max) not in allowed:
             choices = ", ".join(f"{lo}-{hi}" for lo, hi in sorted(allowed))
@@ -211,6 +331,44 @@ class Survey(models.Model):
         return 1 if score <= 2 else (-1 if score >= 4 else 0)
 
 
+class Campaign(Audience):
+    """A one-time send of a survey to an audience, launched by staff."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        LAUNCHED = "launched", _("Launched")
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="campaigns"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
+    planned_count = models.PositiveIntegerField(_("invitations planned"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.clean_audience()
+
+
 class Invitation(models.Model):
     """One person asked one survey once. The outbox row: emailed at most once, reminders counted."""
 
@@ -222,11 +380,14 @@ class Invitation(models.Model):
         FAILED = "failed", _("Failed")
         SUPPRESSED = "suppressed", _("Suppressed")
         REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired before sending")
 
     class Reason(models.TextChoices):
         THROTTLED = "throttled", _("Throttled")
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
-        BOUNCED = "bounced", _("Bounced or complained")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained (marked as spam)")
+        DUPLICATE_EVENT = "duplicate_event", _("Duplicate event")
         INACTIVE_SURVEY = "inactive_survey", _("Survey inactive")
         ACCOUNT_CAP = "account_cap", _("Account cap reached")
 
@@ -236,6 +397,14 @@ class Invitation(models.Model):
     )
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="invitations"
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
     )
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     status = models.CharField(
@@ -251,6 +420,16 @@ class Invitation(models.Model):
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     send_count = models.PositiveSmallIntegerField(_("sends"), default=0)
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Delivery attempts of the first email.")
+    )
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"),
+        null=True,
+        blank=True,
+        help_text=_("Queued rows are handed to a worker again from this time on."),
+    )
+    reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
     clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
     link_fetches = models.JSONField(
         _("link fetches"),
@@ -273,7 +452,11 @@ class Invitation(models.Model):
                 name="invitation_event_unique_per_survey",
             ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="invitation_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="invitation_status_created"),
+            models.Index(fields=["status", "next_attempt_at"], name="invitation_status_next"),
+            models.Index(fields=["contact", "created_at"], name="invitation_contact_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.survey} → {self.contact}"
@@ -286,7 +469,7 @@ class Invitation(models.Model):
     def is_open(self) -> bool:
         """Can still be answered: not revoked, not suppressed, not expired."""
         return (
-            self.status not in (self.Status.REVOKED, self.Status.SUPPRESSED)
+            self.status not in (self.Status.REVOKED, self.Status.SUPPRESSED, self.Status.EXPIRED)
             and not self.is_expired
         )
 
@@ -295,6 +478,11 @@ class Invitation(models.Model):
         """Stable across retries so receivers can de-duplicate."""
         domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
         return f"<invitation-{self.public_id}@{domain or 'localhost'}>"
+
+    @property
+    def reminder_message_id(self) -> str:
+        """A reminder is its own message; receivers drop a repeated Message-ID as a duplicate."""
+        return self.message_id.replace("<invitation-", "<reminder-", 1)
 
 
 class Response(models.Model):
