@@ -127,6 +127,10 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique"),
         ]
+        permissions = [
+            ("export_contact_data", _("Can export a contact's personal data")),
+            ("erase_contact", _("Can erase a contact's personal data")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -134,3 +138,41 @@ class Contact(models.Model):
     @property
     def is_mailable(self) -> bool:
         return not (self.unsubscribed_at or self.bounced_at or self.complained_at)
+
+
+class AuditLog(models.Model):
+    """Who did what to whose data, when: exports, imports and data-subject requests.
+
+    Rows are written by services and never edited. The actor's username is copied so the trail
+    survives the user's deletion; erased contacts are referred to by id, never by email.
+    """
+
+    class Action(models.TextChoices):
+        EXPORT_RESPONSES = "export_responses", _("Exported responses")
+        IMPORT_CONTACTS = "import_contacts", _("Imported accounts and contacts")
+        IMPORT_RESPONSES = "import_responses", _("Imported historical responses")
+        EXPORT_CONTACT = "export_contact", _("Exported a contact's data")
+        ERASE_CONTACT = "erase_contact", _("Erased a contact")
+
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(_("who (name)"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices, db_index=True)
+    target = models.CharField(_("target"), max_length=200, blank=True)
+    filters = models.JSONField(_("filters and details"), default=dict, blank=True)
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"

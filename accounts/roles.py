@@ -1,0 +1,173 @@
+"""Staff roles: three groups and the checks every staff page, admin model and API endpoint makes.
+
+Roles are Django groups holding model permissions, so the Django admin (ModelAdmin permissions),
+the staff pages (`permission_required`) and the API (`RolePermission`) all ask the same question:
+`user.has_perm(...)`. API tokens act with their user's permissions.
+
+- CS staff: surveys, invitations, contacts, accounts, follow-ups and reports; imports; data
+  requests (export and erase a contact).
+- Marketing: reports and exports; view-only everywhere else.
+- Administrators: every permission (as do superusers).
+
+This module lives in `accounts`, the lowest app, so every app may import it. It names the other
+apps' permissions as strings and imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+CS_STAFF = "CS staff"
+MARKETING = "Marketing"
+ADMINISTRATORS = "Administrators"
+ROLES = (CS_STAFF, MARKETING, ADMINISTRATORS)
+
+# Named capabilities, so call sites say what they need rather than which model it sits on.
+VIEW_REPORTS = "metrics.view_reports"
+EXPORT_RESPONSES = "metrics.add_exportjob"
+TRIGGER_INVITATIONS = "surveys.add_invitation"
+VIEW_OUTBOX = "surveys.change_invitation"
+IMPORT_CONTACTS = "accounts.add_contact"
+IMPORT_RESPONSES = "surveys.add_response"
+EXPORT_CONTACT_DATA = "accounts.export_contact_data"
+ERASE_CONTACT = "accounts.erase_contact"
+
+# Apps whose models are the product's data; Django's own (auth, sessions...) are admin-only.
+DATA_APPS = ("accounts", "surveys", "followups", "metrics")
+# Models that only administrators see, whatever the role rules below say.
+ADMIN_ONLY_MODELS = {("accounts", "auditlog")}
+
+
+def role_grants(role: str, app_label: str, model: str, codename: str) -> bool:
+    """Whether a role holds a permission: the one rule both the migration and post_migrate use."""
+    if role == ADMINISTRATORS:
+        return True
+    if app_label not in DATA_APPS or (app_label, model) in ADMIN_ONLY_MODELS:
+        return False
+    action = codename.split("_", 1)[0]
+    if app_label == "metrics":
+        if codename == "view_reports":
+            return True
+        if model == "exportjob":
+            # Exports are Marketing's; a job's list is filtered to the requester's own.
+            return role == MARKETING and action in ("add", "view")
+        return action == "view"
+    if role == MARKETING:
+        return action == "view"
+    return role == CS_STAFF
+
+
+def sync_roles(apps=None, *, using: str = "default") -> None:
+    """Create the role groups and give them their permissions. Idempotent; adds and removes."""
+    if apps is None:
+        from django.apps import apps as global_apps
+
+        apps = global_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    permissions = list(
+        Permission.objects.using(using)
+        .select_related("content_type")
+        .values_list("pk", "content_type__app_label", "content_type__model", "codename")
+    )
+    for role in ROLES:
+        group, _created = Group.objects.using(using).get_or_create(name=role)
+        wanted = {
+            pk
+            for pk, app_label, model, codename in permissions
+            if role_grants(role, app_label, model, codename)
+        }
+        current = set(group.permissions.values_list("pk", flat=True))
+        if wanted - current:
+            group.permissions.add(*(wanted - current))
+        if current - wanted:
+            group.permissions.remove(*(current - wanted))
+
+
+def ensure_permissions_and_roles(using: str = "default", **kwargs) -> None:
+    """post_migrate: new models get their permissions, then the groups are brought up to date."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():
+        if app_config.models_module is not None:
+            create_permissions(app_config, verbosity=0, using=using)
+    sync_roles(using=using)
+
+
+def is_administrator(user) -> bool:
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.groups.filter(name=ADMINISTRATORS).exists()
+
+
+def role_names(user) -> list[str]:
+    if user.is_superuser:
+        return [ADMINISTRATORS]
+    return sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+
+
+def permission_required(*perms: str) -> Callable:
+    """Staff page guard: anonymous users go to the login page; signed-in users without every
+    permission get 403 (never a login loop)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not user.is_active or not user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permissions = perms
+        return wrapped
+
+    return decorator
+
+
+class RolePermission(BasePermission):
+    """The API's default: a view states `required_permissions` (per HTTP method or for all),
+    otherwise the model permissions of its queryset apply, with `view` needed to read.
+    A view that states neither is open to administrators only."""
+
+    method_actions = {
+        "GET": "view",
+        "HEAD": "view",
+        "OPTIONS": "view",
+        "POST": "add",
+        "PUT": "change",
+        "PATCH": "change",
+        "DELETE": "delete",
+    }
+
+    def required(self, request, view) -> tuple[str, ...] | None:
+        declared = getattr(view, "required_permissions", None)
+        if isinstance(declared, dict):
+            perms = declared.get(request.method)
+            return tuple(perms) if perms is not None else None
+        if declared is not None:
+            return tuple(declared)
+        queryset = getattr(view, "queryset", None)
+        if queryset is None:
+            return None
+        opts = queryset.model._meta
+        action = self.method_actions.get(request.method)
+        if action is None:
+            return None
+        return (f"{opts.app_label}.{action}_{opts.model_name}",)
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        perms = self.required(request, view)
+        if perms is None:
+            return user.is_superuser
+        return user.has_perms(perms)
