@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Account, Contact
+from .signals import contact_unsubscribed
 
 
 def upsert_account(
@@ -80,11 +81,17 @@ def upsert_contact(
 
 def unsubscribe_contact(*, contact: Contact) -> bool:
     """Stop all survey mail to a contact. Idempotent: False if already unsubscribed."""
-    return bool(
+    changed = bool(
         Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=timezone.now(), updated_at=timezone.now()
         )
     )
+    if changed:
+        contact_id = contact.pk
+        transaction.on_commit(
+            lambda: contact_unsubscribed.send(sender=Contact, contact_id=contact_id), robust=True
+        )
+    return changed
 
 
 def resubscribe_contact(*, contact: Contact) -> bool:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "anymail",
     "accounts",
     "surveys",
+    "followups",
     "metrics",
     "config",
 ]
@@ -195,6 +196,24 @@ OUTBOX_BROWSABLE = env.bool("OUTBOX_BROWSABLE", default=EMAIL_BACKEND == "config
 # --- Surveys --------------------------------------------------------------------------------
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=30)
 THROTTLE_DAYS = env.int("THROTTLE_DAYS", default=90)
+
+# --- Alerts, follow-up and webhooks ---------------------------------------------------------
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Exponential backoff between attempts: base * 2^(attempt-1) seconds, capped below the broker's
+# visibility timeout so a waiting retry is never redelivered early.
+WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=30.0)
+WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=900.0)
+# An endpoint is disabled after this many deliveries in a row failed every attempt.
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
+ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=5)
+DIGEST_HOUR_UTC = env.int("DIGEST_HOUR_UTC", default=7)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sweep-followups": {"task": "followups.tasks.sweep", "schedule": 120.0},
+        "send-followup-digests": {"task": "followups.tasks.send_digests", "schedule": 3600.0},
+    }
+)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -14,6 +14,7 @@ from accounts.models import Contact
 
 from . import emails
 from .models import Invitation, Referral, Response, Survey
+from .signals import response_saved
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +265,12 @@ def record_answer(
             )
         if locked.answered_at is None:
             Invitation.objects.filter(pk=locked.pk).update(answered_at=now)
+        created = locked.answered_at is None
+        # Higher apps (alerts, webhooks) hear about it only once the answer is committed.
+        transaction.on_commit(
+            lambda: response_saved.send(sender=Response, response_id=response.pk, created=created),
+            robust=True,
+        )
     return response
 
 

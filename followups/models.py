@@ -1,0 +1,401 @@
+"""Closing the loop on an answer: alert rules, the follow-up workflow, and outbound webhooks."""
+
+import re
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, validate_email
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models import Response, Survey
+
+
+def split_list(text: str) -> list[str]:
+    """Items of a comma- or newline-separated list, stripped, empty ones dropped."""
+    return [item.strip() for item in re.split(r"[,\n;]", text or "") if item.strip()]
+
+
+class AlertRule(models.Model):
+    """Notify people when an answer matches every condition set on the rule."""
+
+    name = models.CharField(_("name"), max_length=200)
+    survey = models.ForeignKey(
+        Survey,
+        verbose_name=_("survey"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+        help_text=_("Empty: every survey."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    # Conditions: every one that is set must hold (AND).
+    on_negative = models.BooleanField(
+        _("detractor or unsatisfied"),
+        default=False,
+        help_text=_("NPS 0-6, CSAT in the bottom boxes, CES disagreeing."),
+    )
+    score_at_most = models.SmallIntegerField(
+        _("score at most"), null=True, blank=True, help_text=_("E.g. 2 for CSAT ≤ 2.")
+    )
+    comment_words = models.TextField(
+        _("comment contains any of"),
+        blank=True,
+        help_text=_("Words or phrases, one per line or comma-separated; case is ignored."),
+    )
+    mrr_above = models.DecimalField(
+        _("account MRR above"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    # Who hears about it.
+    notify_owner = models.BooleanField(_("email the account owner"), default=True)
+    emails = models.TextField(
+        _("also email"), blank=True, help_text=_("Addresses, one per line or comma-separated.")
+    )
+    chat_webhook_url = models.URLField(
+        _("chat webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_('A Slack-compatible incoming webhook; receives {"text": ...}.'),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def words(self) -> list[str]:
+        return split_list(self.comment_words)
+
+    @property
+    def email_list(self) -> list[str]:
+        return split_list(self.emails)
+
+    def has_condition(self) -> bool:
+        return bool(
+            self.on_negative
+            or self.score_at_most is not None
+            or self.words
+            or self.mrr_above is not None
+        )
+
+    def condition_q(self) -> Q:
+        """The rule as a filter on responses, so matching is one query and never drifts."""
+        q = Q()
+        if self.survey_id:
+            q &= Q(survey_id=self.survey_id)
+        if self.on_negative:
+            q &= Q(category=-1)
+        if self.score_at_most is not None:
+            q &= Q(score__lte=self.score_at_most)
+        if self.words:
+            any_word = Q()
+            for word in self.words:
+                any_word |= Q(comment__icontains=word)
+            q &= any_word
+        if self.mrr_above is not None:
+            q &= Q(account__mrr__gt=self.mrr_above)
+        return q
+
+    def clean(self) -> None:
+        errors = {}
+        if not self.has_condition():
+            errors["on_negative"] = _("Set at least one condition.")
+        bad = []
+        for address in self.email_list:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            errors["emails"] = _("Not an email address: %(addresses)s") % {
+                "addresses": ", ".join(bad)
+            }
+        if not (self.notify_owner or self.email_list or self.chat_webhook_url):
+            errors["notify_owner"] = _(
+                "Choose who is notified: the owner, addresses or a chat webhook."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class AlertDelivery(models.Model):
+    """One rule fired for one response. The unique pair is what makes an alert fire once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    rule = models.ForeignKey(
+        AlertRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    response = models.ForeignKey(
+        Response, verbose_name=_("response"), on_delete=models.CASCADE, related_name="alerts"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    recipients = models.TextField(_("emailed to"), blank=True)
+    email_sent_at = models.DateTimeField(_("email sent at"), null=True, blank=True)
+    chat_sent_at = models.DateTimeField(_("chat sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("alert sent")
+        verbose_name_plural = _("alerts sent")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "response"], name="alert_once_per_response"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} → {self.response_id}"
+
+
+class DigestPreference(models.Model):
+    """A staff user's optional summary email of the detractors on their accounts."""
+
+    class Frequency(models.TextChoices):
+        OFF = "off", _("Off")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly (Mondays)")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="digest_preference",
+    )
+    frequency = models.CharField(
+        _("frequency"), max_length=10, choices=Frequency.choices, default=Frequency.OFF
+    )
+    last_sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("digest preference")
+        verbose_name_plural = _("digest preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_frequency_display()}"
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUp(models.Model):
+    """The work on one response: who owns it, where it stands, and how long it took."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        IN_PROGRESS = "in_progress", _("In progress")
+        CLOSED_WON = "closed_won", _("Closed – won back")
+        CLOSED_LOST = "closed_lost", _("Closed – lost")
+
+    OPEN = (Status.NEW, Status.IN_PROGRESS)
+    CLOSED = (Status.CLOSED_WON, Status.CLOSED_LOST)
+
+    response = models.OneToOneField(
+        Response, verbose_name=_("response"), on_delete=models.CASCADE, related_name="followup"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followups",
+        limit_choices_to={"is_staff": True},
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="followups")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    first_action_at = models.DateTimeField(
+        _("first action at"),
+        null=True,
+        blank=True,
+        help_text=_("The first status change, note, tag or reassignment by a person."),
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="followup_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.response} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class Note(models.Model):
+    """An internal note on a follow-up; never shown to the respondent."""
+
+    followup = models.ForeignKey(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="followup_notes",
+    )
+    body = models.TextField(_("note"), max_length=5000)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class Event(models.TextChoices):
+    RESPONSE_CREATED = "response.created", _("Response created")
+    RESPONSE_UPDATED = "response.updated", _("Response updated")
+    CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("Contact unsubscribed")
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed JSON for the events it subscribed to."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(
+        _("events"), default=list, help_text=_("Event names this endpoint receives.")
+    )
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=100,
+        default=new_secret,
+        help_text=_("HMAC-SHA256 key; receivers verify the X-Webhook-Signature header with it."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("disabled because"), max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        _("consecutive failed deliveries"), default=0
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    def clean(self) -> None:
+        valid = set(Event.values)
+        if not isinstance(self.events, list) or not self.events:
+            raise ValidationError({"events": _("Choose at least one event.")})
+        unknown = [e for e in self.events if e not in valid]
+        if unknown:
+            raise ValidationError(
+                {
+                    "events": _("Unknown events: %(events)s")
+                    % {"events": ", ".join(map(str, unknown))}
+                }
+            )
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the exact body, and how each attempt went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped (endpoint disabled)")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        verbose_name=_("endpoint"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    event = models.CharField(_("event"), max_length=40, choices=Event.choices)
+    # The event's identity (e.g. response id and update time): a replayed event is not resent.
+    key = models.CharField(_("event key"), max_length=200)
+    body = models.TextField(_("body"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_status_code = models.PositiveSmallIntegerField(
+        _("last HTTP status"), null=True, blank=True
+    )
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "key"], name="webhook_event_once"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_status_next")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}"
