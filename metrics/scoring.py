@@ -120,3 +120,168 @@ def proportion(successes: int, n: int) -> Proportion:
     if n == 0:
         return Proportion(0, 0, None, None)
     return Proportion(n, successes, 100.0 * successes / n, wilson(successes, n))
+
+
+def low_sample(n: int) -> bool:
+    """Fewer than 30 answers: show the score, but flag it as unreliable."""
+    return n < LOW_SAMPLE
+
+
+@dataclass(frozen=True)
+class Change:
+    """b - a between two independent samples, with its standard error and 95% significance."""
+
+    delta: float
+    se: float
+    significant: bool
+
+
+def _change(delta: float, se: float) -> Change:
+    if se == 0:
+        return Change(delta, 0.0, delta != 0)
+    return Change(delta, se, abs(delta) > Z95 * se)
+
+
+def nps_change(a: Nps, b: Nps) -> Change | None:
+    """NPS b - a; SE = sqrt(SE_a^2 + SE_b^2) (DESIGN.md). None when either side has no data."""
+    result = nps_difference(a, b)
+    if result is None:
+        return None
+    delta, se, significant = result
+    return Change(delta, se, significant)
+
+
+def proportion_change(a: Proportion, b: Proportion) -> Change | None:
+    """Percentage-point change b - a with the unpooled two-proportion standard error."""
+    if a.pct is None or b.pct is None:
+        return None
+    pa, pb = a.pct / 100.0, b.pct / 100.0
+    se = 100.0 * math.sqrt(pa * (1 - pa) / a.n + pb * (1 - pb) / b.n)
+    return _change(b.pct - a.pct, se)
+
+
+def mean_change(a: Mean, b: Mean) -> Change | None:
+    """Change in means b - a (Welch standard error); None unless both sides have n >= 2."""
+    if a.sd is None or b.sd is None or a.mean is None or b.mean is None:
+        return None
+    se = math.sqrt(a.sd**2 / a.n + b.sd**2 / b.n)
+    return _change(b.mean - a.mean, se)
+
+
+def mean_score(n: int, total: float) -> float | None:
+    return None if n == 0 else total / n
+
+
+def nps_category_of_mean(mean_value: float | None) -> int | None:
+    """An account's category from the mean of its answers: +1 >= 9, 0 >= 7, else -1."""
+    if mean_value is None:
+        return None
+    if mean_value >= 9:
+        return 1
+    if mean_value >= 7:
+        return 0
+    return -1
+
+
+def weighted_nps(pairs: list[tuple[float, float]]) -> float | None:
+    """Weighted mean of per-group NPS values, [(nps, weight), ...]; None when no weight."""
+    total_weight = sum(weight for _score, weight in pairs if weight > 0)
+    if total_weight <= 0:
+        return None
+    return sum(score * weight for score, weight in pairs if weight > 0) / total_weight
+
+
+# --- Health score ---------------------------------------------------------------------------
+
+HEALTH_COMPONENTS = ("nps", "csat", "ces", "recency", "support", "adoption")
+
+
+@dataclass(frozen=True)
+class HealthComponent:
+    name: str
+    value: float | None  # 0..100, None when the input is missing
+    weight: float  # as configured
+    share: float  # the weight's share among the present components (0..1)
+
+    @property
+    def contribution(self) -> float | None:
+        return None if self.value is None else self.value * self.share
+
+
+@dataclass(frozen=True)
+class Health:
+    score: float | None
+    colour: str | None  # "red", "yellow", "green"
+    components: tuple[HealthComponent, ...]
+
+
+def nps_points(promoters: int, passives: int, detractors: int) -> float | None:
+    """Average of 100/50/0 points per promoter/passive/detractor answer, i.e. (NPS + 100) / 2."""
+    n = promoters + passives + detractors
+    if n == 0:
+        return None
+    return (100.0 * promoters + 50.0 * passives) / n
+
+
+def recency_points(days: float | None, full_days: int, zero_days: int) -> float:
+    """100 up to full_days since the last answer, falling linearly to 0 at zero_days."""
+    if days is None:
+        return 0.0
+    if days <= full_days:
+        return 100.0
+    if days >= zero_days:
+        return 0.0
+    return 100.0 * (zero_days - days) / (zero_days - full_days)
+
+
+def support_points(open_tickets: int | None, tickets_at_zero: int) -> float | None:
+    """100 with no open tickets, falling linearly to 0 at tickets_at_zero; None if unknown."""
+    if open_tickets is None:
+        return None
+    if tickets_at_zero <= 0:
+        return 100.0 if open_tickets == 0 else 0.0
+    return max(0.0, 100.0 * (1 - open_tickets / tickets_at_zero))
+
+
+def health_colour(score: float | None, red_below: float, green_from: float) -> str | None:
+    if score is None:
+        return None
+    if score < red_below:
+        return "red"
+    if score >= green_from:
+        return "green"
+    return "yellow"
+
+
+def health(
+    values: dict[str, float | None],
+    weights: dict[str, float],
+    *,
+    red_below: float,
+    green_from: float,
+) -> Health:
+    """Weighted mean of the present components (weights renormalised over them), 0..100.
+
+    A missing input (None) drops out instead of counting as 0, so an account without
+    support-ticket data is not penalised; with no present component the score is None.
+    """
+    present = [
+        name
+        for name in HEALTH_COMPONENTS
+        if values.get(name) is not None and weights.get(name, 0) > 0
+    ]
+    total_weight = sum(weights[name] for name in present)
+    components = tuple(
+        HealthComponent(
+            name=name,
+            value=values.get(name),
+            weight=weights.get(name, 0),
+            share=(weights[name] / total_weight) if name in present else 0.0,
+        )
+        for name in HEALTH_COMPONENTS
+    )
+    if total_weight <= 0:
+        return Health(None, None, components)
+    score = sum(values[name] * weights[name] for name in present) / total_weight
+    score = min(100.0, max(0.0, score))
+    return Health(score, health_colour(score, red_below, green_from), components)
