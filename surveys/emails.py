@@ -8,8 +8,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from .models import Invitation, Kind
+from .models import Invitation, Kind, Survey
 
 
 def absolute(path: str) -> str:
@@ -39,44 +40,120 @@ def scale_anchors(kind: str) -> tuple[str, str]:
     return _("Very low effort"), _("Very high effort")
 
 
+def point_labels(survey: Survey) -> dict[int, str]:
+    """A label for each point that has one: every point on short scales, the ends otherwise."""
+    low, high = scale_anchors(survey.kind)
+    if survey.kind == Kind.CES:
+        words = [
+            _("Strongly disagree"),
+            _("Disagree"),
+            _("Somewhat disagree"),
+            pgettext("agreement", "Neither agree nor disagree"),
+            _("Somewhat agree"),
+            _("Agree"),
+            _("Strongly agree"),
+        ]
+    elif survey.kind == Kind.CES1:
+        words = [
+            _("Very low effort"),
+            _("Low effort"),
+            _("Moderate effort"),
+            _("High effort"),
+            _("Very high effort"),
+        ]
+    elif survey.kind == Kind.CSAT and survey.scale_max == 5:
+        words = [
+            _("Very unsatisfied"),
+            _("Unsatisfied"),
+            pgettext("satisfaction", "Neutral"),
+            _("Satisfied"),
+            _("Very satisfied"),
+        ]
+    elif survey.kind == Kind.CSAT and survey.scale_max == 3:
+        words = [_("Unsatisfied"), pgettext("satisfaction", "Neutral"), _("Satisfied")]
+    elif survey.kind == Kind.CSAT and survey.scale_max == 7:
+        return {1: low, 4: pgettext("satisfaction", "Neutral"), 7: high}
+    else:
+        return {survey.scale_min: low, survey.scale_max: high}
+    return dict(zip(survey.scale, words, strict=True))
+
+
+def scale_points(survey: Survey) -> list[tuple[int, str]]:
+    labels = point_labels(survey)
+    return [(score, labels.get(score, "")) for score in survey.scale]
+
+
+def is_fully_labelled(survey: Survey) -> bool:
+    """Short labelled scales are shown as a list of labelled buttons; long ones as a row."""
+    return len(point_labels(survey)) == len(survey.scale)
+
+
+def lead_in(survey: Survey) -> str:
+    """A line above the question for statements people rate (CES 2.0)."""
+    if survey.kind == Kind.CES:
+        return _("How much do you agree with the following statement?")
+    return ""
+
+
 def sender(invitation: Invitation) -> str:
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((invitation.survey.sender_name or name, address))
 
 
+def email_language(invitation: Invitation) -> str:
+    return invitation.contact.language or settings.LANGUAGE_CODE
+
+
 def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
     survey = invitation.survey
     contact = invitation.contact
-    language = contact.language or settings.LANGUAGE_CODE
+    language = email_language(invitation)
     with translation.override(language):
         low, high = scale_anchors(survey.kind)
+        labels = point_labels(survey)
+        question = survey.question_for(language)
         context = {
             "invitation": invitation,
             "survey": survey,
             "contact": contact,
-            "question": survey.question_for(language),
-            "scores": [(score, answer_url(invitation, score)) for score in survey.scale],
+            "question": question,
+            "lead_in": lead_in(survey),
+            "scores": [
+                (score, answer_url(invitation, score), labels.get(score, ""))
+                for score in survey.scale
+            ],
+            "stacked": is_fully_labelled(survey),
             "low_label": low,
             "high_label": high,
+            "accent": survey.accent_color or "#0b3d91",
             "unsubscribe_url": unsubscribe_url(invitation),
+            "answer_url": answer_url(invitation),
             "reminder": reminder,
             "language": language,
+            "sender_name": survey.sender_name or survey.company_name,
         }
-        subject = (
-            _("Reminder: %(question)s") if reminder else "%(question)s"
-        ) % {"question": context["question"]}
+        if reminder:
+            subject = _("Reminder: %(question)s") % {"question": question}
+        else:
+            subject = question
         text = render_to_string("surveys/email/invitation.txt", context)
         html = render_to_string("surveys/email/invitation.html", context)
     message = EmailMultiAlternatives(
-        subject=subject[:200],
+        subject=" ".join(subject.split())[:200],
         body=text,
         from_email=sender(invitation),
         to=[contact.email],
         headers={
-            "Message-ID": invitation.message_id,
+            # A reminder is a new message: receivers drop repeats of a Message-ID.
+            "Message-ID": (
+                invitation.message_id.replace("@", f"-r{invitation.send_count}@", 1)
+                if reminder
+                else invitation.message_id
+            ),
             "List-Unsubscribe": f"<{one_click_unsubscribe_url(invitation)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
+            "Content-Language": language,
             "X-Survey-Invitation": str(invitation.public_id),
         },
     )

@@ -1,7 +1,16 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Survey
+from .models import Response, Survey
+
+COMMENT_MAX = 5000
+# How the page may say an answer was confirmed; API and import never come from the page.
+PAGE_CONFIRMATIONS = [
+    Response.ConfirmedVia.SUBMIT,
+    Response.ConfirmedVia.TAP,
+    Response.ConfirmedVia.TYPING,
+    Response.ConfirmedVia.VISIBLE,
+]
 
 
 class AnswerForm(forms.Form):
@@ -14,12 +23,27 @@ class AnswerForm(forms.Form):
             "invalid_choice": _("Choose a score from the scale."),
         },
     )
+    reason = forms.ChoiceField(
+        label=_("Main reason"),
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": _("Choose one of the listed reasons.")},
+    )
     comment = forms.CharField(
         label=_("Comment"),
         required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
-        error_messages={"max_length": _("Keep the comment under 5,000 characters.")},
+        strip=True,
+        max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": COMMENT_MAX}),
+        error_messages={
+            "max_length": _(
+                "Your comment is %(show_value)d characters long; please keep it under "
+                "%(limit_value)d."
+            )
+        },
+    )
+    via = forms.ChoiceField(
+        required=False, choices=[(value, value) for value in PAGE_CONFIRMATIONS]
     )
 
     def __init__(self, *args, survey: Survey, **kwargs):
@@ -29,3 +53,23 @@ class AnswerForm(forms.Form):
         self.fields["score"].error_messages["invalid_choice"] = _(
             "Choose a score from %(min)s to %(max)s."
         ) % {"min": survey.scale_min, "max": survey.scale_max}
+        self.fields["reason"].choices = [(option, option) for option in survey.reason_choices]
+
+    def clean_via(self) -> str:
+        return self.cleaned_data.get("via") or Response.ConfirmedVia.SUBMIT
+
+
+class ReferralForm(forms.Form):
+    name = forms.CharField(
+        label=_("Your colleague's name"),
+        max_length=200,
+        error_messages={"required": _("Enter your colleague's name.")},
+    )
+    email = forms.EmailField(
+        label=_("Your colleague's email"),
+        max_length=254,
+        error_messages={
+            "required": _("Enter your colleague's email address."),
+            "invalid": _("Enter a valid email address, like name@example.com."),
+        },
+    )

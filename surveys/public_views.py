@@ -1,18 +1,49 @@
-"""Token pages for respondents. A GET or HEAD never records an answer or an unsubscribe."""
+"""Token pages for respondents. A GET or HEAD never records an answer or an unsubscribe.
 
+The answer is recorded by a POST: the page's small script sends it when the person taps a score,
+types a comment, or keeps the page visible for a few seconds; without scripts, one tap on the
+confirm button sends it. Public POSTs are rate-limited per IP and per token.
+"""
+
+from functools import wraps
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
 
 from accounts import services as account_services
 
-from . import emails, services
-from .forms import AnswerForm
-from .models import Invitation
+from . import emails, scanners, services
+from .forms import AnswerForm, ReferralForm
+from .models import Invitation, Response
+
+# Every asset comes from this site; the policy makes a stray third-party request impossible.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+# Seconds the page must stay visible before the preselected score is confirmed by itself.
+AUTO_CONFIRM_SECONDS = 3
+
+
+def public_page(view):
+    """never_cache, plus the content security policy of respondent pages."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+    return never_cache(wrapper)
 
 
 def _invitation_or_404(token: str) -> Invitation:
@@ -26,97 +57,253 @@ def _invitation_or_404(token: str) -> Invitation:
     return invitation
 
 
+def _response_of(invitation: Invitation) -> Response | None:
+    try:
+        return invitation.response
+    except Invitation.response.RelatedObjectDoesNotExist:
+        return None
+
+
+def _rate_limited(request: HttpRequest, token: str) -> bool:
+    """Count this POST against the per-IP and per-token limits; True when over either."""
+    by_ip = is_ratelimited(
+        request,
+        group="public-post-ip",
+        key="ip",
+        rate=settings.PUBLIC_POST_RATE_PER_IP,
+        method="POST",
+        increment=True,
+    )
+    by_token = is_ratelimited(
+        request,
+        group="public-post-token",
+        key=lambda group, req: token[:64],
+        rate=settings.PUBLIC_POST_RATE_PER_TOKEN,
+        method="POST",
+        increment=True,
+    )
+    return by_ip or by_token
+
+
+def _too_many(request: HttpRequest, *, wants_json: bool = False) -> HttpResponse:
+    message = _("Too many attempts. Please wait a minute and try again.")
+    if wants_json:
+        response = JsonResponse({"error": message}, status=429)
+    else:
+        response = render(request, "public/429.html", {"message": message}, status=429)
+    response["Retry-After"] = "60"
+    return response
+
+
 def _activate_language(request: HttpRequest, invitation: Invitation) -> str:
     # The contact's language first; LocaleMiddleware has already picked the browser's.
     language = invitation.contact.language or translation.get_language() or "en"
     translation.activate(language)
     request.LANGUAGE_CODE = translation.get_language()
-    return language
+    return request.LANGUAGE_CODE
 
 
-def _closed(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+def _closed(request: HttpRequest, invitation: Invitation, *, wants_json: bool = False):
+    if wants_json:
+        return JsonResponse({"error": _("This survey has closed.")}, status=410)
     return render(request, "public/closed.html", {"invitation": invitation}, status=410)
 
 
-def _answer_context(invitation: Invitation, form: AnswerForm, language: str) -> dict:
+def _is_local_asset(url: str) -> bool:
+    return (
+        url.startswith("/") and not url.startswith("//") or url.startswith(settings.SITE_URL + "/")
+    )
+
+
+def _prompts(invitation: Invitation) -> dict[int, str]:
+    survey = invitation.survey
+    defaults = {
+        1: _("What did you like most?"),
+        0: _("What would make it even better?"),
+        -1: _("What should we improve?"),
+    }
+    return {
+        category: survey.follow_up_for(category) or default
+        for category, default in defaults.items()
+    }
+
+
+def _answer_context(
+    invitation: Invitation, form: AnswerForm, language: str, response: Response | None
+) -> dict:
     survey = invitation.survey
     low, high = emails.scale_anchors(survey.kind)
+    labels = emails.point_labels(survey)
+    score = form["score"].value()
+    try:
+        category = survey.category_of(int(score)) if score not in (None, "") else None
+    except (TypeError, ValueError, KeyError):
+        category = None
+    prompts = _prompts(invitation)
+    general = survey.follow_up_question or _("What is the main reason for your score?")
+    choices = [
+        {
+            "widget": choice,
+            "score": int(choice.data["value"]),
+            "label": labels.get(int(choice.data["value"]), ""),
+            "category": survey.category_of(int(choice.data["value"])),
+        }
+        for choice in form["score"]
+    ]
     return {
         "invitation": invitation,
         "survey": survey,
         "form": form,
         "question": survey.question_for(language),
+        "lead_in": emails.lead_in(survey),
+        "choices": choices,
+        "stacked": emails.is_fully_labelled(survey),
         "low_label": low,
         "high_label": high,
-        "follow_up": survey.follow_up_question
-        or translation.gettext("What is the main reason for your score?"),
-        "response": getattr(invitation, "response", None),
+        "prompts": prompts,
+        "follow_up": prompts[category] if category is not None else general,
+        "reason_question": survey.reason_question or _("What is the main reason for your score?"),
+        "response": response,
+        "accent": survey.accent_color or "#0b3d91",
+        "logo_url": survey.logo_url if _is_local_asset(survey.logo_url) else "",
+        # Confirm a preselected score by itself only for a first answer.
+        "auto_confirm": response is None and category is not None,
+        "auto_confirm_ms": AUTO_CONFIRM_SECONDS * 1000,
     }
 
 
-@never_cache
+@public_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def answer(request: HttpRequest, token: str) -> HttpResponse:
+    wants_json = request.headers.get("X-Requested-With") == "fetch"
+    if request.method == "POST" and _rate_limited(request, token):
+        return _too_many(request, wants_json=wants_json)
     invitation = _invitation_or_404(token)
     language = _activate_language(request, invitation)
     if not invitation.is_open:
-        return _closed(request, invitation)
-    existing = Invitation.response.RelatedObjectDoesNotExist
-    try:
-        response = invitation.response
-    except existing:
-        response = None
+        return _closed(request, invitation, wants_json=wants_json)
+    response = _response_of(invitation)
 
     if request.method == "POST":
         form = AnswerForm(request.POST, survey=invitation.survey)
         if form.is_valid():
+            via = form.cleaned_data["via"]
             try:
-                services.record_answer(
+                response = services.record_answer(
                     invitation=invitation,
                     score=form.cleaned_data["score"],
                     comment=form.cleaned_data["comment"],
+                    reason=form.cleaned_data["reason"],
+                    confirmed_via=via,
+                    bot_signals=scanners.collect(
+                        invitation=invitation,
+                        user_agent=request.headers.get("User-Agent", ""),
+                        via=via,
+                    ),
                 )
             except ValidationError as exc:
-                if not invitation.__class__.objects.get(pk=invitation.pk).is_open:
-                    return _closed(request, invitation)
+                if not Invitation.objects.get(pk=invitation.pk).is_open:
+                    return _closed(request, invitation, wants_json=wants_json)
                 form.add_error(None, exc)
             else:
+                if wants_json:
+                    return JsonResponse(
+                        {
+                            "saved": True,
+                            "score": response.score,
+                            "message": _(
+                                "Thank you, your answer is saved. You can add a comment below."
+                            ),
+                        }
+                    )
                 return redirect("public:thanks", token=token)
-        context = _answer_context(invitation, form, language)
+        if wants_json:
+            errors = [str(e) for field in form.errors.values() for e in field]
+            return JsonResponse({"error": " ".join(errors)}, status=400)
+        context = _answer_context(invitation, form, language, response)
         return render(request, "public/answer.html", context, status=400)
 
-    services.record_click(invitation=invitation)
+    raw_score = request.GET.get("score")
     initial = {}
     if response is not None:
-        initial = {"score": response.score, "comment": response.comment}
-    raw_score = request.GET.get("score")
+        initial = {"score": response.score, "comment": response.comment, "reason": response.reason}
+    status = 200
+    error = ""
+    preselected = None
     if raw_score is not None:
         try:
-            initial["score"] = services.validate_score(survey=invitation.survey, score=raw_score)
-        except ValidationError:
-            pass  # A mangled link still shows the page, with nothing preselected.
+            preselected = services.validate_score(survey=invitation.survey, score=raw_score)
+        except ValidationError as exc:
+            # A mangled link shows the page with nothing preselected and says why.
+            status, error = 400, exc.messages[0]
+        else:
+            initial["score"] = preselected
+    services.record_click(invitation=invitation, method=request.method, score=preselected)
     form = AnswerForm(initial=initial, survey=invitation.survey)
-    return render(request, "public/answer.html", _answer_context(invitation, form, language))
+    context = _answer_context(invitation, form, language, response)
+    context["link_error"] = error
+    return render(request, "public/answer.html", context, status=status)
 
 
-@never_cache
+@public_page
+@require_http_methods(["GET", "HEAD"])
 def thanks(request: HttpRequest, token: str) -> HttpResponse:
     invitation = _invitation_or_404(token)
     _activate_language(request, invitation)
-    try:
-        response = invitation.response
-    except Invitation.response.RelatedObjectDoesNotExist:
+    response = _response_of(invitation)
+    if response is None:
         return redirect("public:answer", token=token)
-    return render(
-        request,
-        "public/thanks.html",
-        {"invitation": invitation, "response": response, "can_change": invitation.is_open},
-    )
+    return render(request, "public/thanks.html", _thanks_context(invitation, response))
 
 
-@never_cache
+def _thanks_context(invitation: Invitation, response: Response, form=None) -> dict:
+    survey = invitation.survey
+    promoter = response.category == 1 and invitation.is_open
+    return {
+        "invitation": invitation,
+        "survey": survey,
+        "response": response,
+        "can_change": invitation.is_open,
+        "accent": survey.accent_color or "#0b3d91",
+        "review_url": survey.review_url if promoter else "",
+        "referral_form": (form or ReferralForm()) if promoter and survey.referral_enabled else None,
+        "referrals": list(response.referrals.values_list("name", flat=True)),
+    }
+
+
+@public_page
+@require_POST
+def referral(request: HttpRequest, token: str) -> HttpResponse:
+    if _rate_limited(request, token):
+        return _too_many(request)
+    invitation = _invitation_or_404(token)
+    _activate_language(request, invitation)
+    if not invitation.is_open:
+        return _closed(request, invitation)
+    response = _response_of(invitation)
+    if response is None:
+        return redirect("public:answer", token=token)
+    form = ReferralForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_referral(
+                response=response, name=form.cleaned_data["name"], email=form.cleaned_data["email"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(reverse("public:thanks", args=[token]) + "#referral")
+    context = _thanks_context(invitation, response, form)
+    if context["referral_form"] is None:
+        context["referral_error"] = form.non_field_errors()
+    return render(request, "public/thanks.html", context, status=400)
+
+
+@public_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "POST" and _rate_limited(request, token):
+        return _too_many(request)
     invitation = _invitation_or_404(token)
     _activate_language(request, invitation)
     contact = invitation.contact
@@ -128,6 +315,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             account_services.unsubscribe_contact(contact=contact)
             done = True
         contact.refresh_from_db()
+    else:
+        services.record_click(invitation=invitation, method=request.method, link="unsubscribe")
     return render(
         request,
         "public/unsubscribe.html",
@@ -139,10 +328,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
     """RFC 8058: the mailbox provider POSTs List-Unsubscribe=One-Click, without cookies."""
+    if _rate_limited(request, token):
+        return HttpResponse("Too many requests.\n", status=429, content_type="text/plain")
     invitation = _invitation_or_404(token)
     account_services.unsubscribe_contact(contact=invitation.contact)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "404.html", status=404)
+    response = render(request, "404.html", status=404)
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response

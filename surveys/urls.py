@@ -7,6 +7,7 @@ app_name = "public"
 urlpatterns = [
     path("<str:token>/", public_views.answer, name="answer"),
     path("<str:token>/thanks/", public_views.thanks, name="thanks"),
+    path("<str:token>/referral/", public_views.referral, name="referral"),
     path("<str:token>/unsubscribe/", public_views.unsubscribe, name="unsubscribe"),
     path(
         "<str:token>/unsubscribe/one-click/",

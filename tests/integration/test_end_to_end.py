@@ -30,8 +30,10 @@ def _links(message) -> dict[int, str]:
 
 def test_trigger_email_answer_and_report(live_server, worker, smtp):
     api, base = _api(live_server)
-    created = api.post(f"{base}/surveys", json={"name": "Relational", "slug": "rel", "kind": "nps",
-                                                 "company_name": "ACME"})
+    created = api.post(
+        f"{base}/surveys",
+        json={"name": "Relational", "slug": "rel", "kind": "nps", "company_name": "ACME"},
+    )
     assert created.status_code == 201, created.text
 
     response = api.post(
@@ -39,7 +41,12 @@ def test_trigger_email_answer_and_report(live_server, worker, smtp):
         json={
             "survey": "rel",
             "contact": {"email": "Ana@Example.com", "name": "Ana", "language": "en"},
-            "account": {"external_id": "acme-1", "name": "ACME Ltd", "plan": "Pro", "mrr": "250.00"},
+            "account": {
+                "external_id": "acme-1",
+                "name": "ACME Ltd",
+                "plan": "Pro",
+                "mrr": "250.00",
+            },
             "event_id": "ticket-42",
             "properties": {"agent": "bob"},
         },
@@ -53,14 +60,18 @@ def test_trigger_email_answer_and_report(live_server, worker, smtp):
     assert "recommend ACME" in message["Subject"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = str(message["List-Unsubscribe"]).strip()
-    assert re.fullmatch(re.escape(f"<{live_server.url}/s/") + r"[\w-]{43}/unsubscribe/one-click/>", unsubscribe)
+    assert re.fullmatch(
+        re.escape(f"<{live_server.url}/s/") + r"[\w-]{43}/unsubscribe/one-click/>", unsubscribe
+    )
     links = _links(message)
     assert sorted(links) == list(range(11))
     assert message.get_body(preferencelist=("html",)) is not None
 
     # The same event again: 200, the same invitation, no second email.
-    again = api.post(f"{base}/invitations", json={"survey": "rel", "contact": {"email": "ana@example.com"},
-                                                   "event_id": "ticket-42"})
+    again = api.post(
+        f"{base}/invitations",
+        json={"survey": "rel", "contact": {"email": "ana@example.com"}, "event_id": "ticket-42"},
+    )
     assert again.status_code == 200
     assert again.json()["id"] == body["id"]
 
@@ -109,8 +120,16 @@ def test_healthz_reports_database_and_broker(live_server):
 
 def test_answer_in_headless_chromium(live_server, worker, smtp, page):
     api, base = _api(live_server)
-    assert api.post(f"{base}/surveys", json={"name": "CSAT", "slug": "csat", "kind": "csat"}).status_code == 201
-    created = api.post(f"{base}/invitations", json={"survey": "csat", "contact": {"email": "b@example.com", "language": "pt-br"}})
+    assert (
+        api.post(
+            f"{base}/surveys", json={"name": "CSAT", "slug": "csat", "kind": "csat"}
+        ).status_code
+        == 201
+    )
+    created = api.post(
+        f"{base}/invitations",
+        json={"survey": "csat", "contact": {"email": "b@example.com", "language": "pt-br"}},
+    )
     assert created.status_code == 201
     [message] = smtp.wait_for(1)
     links = _links(message)
@@ -119,7 +138,8 @@ def test_answer_in_headless_chromium(live_server, worker, smtp, page):
     page.goto(links[2])
     assert page.locator("input[name=score][value='2']").is_checked()
     assert Response.objects.count() == 0
-    page.get_by_label("4", exact=True).check()
+    page.locator("label[for=id_score_4]").click()
+    assert page.locator("input[name=score][value='4']").is_checked()
     page.locator("textarea[name=comment]").fill("Resolveu <b>rápido</b>")
     page.get_by_role("button").click()
     page.wait_for_url(re.compile(r"/thanks/$"))
