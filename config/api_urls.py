@@ -5,7 +5,6 @@ from metrics.api import SummaryView
 from surveys.api import InvitationViewSet, SurveyViewSet
 
 
-
 class OptionalSlashRouter(DefaultRouter):
     """Paths as documented (`/api/v1/surveys`), with a trailing slash also accepted."""
 

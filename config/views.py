@@ -77,6 +77,12 @@ def outbox_html(request: HttpRequest, message_id: str) -> HttpResponse:
         raise Http404("no html part")
     response = HttpResponse(html.get_content())
     # Shown in a sandboxed iframe: the email's HTML must not run script in our origin.
-    response["Content-Security-Policy"] = "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; default-src 'none'; style-src 'unsafe-inline'; img-src * data:"
+    response["Content-Security-Policy"] = (
+        "sandbox allow-popups allow-popups-to-escape-sandbox"
+        " allow-top-navigation-by-user-activation;"
+        " default-src 'none'; style-src 'unsafe-inline'; img-src * data:"
+    )
+        "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; default-src 'none'; style-src 'unsafe-inline'; img-src * data:"
+    )
     response["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -79,7 +79,9 @@ def test_reports_need_a_staff_login(client):
 
 
 @pytest.mark.django_db
-def test_reports_show_nps_with_interval_and_monthly_trend(staff_client, django_assert_max_num_queries):
+def test_reports_show_nps_with_interval_and_monthly_trend(
+    staff_client, django_assert_max_num_queries
+):
     survey = SurveyFactory(name="Relational")
     for score in [10, 9, 8, 6]:
         ResponseFactory(invitation__survey=survey, score=score)

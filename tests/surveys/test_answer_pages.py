@@ -35,7 +35,9 @@ def test_head_records_nothing(client):
 
 def test_post_records_the_answer_and_shows_thanks(client):
     invitation = InvitationFactory()
-    posted = client.post(url(invitation), {"score": "0", "comment": "<script>x</script>"}, follow=True)
+    posted = client.post(
+        url(invitation), {"score": "0", "comment": "<script>x</script>"}, follow=True
+    )
     assert posted.redirect_chain == [(url(invitation, "thanks/"), 302)]
     response = Response.objects.get()
     assert (response.score, response.comment) == (0, "<script>x</script>")

@@ -17,7 +17,9 @@ def test_api_requires_a_token():
 
 def test_create_survey_with_default_question_and_scale(api_client):
     created = api_client.post(
-        "/api/v1/surveys", {"name": "Support", "kind": "csat", "company_name": "our support"}, format="json"
+        "/api/v1/surveys",
+        {"name": "Support", "kind": "csat", "company_name": "our support"},
+        format="json",
     )
     assert created.status_code == 201, created.content
     body = created.json()
@@ -55,7 +57,13 @@ def invitation_payload(**overrides):
     payload = {
         "survey": "rel",
         "contact": {"email": "Ana@Example.com", "name": "Ana", "language": "pt-BR"},
-        "account": {"external_id": "acme", "name": "ACME", "plan": "Pro", "mrr": "99.90", "currency": "brl"},
+        "account": {
+            "external_id": "acme",
+            "name": "ACME",
+            "plan": "Pro",
+            "mrr": "99.90",
+            "currency": "brl",
+        },
         "event_id": "ticket-1",
         "properties": {"agent": "bob", "channel": "chat"},
     }
@@ -77,9 +85,18 @@ def test_create_invitation_upserts_account_and_contact_and_sends(
     invitation = Invitation.objects.get(public_id=body["id"])
     assert invitation.status == Invitation.Status.SENT
     account = Account.objects.get()
-    assert (account.external_id, account.plan, str(account.mrr), account.currency) == ("acme", "Pro", "99.90", "BRL")
+    assert (account.external_id, account.plan, str(account.mrr), account.currency) == (
+        "acme",
+        "Pro",
+        "99.90",
+        "BRL",
+    )
     contact = Contact.objects.get()
-    assert (contact.email, contact.language, contact.account_id) == ("Ana@Example.com", "pt-br", account.pk)
+    assert (contact.email, contact.language, contact.account_id) == (
+        "Ana@Example.com",
+        "pt-br",
+        account.pk,
+    )
     assert len(mailoutbox) == 1
 
 
@@ -119,13 +136,19 @@ def test_invalid_invitations_get_per_field_errors_and_nothing_is_written(
     api_client, mailoutbox, overrides, path
 ):
     SurveyFactory(slug="rel")
-    response = api_client.post("/api/v1/invitations", invitation_payload(**overrides), format="json")
+    response = api_client.post(
+        "/api/v1/invitations", invitation_payload(**overrides), format="json"
+    )
     assert response.status_code == 400
     errors = response.json()
     for key in path:
         errors = errors[key]
     assert errors and isinstance(errors[0], str)
-    assert (Invitation.objects.count(), Contact.objects.count(), Account.objects.count()) == (0, 0, 0)
+    assert (Invitation.objects.count(), Contact.objects.count(), Account.objects.count()) == (
+        0,
+        0,
+        0,
+    )
     assert mailoutbox == []
 
 
@@ -134,7 +157,10 @@ def test_invitation_for_unsubscribed_contact_is_suppressed_with_reason(api_clien
     ContactFactory(email="ana@example.com", unsubscribed_at=timezone.now())
     response = api_client.post("/api/v1/invitations", invitation_payload(), format="json")
     assert response.status_code == 201
-    assert (response.json()["status"], response.json()["suppression_reason"]) == ("suppressed", "unsubscribed")
+    assert (response.json()["status"], response.json()["suppression_reason"]) == (
+        "suppressed",
+        "unsubscribed",
+    )
     assert mailoutbox == []
 
 

@@ -11,7 +11,9 @@ from tests.factories import ContactFactory, InvitationFactory, SurveyFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_create_invitation_queues_one_email_after_commit(django_capture_on_commit_callbacks, mailoutbox):
+def test_create_invitation_queues_one_email_after_commit(
+    django_capture_on_commit_callbacks, mailoutbox
+):
     survey = SurveyFactory(company_name="ACME")
     contact = ContactFactory(email="ana@example.com")
 
@@ -73,7 +75,10 @@ def test_suppressed_invitations_are_kept_with_their_reason_and_not_mailed(
             survey=SurveyFactory(**survey_kwargs), contact=ContactFactory(**contact_kwargs)
         )
     assert created is True
-    assert (invitation.status, invitation.suppression_reason) == (Invitation.Status.SUPPRESSED, reason)
+    assert (invitation.status, invitation.suppression_reason) == (
+        Invitation.Status.SUPPRESSED,
+        reason,
+    )
     assert callbacks == []
     assert mailoutbox == []
 
@@ -149,7 +154,10 @@ def test_expired_invitations_cannot_be_answered():
 @pytest.mark.parametrize(
     ("factory_kwargs", "score", "category"),
     [
-        ({}, 9, 1), ({}, 8, 0), ({}, 7, 0), ({}, 6, -1),
+        ({}, 9, 1),
+        ({}, 8, 0),
+        ({}, 7, 0),
+        ({}, 6, -1),
         ({"kind": "csat", "scale_min": 1, "scale_max": 5}, 4, 1),
         ({"kind": "csat", "scale_min": 1, "scale_max": 5}, 3, 0),
         ({"kind": "csat", "scale_min": 1, "scale_max": 5}, 2, -1),
