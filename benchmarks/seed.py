@@ -238,7 +238,7 @@ def _seed(conn: psycopg.Connection, responses: int) -> None:
             "id": "g",
             "public_id": "gen_random_uuid()",
             "survey_id": "CASE WHEN g % 5 < 3 THEN 1 WHEN g % 5 = 3 THEN 2 ELSE 3 END",
-            "contact_id": f"1 + (g * 7919) % {CONTACTS}",
+            "contact_id": f"1 + (g::bigint * 7919) % {CONTACTS}",
             "token": "replace(gen_random_uuid()::text, '-', '') "
             "|| replace(gen_random_uuid()::text, '-', '')",
             "status": f"CASE WHEN g <= {responses} THEN 'sent' WHEN g % 20 = 0 THEN 'failed' "
