@@ -82,7 +82,5 @@ def outbox_html(request: HttpRequest, message_id: str) -> HttpResponse:
         " allow-top-navigation-by-user-activation;"
         " default-src 'none'; style-src 'unsafe-inline'; img-src * data:"
     )
-        "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; default-src 'none'; style-src 'unsafe-inline'; img-src * data:"
-    )
     response["X-Frame-Options"] = "SAMEORIGIN"
     return response
