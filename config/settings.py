@@ -215,13 +215,26 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Exports, imports and data requests -----------------------------------------------------
+# Exports over this many rows are written by a worker, which emails the requester a link.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
+EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
+# Big exports outlive the default task time limit; a crashed run is taken over after this.
+EXPORT_TASK_TIME_LIMIT = env.int("EXPORT_TASK_TIME_LIMIT", default=3600)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
+    "task": "metrics.tasks.purge_expired_exports",
+    "schedule": 3600.0,
+}
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Role-aware: tokens act with their user's permissions (see accounts/roles.py).
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
