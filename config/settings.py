@@ -173,10 +173,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Releases delayed sends, re-dispatches lost or due retries, settles rows of dead workers.
     "sweep-unsent-invitations": {
         "task": "surveys.tasks.sweep_unsent_invitations",
-        "schedule": 60.0,
+        "schedule": env.float("DISPATCH_INTERVAL_SECONDS", default=60.0),
     },
+    # Idempotent within a day, so running it hourly only catches up after downtime.
+    "plan-relational-surveys": {
+        "task": "surveys.tasks.plan_relational_surveys",
+        "schedule": 3600.0,
+    },
+    "send-reminders": {"task": "surveys.tasks.send_reminders", "schedule": 3600.0},
+    "expire-invitations": {"task": "surveys.tasks.expire_invitations", "schedule": 3600.0},
 }
 
 # --- Email ----------------------------------------------------------------------------------
@@ -196,6 +204,19 @@ OUTBOX_BROWSABLE = env.bool("OUTBOX_BROWSABLE", default=EMAIL_BACKEND == "config
 # --- Surveys --------------------------------------------------------------------------------
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=30)
 THROTTLE_DAYS = env.int("THROTTLE_DAYS", default=90)
+# Distribution (see README, "Distribution"). Sends per batch over one mail connection.
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=50)
+# Global cap for all workers together, messages per second; 0 means no cap.
+SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
+# Transient failures (4xx, connection errors) are retried with exponential backoff
+# base * 2^(attempt-1), capped, until SEND_MAX_ATTEMPTS; then the invitation is failed.
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=60.0)
+SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=3600.0)
+# A queued invitation handed to the broker is handed again only after this lease.
+DISPATCH_LEASE_SECONDS = env.int("DISPATCH_LEASE_SECONDS", default=900)
+# A row still "sending" after this long belongs to a dead worker (above the task time limit).
+SENDING_STALE_SECONDS = env.int("SENDING_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
 
 # --- Alerts, follow-up and webhooks ---------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)

@@ -1,28 +1,39 @@
-"""Celery tasks: thin interfaces over idempotent services. They take ids, never objects."""
+"""Celery tasks: thin interfaces over idempotent services. They take ids, never objects.
+
+Sending retries are driven by the database (attempts, next_attempt_at) and the sweeper, so no
+task carries a long ETA in the broker and a failing invitation cannot loop.
+"""
 
 from celery import shared_task
 
-from . import services
+from . import distribution
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(services.TransientSendError,),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=6,
-)
-def send_invitation(self, invitation_id: int) -> bool:
-    try:
-        return services.send_invitation(invitation_id=invitation_id)
-    except services.TransientSendError as exc:
-        if self.request.retries >= self.max_retries:
-            services.mark_failed(invitation_id=invitation_id, error=str(exc))
-            return False
-        raise
+@shared_task
+def send_invitations(invitation_ids: list[int], reminder: bool = False) -> int:
+    return distribution.send_invitations(invitation_ids=invitation_ids, reminder=reminder)
+
+
+@shared_task
+def send_invitation(invitation_id: int) -> bool:
+    return distribution.send_invitation(invitation_id=invitation_id)
 
 
 @shared_task
 def sweep_unsent_invitations() -> int:
-    return services.requeue_unsent()
+    return distribution.dispatch_due().dispatched
+
+
+@shared_task
+def plan_relational_surveys() -> int:
+    return distribution.plan_relational_surveys()
+
+
+@shared_task
+def send_reminders() -> int:
+    return distribution.send_reminders()
+
+
+@shared_task
+def expire_invitations() -> int:
+    return distribution.expire_invitations()
