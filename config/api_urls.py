@@ -1,6 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from followups.api import FollowUpNotesView, FollowUpView
 from metrics.api import SummaryView
 from surveys.api import InvitationViewSet, SurveyViewSet
 
@@ -19,5 +20,15 @@ router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     re_path(r"^metrics/summary/?$", SummaryView.as_view(), name="metrics-summary"),
+    re_path(
+        r"^responses/(?P<public_id>[0-9a-f-]{36})/followup/?$",
+        FollowUpView.as_view(),
+        name="response-followup",
+    ),
+    re_path(
+        r"^responses/(?P<public_id>[0-9a-f-]{36})/followup/notes/?$",
+        FollowUpNotesView.as_view(),
+        name="response-followup-notes",
+    ),
     *router.urls,
 ]

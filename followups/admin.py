@@ -1,0 +1,202 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    AlertDelivery,
+    AlertRule,
+    DigestPreference,
+    Event,
+    FollowUp,
+    Note,
+    Tag,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "survey",
+        "active",
+        "on_negative",
+        "score_at_most",
+        "mrr_above",
+        "notify_owner",
+        "created_at",
+    ]
+    list_filter = ["active", "survey", "on_negative", "notify_owner"]
+    search_fields = ["name", "comment_words", "emails"]
+    fieldsets = [
+        (None, {"fields": ["name", "survey", "active"]}),
+        (
+            _("When every condition set here holds"),
+            {"fields": ["on_negative", "score_at_most", "comment_words", "mrr_above"]},
+        ),
+        (_("Notify"), {"fields": ["notify_owner", "emails", "chat_webhook_url"]}),
+    ]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "rule",
+        "response",
+        "status",
+        "attempts",
+        "recipients",
+        "email_sent_at",
+        "chat_sent_at",
+    ]
+    list_filter = ["status", "rule"]
+    list_select_related = ["rule", "response__survey"]
+    readonly_fields = [f.name for f in AlertDelivery._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class NoteInline(admin.TabularInline):
+    model = Note
+    extra = 0
+    readonly_fields = ["author", "created_at"]
+    fields = ["body", "author", "created_at"]
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ["response", "status", "assignee", "created_at", "first_action_at", "closed_at"]
+    list_filter = ["status", "tags", "assignee"]
+    search_fields = ["response__contact__email", "response__account__name", "response__comment"]
+    list_select_related = ["response__survey", "assignee"]
+    raw_id_fields = ["response"]
+    filter_horizontal = ["tags"]
+    readonly_fields = ["created_at", "first_action_at", "closed_at"]
+    inlines = [NoteInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Notes typed in the admin take the signed-in user as their author.
+        for note in formset.save(commit=False):
+            if note.author_id is None:
+                note.author = request.user
+            note.save()
+        for note in formset.deleted_objects:
+            note.delete()
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(DigestPreference)
+class DigestPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "frequency", "last_sent_at"]
+    list_filter = ["frequency"]
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=Event.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "active"]
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["created_at", "event", "status", "attempts", "last_status_code", "last_error"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-created_at")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = [
+        "url",
+        "description",
+        "event_list",
+        "state",
+        "consecutive_failures",
+        "created_at",
+    ]
+    list_filter = ["active"]
+    readonly_fields = [
+        "secret",
+        "disabled_at",
+        "disabled_reason",
+        "consecutive_failures",
+        "created_by",
+        "created_at",
+    ]
+    actions = ["enable"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["url", "description", "events", "active"]
+        return fields + (self.readonly_fields if obj else [])
+
+    def get_inlines(self, request, obj):
+        return [WebhookDeliveryInline] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        if obj.active and change and "active" in form.changed_data:
+            obj.disabled_at, obj.disabled_reason, obj.consecutive_failures = None, "", 0
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("events"))
+    def event_list(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events or [])
+
+    @admin.display(description=_("state"), ordering="active")
+    def state(self, obj: WebhookEndpoint) -> str:
+        if obj.active:
+            return _("Active")
+        return format_html('<span style="color:#cf222e">{}</span>', obj.disabled_reason or _("Off"))
+
+    @admin.action(description=_("Enable again and reset the failure count"), permissions=["change"])
+    def enable(self, request, queryset):
+        count = sum(services.enable_endpoint(endpoint=e) for e in queryset)
+        self.message_user(request, _("%(n)s endpoints enabled.") % {"n": count}, messages.SUCCESS)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event", "endpoint"]
+    list_select_related = ["endpoint"]
+    search_fields = ["public_id", "key"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description=_("Deliver again (failed or skipped only)"), permissions=["change"])
+    def redeliver(self, request, queryset):
+        count = sum(services.redeliver(delivery=d) for d in queryset)
+        self.message_user(request, _("%(n)s deliveries queued.") % {"n": count}, messages.SUCCESS)

@@ -1,0 +1,43 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts import roles
+from tests.factories import StaffFactory
+
+from .receiver import Receiver
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def role_user(db):
+    """Make a staff user holding one role, with the role's permissions brought up to date."""
+    roles.ensure_permissions_and_roles()
+
+    def make(role: str | None, username: str):
+        user = StaffFactory(username=username)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def cs_user(role_user):
+    return role_user(roles.CS_STAFF, "cs")
+
+
+@pytest.fixture
+def marketing_user(role_user):
+    return role_user(roles.MARKETING, "marketing")
