@@ -132,10 +132,14 @@ def permission_required(*perms: str) -> Callable:
     return decorator
 
 
+# API views without a queryset or a declaration: the metrics API is the reports, read-only.
+APP_DEFAULT_PERMISSIONS = {"metrics": (VIEW_REPORTS,)}
+
+
 class RolePermission(BasePermission):
     """The API's default: a view states `required_permissions` (per HTTP method or for all),
-    otherwise the model permissions of its queryset apply, with `view` needed to read.
-    A view that states neither is open to administrators only."""
+    otherwise the model permissions of its queryset apply, with `view` needed to read; a
+    metrics view needs the reports permission. Anything else is open to superusers only."""
 
     method_actions = {
         "GET": "view",
@@ -156,7 +160,8 @@ class RolePermission(BasePermission):
             return tuple(declared)
         queryset = getattr(view, "queryset", None)
         if queryset is None:
-            return None
+            app_label = type(view).__module__.split(".", 1)[0]
+            return APP_DEFAULT_PERMISSIONS.get(app_label)
         opts = queryset.model._meta
         action = self.method_actions.get(request.method)
         if action is None:

@@ -3,9 +3,11 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import Account, Contact
+from accounts.roles import ADMINISTRATORS, sync_roles
 from surveys.models import Invitation, Kind, Response, Survey
 
 
@@ -21,7 +23,20 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(UserFactory):
+    """A staff user in a role: Administrators unless `role="CS staff"`, `"Marketing"`, or `""`
+    for no role at all."""
+
     is_staff = True
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        role = ADMINISTRATORS if extracted is None else extracted
+        if role:
+            if not Group.objects.filter(name=role).exists():
+                sync_roles()
+            obj.groups.add(Group.objects.get(name=role))
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
