@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +13,7 @@ class SurveyAdmin(admin.ModelAdmin):
     list_filter = ["kind", "active"]
     search_fields = ["name", "slug", "question"]
     prepopulated_fields = {"slug": ["name"]}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Invitation)

@@ -1,0 +1,49 @@
+"""Staff see bot signals and referrals, and exclude or restore responses in the admin."""
+
+import pytest
+
+from surveys.models import Referral, Response
+from tests.factories import ResponseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_exclude_and_restore_actions(staff_client):
+    suspect = ResponseFactory(suspected_bot=True, bot_signals={"reasons": ["scanner user agent"]})
+    person = ResponseFactory()
+    changelist = "/admin/surveys/response/"
+    done = staff_client.post(
+        changelist, {"action": "exclude_responses", "_selected_action": [suspect.pk]}, follow=True
+    )
+    assert "1 responses excluded." in done.content.decode()
+    assert list(Response.objects.filter(excluded=True)) == [suspect]
+    person.refresh_from_db()
+    assert person.excluded is False
+
+    staff_client.post(changelist, {"action": "restore_responses", "_selected_action": [suspect.pk]})
+    assert Response.objects.filter(excluded=True).count() == 0
+
+
+def test_response_page_shows_bot_signals_and_referrals(staff_client):
+    response = ResponseFactory(
+        suspected_bot=True,
+        bot_signals={"via": "visible", "user_agent": "<script>x</script>", "reasons": ["x"]},
+    )
+    Referral.objects.create(response=response, name="Bea", email="bea@example.org")
+    page = staff_client.get(f"/admin/surveys/response/{response.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<th>via</th><td>visible</td>" in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "bea@example.org" in html
+    listing = staff_client.get("/admin/surveys/response/?suspected_bot__exact=1")
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 1
+
+
+def test_referrals_list(staff_client):
+    response = ResponseFactory()
+    Referral.objects.create(response=response, name="Bea", email="bea@example.org")
+    page = staff_client.get("/admin/surveys/referral/")
+    assert page.status_code == 200
+    assert "bea@example.org" in page.content.decode()
