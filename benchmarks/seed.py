@@ -85,7 +85,7 @@ def migrate(database_url: str) -> None:
     for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
         env.pop(var, None)
     subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "--skip-checks", "-v", "0"],
         check=True,
         cwd=ROOT,
         env=env,

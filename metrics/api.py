@@ -1,6 +1,14 @@
+"""Read-only metrics endpoints: summary (with group_by and compare), trend, account scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -9,9 +17,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Account
 from surveys.models import Kind, Survey
 
 from . import scoring, selectors
+from .models import HealthSettings
+
+PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+GROUP_BY = [*selectors.GRANULARITIES, *selectors.DIMENSIONS]
+COMPARE = ["previous", "previous_year"]
+
+
+class TimeZoneField(serializers.CharField):
+    def to_internal_value(self, data) -> ZoneInfo:
+        value = super().to_internal_value(data)
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError(_("Unknown time zone.")) from None
 
 
 class SummaryQuerySerializer(serializers.Serializer):
@@ -22,18 +45,66 @@ class SummaryQuerySerializer(serializers.Serializer):
     )
     start = serializers.DateField(required=False)
     end = serializers.DateField(required=False)
-    tz = serializers.CharField(required=False)
+    tz = TimeZoneField(required=False)
+    plan = serializers.CharField(required=False, max_length=100)
+    segment = serializers.CharField(required=False, max_length=100)
+    region = serializers.CharField(required=False, max_length=100)
+    owner = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(required=False, choices=Account.Status.choices)
+    language = serializers.ChoiceField(required=False, choices=settings.LANGUAGES)
+    property = serializers.CharField(
+        required=False, max_length=200, help_text="An invitation property, key=value."
+    )
 
-    def validate_tz(self, value: str) -> ZoneInfo:
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(_("Unknown time zone.")) from None
+    def validate_property(self, value: str) -> tuple[str, str]:
+        key, sep, prop_value = value.partition("=")
+        if not sep or not PROPERTY_KEY.match(key.strip()):
+            raise serializers.ValidationError(
+                _("Use key=value; the key has letters, digits and underscores only.")
+            )
+        return key.strip(), prop_value.strip()
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
             raise serializers.ValidationError({"end": _("The end date is before the start date.")})
         return attrs
+
+    def filters(self) -> selectors.Filters:
+        data = self.validated_data
+        survey: Survey = data["survey"]
+        prop = data.get("property") or ("", "")
+        return selectors.Filters(
+            period=selectors.Period(
+                data.get("start"), data.get("end"), data.get("tz") or ZoneInfo(settings.TIME_ZONE)
+            ),
+            kind=survey.kind,
+            surveys=(survey.pk,),
+            plan=data.get("plan", ""),
+            segment=data.get("segment", ""),
+            region=data.get("region", ""),
+            owner=data.get("owner"),
+            status=data.get("status", ""),
+            language=data.get("language", ""),
+            property_key=prop[0],
+            property_value=prop[1],
+        )
+
+
+class SummaryGroupSerializer(SummaryQuerySerializer):
+    group_by = serializers.ChoiceField(required=False, choices=GROUP_BY)
+    compare = serializers.ChoiceField(required=False, choices=COMPARE)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs.get("compare") and not (attrs.get("start") and attrs.get("end")):
+            raise serializers.ValidationError({"compare": _("Comparing needs both start and end.")})
+        return attrs
+
+
+class TrendQuerySerializer(SummaryQuerySerializer):
+    granularity = serializers.ChoiceField(
+        required=False, choices=list(selectors.GRANULARITIES), default="month"
+    )
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -65,16 +136,59 @@ def scale_payload(kind: str, result: dict) -> dict:
         "low_sample": result["n"] < scoring.LOW_SAMPLE,
     }
     if kind == Kind.CSAT:
-        return {"score": _round(share.pct), "ci95": _interval(share.ci95), **base,
-                "satisfied": result["positive"], "unsatisfied": result["negative"]}
+        return {
+            "score": _round(share.pct),
+            "ci95": _interval(share.ci95),
+            **base,
+            "satisfied": result["positive"],
+            "unsatisfied": result["negative"],
+        }
     if kind == Kind.CES:
-        return {**base, "agree_pct": _round(share.pct), "agree_ci95": _interval(share.ci95),
-                "agree": result["positive"], "disagree": result["negative"]}
+        return {
+            **base,
+            "agree_pct": _round(share.pct),
+            "agree_ci95": _interval(share.ci95),
+            "agree": result["positive"],
+            "disagree": result["negative"],
+        }
     return {**base, "low_effort_pct": _round(share.pct), "low_effort_ci95": _interval(share.ci95)}
 
 
+def kind_payload(kind: str, result: dict) -> dict:
+    """{"nps": {...}} or {"csat"|"ces"|"ces1": {...}}, the summary's per-kind block."""
+    if kind == Kind.NPS:
+        return {"nps": nps_payload(result["nps"])}
+    return {kind: scale_payload(kind, result)}
+
+
+def change_payload(value: scoring.Change | None) -> dict | None:
+    if value is None:
+        return None
+    return {
+        "delta": round(value.delta, 1),
+        "se": round(value.se, 2),
+        "significant": value.significant,
+    }
+
+
+def _shift_year(period: selectors.Period) -> selectors.Period:
+    def back(day: dt.date) -> dt.date:
+        try:
+            return day.replace(year=day.year - 1)
+        except ValueError:  # 29 February
+            return day.replace(year=day.year - 1, day=28)
+
+    return selectors.Period(back(period.start), back(period.end), period.tz)
+
+
 class SummaryView(APIView):
-    """Score of one survey over a date range (dates inclusive, in `tz`, default the site's)."""
+    """Score of one survey over a date range (dates inclusive, in `tz`, default the site's).
+
+    `group_by` adds `groups` (by day/week/month or by plan, segment, region, status, owner,
+    language, survey); `compare=previous` (the same number of days just before) or
+    `previous_year` adds `compare` with the other period's score and the change, its standard
+    error and whether it is significant at 95%.
+    """
 
     @extend_schema(
         parameters=[
@@ -82,28 +196,198 @@ class SummaryView(APIView):
             OpenApiParameter("start", OpenApiTypes.DATE),
             OpenApiParameter("end", OpenApiTypes.DATE),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
+            OpenApiParameter("plan", OpenApiTypes.STR),
+            OpenApiParameter("segment", OpenApiTypes.STR),
+            OpenApiParameter("region", OpenApiTypes.STR),
+            OpenApiParameter("owner", OpenApiTypes.INT),
+            OpenApiParameter("status", OpenApiTypes.STR),
+            OpenApiParameter("language", OpenApiTypes.STR),
+            OpenApiParameter("property", OpenApiTypes.STR, description="key=value"),
+            OpenApiParameter("group_by", OpenApiTypes.STR, enum=GROUP_BY),
+            OpenApiParameter("compare", OpenApiTypes.STR, enum=COMPARE),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        query = SummaryQuerySerializer(data=request.query_params)
+        query = SummaryGroupSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         survey: Survey = query.validated_data["survey"]
-        period = selectors.Period(
-            start=query.validated_data.get("start"),
-            end=query.validated_data.get("end"),
-            tz=query.validated_data.get("tz") or ZoneInfo(settings.TIME_ZONE),
-        )
-        result = selectors.summary(survey=survey, period=period)
+        filters = query.filters()
+        period = filters.period
+        result = selectors.score_summary(filters=filters)
         payload = {
             "survey": survey.slug,
             "kind": survey.kind,
             "start": period.start,
             "end": period.end,
             "responses": result["n"],
+            **kind_payload(survey.kind, result),
         }
-        if survey.kind == Kind.NPS:
-            payload["nps"] = nps_payload(result["nps"])
-        else:
-            payload[survey.kind] = scale_payload(survey.kind, result)
+        group_by = query.validated_data.get("group_by")
+        if group_by in selectors.GRANULARITIES:
+            rows = selectors.trend(filters=filters, granularity=group_by)
+            payload["groups"] = [
+                {"key": row["bucket"], "responses": row["n"], **kind_payload(survey.kind, row)}
+                for row in rows
+            ]
+        elif group_by:
+            rows = selectors.breakdown(filters=filters, dimension=group_by)
+            payload["groups"] = [
+                {"key": row["group"], "responses": row["n"], **kind_payload(survey.kind, row)}
+                for row in rows
+            ]
+        compare = query.validated_data.get("compare")
+        if compare:
+            other = period.previous() if compare == "previous" else _shift_year(period)
+            before = selectors.score_summary(filters=filters.with_period(other))
+            payload["compare"] = {
+                "mode": compare,
+                "start": other.start,
+                "end": other.end,
+                "responses": before["n"],
+                **kind_payload(survey.kind, before),
+                "change": change_payload(selectors.change(survey.kind, before, result)),
+            }
         return Response(payload)
+
+
+class TrendView(APIView):
+    """Score of one survey per day, week or month (periods without answers are omitted)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("survey", OpenApiTypes.STR, required=True),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
+            OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
+            OpenApiParameter("granularity", OpenApiTypes.STR, enum=list(selectors.GRANULARITIES)),
+            OpenApiParameter("plan", OpenApiTypes.STR),
+            OpenApiParameter("segment", OpenApiTypes.STR),
+            OpenApiParameter("region", OpenApiTypes.STR),
+            OpenApiParameter("owner", OpenApiTypes.INT),
+            OpenApiParameter("status", OpenApiTypes.STR),
+            OpenApiParameter("language", OpenApiTypes.STR),
+            OpenApiParameter("property", OpenApiTypes.STR, description="key=value"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        query = TrendQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        survey: Survey = query.validated_data["survey"]
+        filters = query.filters()
+        granularity = query.validated_data["granularity"]
+        rows = selectors.trend(filters=filters, granularity=granularity)
+        return Response(
+            {
+                "survey": survey.slug,
+                "kind": survey.kind,
+                "granularity": granularity,
+                "tz": str(filters.period.tz),
+                "start": filters.period.start,
+                "end": filters.period.end,
+                "points": [
+                    {
+                        "period": row["bucket"],
+                        "responses": row["n"],
+                        **kind_payload(survey.kind, row),
+                    }
+                    for row in rows
+                ],
+            }
+        )
+
+
+class AccountScoresQuerySerializer(serializers.Serializer):
+    months = serializers.IntegerField(required=False, min_value=1, max_value=60, default=12)
+    tz = TimeZoneField(required=False)
+
+
+CATEGORY_NAMES = {1: "promoter", 0: "passive", -1: "detractor", None: None}
+
+
+class AccountScoresView(APIView):
+    """One account: scores per kind over the health window, health with its components, and
+    the monthly NPS of the last `months` months. Money is a decimal string with its currency."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("months", OpenApiTypes.INT, description="1-60, default 12"),
+            OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        query = AccountScoresQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        health_settings = HealthSettings.load()
+        rows = selectors.account_rows(
+            filters=selectors.AccountFilters(external_id=external_id),
+            health_settings=health_settings,
+        )
+        if not rows:
+            raise Http404(_("No account with this id."))
+        row = rows[0]
+        account = row.account
+        tz = query.validated_data.get("tz") or ZoneInfo(settings.TIME_ZONE)
+        today = timezone.localtime(timezone.now(), tz).date()
+        first = today.replace(day=1)
+        for _i in range(query.validated_data["months"] - 1):
+            first = (first - dt.timedelta(days=1)).replace(day=1)
+        trend = selectors.trend(
+            filters=selectors.Filters(
+                period=selectors.Period(first, today, tz), kind=Kind.NPS, account=account.pk
+            ),
+            granularity="month",
+        )
+        since = timezone.now() - dt.timedelta(days=health_settings.window_days)
+        by_kind = selectors.account_kind_summaries(account=account, since=since)
+        health = row.health
+        return Response(
+            {
+                "account": {
+                    "external_id": account.external_id,
+                    "name": account.name,
+                    "plan": account.plan,
+                    "segment": account.segment,
+                    "region": account.region,
+                    "status": account.status,
+                    "owner": account.owner.get_username() if account.owner else None,
+                    "mrr": str(account.mrr),
+                    "arr": str(account.arr),
+                    "currency": account.currency,
+                    "renewal_date": account.renewal_date,
+                },
+                "window_days": health_settings.window_days,
+                "scores": {
+                    kind: {"responses": result["n"], **kind_payload(kind, result)[kind]}
+                    for kind, result in by_kind.items()
+                },
+                "category": CATEGORY_NAMES[row.category],
+                "last_answered_at": row.last_answered_at,
+                "health": {
+                    "score": _round(health.score),
+                    "colour": health.colour,
+                    "red_below": health_settings.red_below,
+                    "green_from": health_settings.green_from,
+                    "components": [
+                        {
+                            "name": component.name,
+                            "value": _round(component.value),
+                            "weight": component.weight,
+                            "share": round(component.share, 4),
+                            "contribution": _round(component.contribution, 2),
+                        }
+                        for component in health.components
+                    ],
+                },
+                "trend": [
+                    {
+                        "period": point["bucket"],
+                        "responses": point["n"],
+                        **kind_payload(Kind.NPS, point),
+                    }
+                    for point in trend
+                ],
+            }
+        )

@@ -1,18 +1,41 @@
-"""One-pass SQL aggregates for reports. Scores are computed by metrics.scoring from counts."""
+"""One-pass SQL aggregates for reports. Scores are computed by metrics.scoring from counts.
+
+Every read goes through `counted_responses`, which drops excluded (bot) responses, so no score
+anywhere includes them. Queries group in SQL and return counts; Python only combines a bounded
+number of aggregate rows (periods x segments x scale points), never individual responses.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Kind, Response, Survey
+from accounts.models import Account, Contact
+from surveys.models import Invitation, Kind, Response, Survey
 
 from . import scoring
+from .models import HealthSettings
+
+GRANULARITIES = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# group_by dimension -> (Response lookup, label)
+DIMENSIONS = {
+    "plan": ("account__plan", _("Plan")),
+    "segment": ("account__segment", _("Segment")),
+    "region": ("account__region", _("Region")),
+    "status": ("account__status", _("Account status")),
+    "owner": ("account__owner__username", _("Owner")),
+    "language": ("contact__language", _("Contact language")),
+    "survey": ("survey__name", _("Survey")),
+}
 
 
 @dataclass(frozen=True)
@@ -31,16 +54,121 @@ class Period:
         )
         return lo, hi
 
+    def previous(self) -> Period | None:
+        """The period of the same length just before this one; None if open-ended."""
+        if self.start is None or self.end is None:
+            return None
+        days = (self.end - self.start).days + 1
+        return Period(
+            self.start - dt.timedelta(days=days), self.start - dt.timedelta(days=1), self.tz
+        )
 
-def counted_responses(*, survey: Survey, period: Period) -> QuerySet[Response]:
-    """Responses that count in scores: not excluded, inside the period."""
-    qs = Response.objects.using(settings.REPORTS_DATABASE).filter(survey=survey, excluded=False)
-    lo, hi = period.bounds()
+
+@dataclass(frozen=True)
+class Filters:
+    """What a report counts. Account filters apply to the account at answer time."""
+
+    period: Period
+    kind: str = Kind.NPS  # "" with no surveys: every kind (only for per-kind grouping)
+    surveys: tuple[int, ...] = ()
+    plan: str = ""
+    segment: str = ""
+    region: str = ""
+    owner: int | None = None
+    status: str = ""
+    language: str = ""
+    property_key: str = ""
+    property_value: str = ""
+    account: int | None = None
+
+    def previous(self) -> Filters | None:
+        period = self.period.previous()
+        return None if period is None else replace(self, period=period)
+
+    def with_period(self, period: Period) -> Filters:
+        return replace(self, period=period)
+
+
+def _account_q(filters: Filters, prefix: str) -> Q:
+    q = Q()
+    for name in ("plan", "segment", "region", "status"):
+        value = getattr(filters, name)
+        if value:
+            q &= Q(**{f"{prefix}{name}": value})
+    if filters.owner:
+        q &= Q(**{f"{prefix}owner_id": filters.owner})
+    return q
+
+
+def counted_responses(
+    *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
+) -> QuerySet[Response]:
+    """Responses that count in scores: not excluded, inside the period, matching the filters."""
+    if filters is None:
+        filters = Filters(
+            period=period or Period(None, None, ZoneInfo(settings.TIME_ZONE)),
+            kind=survey.kind if survey else Kind.NPS,
+            surveys=(survey.pk,) if survey else (),
+        )
+    qs = Response.objects.using(settings.REPORTS_DATABASE).filter(excluded=False)
+    if filters.surveys:
+        qs = qs.filter(survey_id__in=filters.surveys)
+    elif filters.kind:
+        qs = qs.filter(survey__kind=filters.kind)
+    lo, hi = filters.period.bounds()
     if lo:
         qs = qs.filter(answered_at__gte=lo)
     if hi:
         qs = qs.filter(answered_at__lt=hi)
+    if filters.account:
+        qs = qs.filter(account_id=filters.account)
+    qs = qs.filter(_account_q(filters, "account__"))
+    if filters.language:
+        qs = qs.filter(contact__language=filters.language)
+    if filters.property_key:
+        qs = qs.filter(
+            **{f"invitation__properties__{filters.property_key}": filters.property_value}
+        )
     return qs
+
+
+# --- Counts and results ---------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    """Additive sufficient statistics of a set of answers: merging groups is exact."""
+
+    n: int = 0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    def add(self, *, score: int, category: int, count: int) -> None:
+        self.n += count
+        if category == 1:
+            self.positive += count
+        elif category == 0:
+            self.neutral += count
+        else:
+            self.negative += count
+        self.total += score * count
+        self.squares += score * score * count
+
+    def result(self, kind: str) -> dict:
+        return _result(
+            kind,
+            {
+                "n": self.n,
+                "positive": self.positive,
+                "neutral": self.neutral,
+                "negative": self.negative,
+                "total": self.total,
+                "total_squares": self.squares,
+            },
+        )
 
 
 def _aggregates() -> dict:
@@ -55,13 +183,19 @@ def _aggregates() -> dict:
 
 
 def _result(kind: str, row: dict) -> dict:
+    """Scores from one aggregate row. Empty sets give None scores ("no data"), never 0."""
     n = row["n"] or 0
     positive, neutral, negative = row["positive"] or 0, row["neutral"] or 0, row["negative"] or 0
     total, squares = float(row["total"] or 0), float(row["total_squares"] or 0)
+    base = {"n": n, "low_sample": scoring.low_sample(n)}
     if kind == Kind.NPS:
-        return {"n": n, "nps": scoring.nps(positive, neutral, negative)}
+        return {
+            **base,
+            "nps": scoring.nps(positive, neutral, negative),
+            "mean": scoring.mean(n, total, squares),
+        }
     return {
-        "n": n,
+        **base,
         "mean": scoring.mean(n, total, squares),
         "share": scoring.proportion(positive, n),
         "positive": positive,
@@ -70,28 +204,412 @@ def _result(kind: str, row: dict) -> dict:
     }
 
 
+def change(kind: str, previous: dict, current: dict) -> scoring.Change | None:
+    """The headline change between two results: NPS points, or top-box/agree points."""
+    if kind == Kind.NPS:
+        return scoring.nps_change(previous["nps"], current["nps"])
+    return scoring.proportion_change(previous["share"], current["share"])
+
+
+# --- Scores ---------------------------------------------------------------------------------
+
+
+def score_summary(*, filters: Filters) -> dict:
+    row = counted_responses(filters=filters).aggregate(**_aggregates())
+    return _result(filters.kind, row)
+
+
+def kind_summaries(*, filters: Filters) -> dict[str, dict]:
+    """Scores of every kind under the same filters, survey choice ignored: one query."""
+    everything = replace(filters, kind="", surveys=())
+    rows = {
+        row["survey__kind"]: row
+        for row in counted_responses(filters=everything)
+        .values("survey__kind")
+        .annotate(**_aggregates())
+        .order_by()
+    }
+    return {kind: _result(kind, rows.get(kind, _EMPTY)) for kind in Kind.values}
+
+
+_EMPTY = {"n": 0, "positive": 0, "neutral": 0, "negative": 0, "total": 0, "total_squares": 0}
+
+
 def summary(*, survey: Survey, period: Period) -> dict:
-    row = counted_responses(survey=survey, period=period).aggregate(**_aggregates())
-    return _result(survey.kind, row)
+    """One survey's score over a period (kept for callers that pass a survey)."""
+    return score_summary(filters=Filters(period=period, kind=survey.kind, surveys=(survey.pk,)))
+
+
+def trend(*, filters: Filters, granularity: str = "month") -> list[dict]:
+    """Scores per day, week or month in the viewer's time zone; empty buckets are omitted."""
+    trunc = GRANULARITIES[granularity]
+    rows = (
+        counted_responses(filters=filters)
+        .annotate(bucket=trunc("answered_at", tzinfo=filters.period.tz))
+        .values("bucket")
+        .annotate(**_aggregates())
+        .order_by("bucket")
+    )
+    return [{"bucket": _as_date(row["bucket"]), **_result(filters.kind, row)} for row in rows]
 
 
 def monthly_trend(*, survey: Survey, period: Period) -> list[dict]:
-    rows = (
-        counted_responses(survey=survey, period=period)
-        .annotate(month=TruncMonth("answered_at", tzinfo=period.tz))
-        .values("month")
-        .annotate(**_aggregates())
-        .order_by("month")
+    rows = trend(
+        filters=Filters(period=period, kind=survey.kind, surveys=(survey.pk,)),
+        granularity="month",
     )
-    return [{"month": row["month"], **_result(survey.kind, row)} for row in rows]
+    return [{"month": row["bucket"], **row} for row in rows]
 
 
-def distribution(*, survey: Survey, period: Period) -> list[tuple[int, int]]:
+def breakdown(*, filters: Filters, dimension: str) -> list[dict]:
+    """Scores per value of a dimension (plan, segment, region, ...), largest groups first."""
+    lookup, _label = DIMENSIONS[dimension]
+    rows = (
+        counted_responses(filters=filters)
+        .values(group=F(lookup))
+        .annotate(**_aggregates())
+        .order_by("-n", "group")
+    )
+    return [{"group": row["group"], **_result(filters.kind, row)} for row in rows]
+
+
+def distribution(
+    *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
+) -> list[tuple[int, int]]:
+    """Answers per scale point (every point listed, zeros included)."""
     counts = dict(
-        counted_responses(survey=survey, period=period)
+        counted_responses(survey=survey, period=period, filters=filters)
         .order_by()
         .values("score")
         .annotate(c=Count("pk"))
         .values_list("score", "c")
     )
-    return [(score, counts.get(score, 0)) for score in survey.scale]
+    scale = survey.scale if survey else range(min(counts, default=0), max(counts, default=0) + 1)
+    return [(score, counts.get(score, 0)) for score in scale]
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None:
+        return None
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+@dataclass
+class Dashboard:
+    kind: str
+    summary: dict
+    trend: list[dict]
+    breakdown: list[dict]
+    distribution: dict[int, int]
+
+
+def dashboard(
+    *, filters: Filters, granularity: str = "month", dimension: str = "plan"
+) -> Dashboard:
+    """Summary, trend, breakdown and distribution from ONE grouped query.
+
+    SQL groups at the (period bucket, dimension value, score, category) grain; the marginals
+    are sums of those few rows (at most buckets x groups x scale points), which is exact
+    because counts, sums and sums of squares add up.
+    """
+    trunc = GRANULARITIES[granularity]
+    lookup, _label = DIMENSIONS[dimension]
+    rows = (
+        counted_responses(filters=filters)
+        .annotate(bucket=trunc("answered_at", tzinfo=filters.period.tz), group=F(lookup))
+        .values("bucket", "group", "score", "category")
+        .annotate(c=Count("pk"))
+        .order_by()
+    )
+    overall = Counts()
+    by_bucket: dict[dt.date, Counts] = defaultdict(Counts)
+    by_group: dict[str | None, Counts] = defaultdict(Counts)
+    histogram: dict[int, int] = defaultdict(int)
+    for row in rows:
+        score, category, count = row["score"], row["category"], row["c"]
+        overall.add(score=score, category=category, count=count)
+        by_bucket[_as_date(row["bucket"])].add(score=score, category=category, count=count)
+        by_group[row["group"]].add(score=score, category=category, count=count)
+        histogram[score] += count
+    kind = filters.kind
+    return Dashboard(
+        kind=kind,
+        summary=overall.result(kind),
+        trend=[
+            {"bucket": bucket, **counts.result(kind)}
+            for bucket, counts in sorted(by_bucket.items())
+        ],
+        breakdown=[
+            {"group": group, **counts.result(kind)}
+            for group, counts in sorted(
+                by_group.items(), key=lambda item: (-item[1].n, str(item[0] or ""))
+            )
+        ],
+        distribution=dict(histogram),
+    )
+
+
+# --- Funnel ---------------------------------------------------------------------------------
+
+
+def funnel(*, filters: Filters) -> list[dict]:
+    """Per survey, invitations created in the period: invited, sent, clicked, answered,
+    bounced and unsubscribed after this send, and the response rate (answered / sent)."""
+    qs = Invitation.objects.using(settings.REPORTS_DATABASE).all()
+    if filters.surveys:
+        qs = qs.filter(survey_id__in=filters.surveys)
+    else:
+        qs = qs.filter(survey__kind=filters.kind)
+    lo, hi = filters.period.bounds()
+    if lo:
+        qs = qs.filter(created_at__gte=lo)
+    if hi:
+        qs = qs.filter(created_at__lt=hi)
+    if filters.account:
+        qs = qs.filter(contact__account_id=filters.account)
+    qs = qs.filter(_account_q(filters, "contact__account__"))
+    if filters.language:
+        qs = qs.filter(contact__language=filters.language)
+    if filters.property_key:
+        qs = qs.filter(**{f"properties__{filters.property_key}": filters.property_value})
+    sent = Q(sent_at__isnull=False)
+    rows = (
+        qs.values("survey_id", "survey__name")
+        .annotate(
+            invited=Count("pk"),
+            sent=Count("pk", filter=sent),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+            answered=Count("pk", filter=Q(answered_at__isnull=False)),
+            bounced=Count("pk", filter=sent & Q(contact__bounced_at__gte=F("sent_at"))),
+            unsubscribed=Count("pk", filter=sent & Q(contact__unsubscribed_at__gte=F("sent_at"))),
+        )
+        .order_by("survey__name")
+    )
+    result = []
+    for row in rows:
+        rate = scoring.proportion(row["answered"], row["sent"]) if row["sent"] else None
+        result.append({**row, "name": row["survey__name"], "response_rate": rate})
+    return result
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    plan: str = ""
+    segment: str = ""
+    region: str = ""
+    status: str = ""
+    owner: int | None = None
+    currency: str = ""
+    search: str = ""
+    renewing_within_days: int | None = None
+    external_id: str = ""
+
+
+@dataclass
+class AccountRow:
+    account: Account
+    nps: scoring.Nps
+    nps_mean: float | None
+    category: int | None  # the account's NPS category from the mean of its answers
+    csat: scoring.Proportion
+    ces: scoring.Proportion
+    ces_mean: float | None
+    last_answered_at: dt.datetime | None
+    health: scoring.Health
+    arr: Decimal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arr = self.account.arr
+
+    @property
+    def at_risk(self) -> bool:
+        return self.category == -1 or self.health.colour == "red"
+
+
+def accounts_with_counts(
+    *, since: dt.datetime | None, until: dt.datetime | None = None, filters: AccountFilters
+) -> QuerySet[Account]:
+    """Accounts annotated with their counted answers since `since`: one grouped query."""
+    recent = Q(responses__excluded=False)
+    if since:
+        recent &= Q(responses__answered_at__gte=since)
+    if until:
+        recent &= Q(responses__answered_at__lt=until)
+    nps = recent & Q(responses__survey__kind=Kind.NPS)
+    csat = recent & Q(responses__survey__kind=Kind.CSAT)
+    ces = recent & Q(responses__survey__kind=Kind.CES)
+    qs = Account.objects.using(settings.REPORTS_DATABASE).select_related("owner")
+    for name in ("plan", "segment", "region", "status", "currency", "external_id"):
+        value = getattr(filters, name)
+        if value:
+            qs = qs.filter(**{name: value})
+    if filters.owner:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.search:
+        qs = qs.filter(Q(name__icontains=filters.search) | Q(external_id__icontains=filters.search))
+    if filters.renewing_within_days is not None:
+        today = timezone.localdate()
+        qs = qs.filter(
+            renewal_date__gte=today,
+            renewal_date__lte=today + dt.timedelta(days=filters.renewing_within_days),
+        )
+    return qs.annotate(
+        nps_n=Count("responses", filter=nps),
+        nps_promoters=Count("responses", filter=nps & Q(responses__category=1)),
+        nps_detractors=Count("responses", filter=nps & Q(responses__category=-1)),
+        nps_total=Sum("responses__score", filter=nps),
+        csat_n=Count("responses", filter=csat),
+        csat_satisfied=Count("responses", filter=csat & Q(responses__category=1)),
+        ces_n=Count("responses", filter=ces),
+        ces_agree=Count("responses", filter=ces & Q(responses__category=1)),
+        ces_total=Sum("responses__score", filter=ces),
+        last_answered_at=Max("responses__answered_at", filter=Q(responses__excluded=False)),
+    )
+
+
+def _row(account: Account, health_settings: HealthSettings, now: dt.datetime) -> AccountRow:
+    n = account.nps_n
+    promoters, detractors = account.nps_promoters, account.nps_detractors
+    passives = n - promoters - detractors
+    nps_result = scoring.nps(promoters, passives, detractors)
+    nps_mean = scoring.mean_score(n, float(account.nps_total or 0))
+    csat = scoring.proportion(account.csat_satisfied, account.csat_n)
+    ces = scoring.proportion(account.ces_agree, account.ces_n)
+    last = account.last_answered_at
+    days_since = None if last is None else (now - last).total_seconds() / 86400
+    values = {
+        "nps": scoring.nps_points(promoters, passives, detractors),
+        "csat": csat.pct,
+        "ces": ces.pct,
+        "recency": scoring.recency_points(
+            days_since, health_settings.recency_full_days, health_settings.recency_zero_days
+        ),
+        "support": scoring.support_points(account.open_tickets, health_settings.tickets_at_zero),
+        "adoption": None if account.adoption_pct is None else float(account.adoption_pct),
+    }
+    return AccountRow(
+        account=account,
+        nps=nps_result,
+        nps_mean=nps_mean,
+        category=scoring.nps_category_of_mean(nps_mean),
+        csat=csat,
+        ces=ces,
+        ces_mean=scoring.mean_score(account.ces_n, float(account.ces_total or 0)),
+        last_answered_at=last,
+        health=scoring.health(
+            values,
+            health_settings.weights,
+            red_below=health_settings.red_below,
+            green_from=health_settings.green_from,
+        ),
+    )
+
+
+def account_rows(
+    *,
+    filters: AccountFilters | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    health_settings: HealthSettings | None = None,
+) -> list[AccountRow]:
+    """Each matching account with rolling scores and health. Two queries (settings, accounts).
+
+    Without `since`, the window is the health settings' "recent answers" window.
+    """
+    health_settings = health_settings or HealthSettings.load()
+    now = timezone.now()
+    if since is None and until is None:
+        since = now - dt.timedelta(days=health_settings.window_days)
+    accounts = accounts_with_counts(since=since, until=until, filters=filters or AccountFilters())
+    return [_row(account, health_settings, now) for account in accounts]
+
+
+@dataclass
+class CurrencyRevenue:
+    currency: str
+    accounts: int = 0
+    arr: Decimal = Decimal("0")
+    arr_promoter: Decimal = Decimal("0")
+    arr_passive: Decimal = Decimal("0")
+    arr_detractor: Decimal = Decimal("0")
+    arr_no_answer: Decimal = Decimal("0")
+    arr_at_risk: Decimal = Decimal("0")
+    weighted_pairs: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def revenue_weighted_nps(self) -> float | None:
+        return scoring.weighted_nps(self.weighted_pairs)
+
+
+def revenue(rows: list[AccountRow]) -> list[CurrencyRevenue]:
+    """ARR by account NPS category, ARR at risk and revenue-weighted NPS, per currency.
+
+    Currencies are never added together (no exchange rates): one line per currency, the
+    largest ARR first. Churned accounts hold no ARR. Revenue-weighted NPS is the mean of the
+    accounts' own NPS weighted by their ARR, so an account counts once however many of its
+    contacts answer. ARR at risk: accounts whose answers make them detractors or whose health
+    is red.
+    """
+    by_currency: dict[str, CurrencyRevenue] = {}
+    for row in rows:
+        account = row.account
+        if account.status == Account.Status.CHURNED:
+            continue
+        line = by_currency.setdefault(account.currency, CurrencyRevenue(account.currency))
+        line.accounts += 1
+        line.arr += row.arr
+        if row.category == 1:
+            line.arr_promoter += row.arr
+        elif row.category == 0:
+            line.arr_passive += row.arr
+        elif row.category == -1:
+            line.arr_detractor += row.arr
+        else:
+            line.arr_no_answer += row.arr
+        if row.at_risk:
+            line.arr_at_risk += row.arr
+        if row.nps.score is not None and row.arr > 0:
+            line.weighted_pairs.append((row.nps.score, float(row.arr)))
+    return sorted(by_currency.values(), key=lambda line: (-line.arr, line.currency))
+
+
+# --- One account ----------------------------------------------------------------------------
+
+
+def account_kind_summaries(*, account: Account, since: dt.datetime | None) -> dict[str, dict]:
+    """The account's score per kind (NPS, CSAT, CES 2.0, CES 1.0) since a date: one query."""
+    qs = Response.objects.using(settings.REPORTS_DATABASE).filter(account=account, excluded=False)
+    if since:
+        qs = qs.filter(answered_at__gte=since)
+    rows = {
+        row["survey__kind"]: row
+        for row in qs.values("survey__kind").annotate(**_aggregates()).order_by()
+    }
+    return {kind: _result(kind, rows.get(kind, _EMPTY)) for kind in Kind.values}
+
+
+def account_contacts(*, account: Account) -> QuerySet[Contact]:
+    """The account's contacts with their counted answers and last answer time."""
+    counted = Q(responses__excluded=False)
+    return (
+        Contact.objects.using(settings.REPORTS_DATABASE)
+        .filter(account=account)
+        .annotate(
+            answers=Count("responses", filter=counted),
+            last_answered_at=Max("responses__answered_at", filter=counted),
+        )
+        .order_by("email")
+    )
+
+
+def account_timeline(*, account: Account) -> QuerySet[Response]:
+    """Every answer of the account's contacts, newest first (excluded ones too, marked)."""
+    return (
+        Response.objects.using(settings.REPORTS_DATABASE)
+        .filter(account=account)
+        .select_related("survey", "contact")
+        .order_by("-answered_at", "-pk")
+    )

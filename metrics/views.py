@@ -1,59 +1,219 @@
-import datetime as dt
-from zoneinfo import ZoneInfo
+"""Staff report pages. Plain functions, so access rules can be added as decorators."""
 
-from django import forms
+from __future__ import annotations
+
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 from surveys.models import Kind, Survey
 
-from . import selectors
+from . import charts, scoring, selectors
+from .forms import SORTS, AccountListForm, ReportFilterForm
+from .models import HealthSettings
 
-
-class ReportFilterForm(forms.Form):
-    survey = forms.ModelChoiceField(
-        label=_("Survey"), queryset=Survey.objects.order_by("name"), required=False,
-        to_field_name="slug",
-    )
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.add_error("end", _("The end date is before the start date."))
-        return data
+ACCOUNTS_PER_PAGE = 50
+TIMELINE_PER_PAGE = 50
+TILE_KINDS = (Kind.NPS, Kind.CSAT, Kind.CES, Kind.CES1)
 
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET or None)
-    tz = ZoneInfo(settings.TIME_ZONE)
-    survey = None
-    period = None
-    if form.is_bound and form.is_valid():
-        survey = form.cleaned_data["survey"]
-        period = selectors.Period(form.cleaned_data["start"], form.cleaned_data["end"], tz)
-    if survey is None:
-        survey = Survey.objects.filter(kind=Kind.NPS).order_by("name").first() or Survey.objects.first()
-    if period is None:
-        today = timezone.localdate()
-        period = selectors.Period(today - dt.timedelta(days=365), today, tz)
-    context = {"form": form, "survey": survey, "period": period}
-    if survey is not None:
-        result = selectors.summary(survey=survey, period=period)
-        trend = selectors.monthly_trend(survey=survey, period=period)
-        distribution = selectors.distribution(survey=survey, period=period)
-        peak = max((count for _score, count in distribution), default=0) or 1
-        context.update(
-            result=result,
-            trend=trend,
-            distribution=[(score, count, 100 * count / peak, survey.category_of(score))
-                          for score, count in distribution],
-            is_nps=survey.kind == Kind.NPS,
+    filters = form.filters()
+    granularity = (form.is_bound and form.is_valid() and form.cleaned_data["granularity"]) or (
+        "month"
+    )
+    dimension = (form.is_bound and form.is_valid() and form.cleaned_data["group_by"]) or "plan"
+    surveys = list(Survey.objects.using(settings.REPORTS_DATABASE).order_by("name"))
+    scales: dict[str, set[int]] = {}
+    for survey in surveys:
+        if not filters.surveys or survey.pk in filters.surveys:
+            scales.setdefault(survey.kind, set()).add(survey.scale_max)
+    kind_surveys = [s for s in surveys if s.kind == filters.kind]
+    selected = next((s for s in kind_surveys if s.pk in filters.surveys), None)
+    data = selectors.dashboard(filters=filters, granularity=granularity, dimension=dimension)
+    category_survey = selected or (kind_surveys[0] if kind_surveys else None)
+    if category_survey is not None:
+        scale = list(category_survey.scale)
+    else:
+        scale = sorted(data.distribution)
+    distribution = [
+        (
+            score,
+            data.distribution.get(score, 0),
+            category_survey.category_of(score) if category_survey else 0,
         )
+        for score in scale
+    ]
+    peak = max((count for _score, count, _cat in distribution), default=0) or 1
+    lo, hi = filters.period.bounds()
+    account_filters = selectors.AccountFilters(
+        plan=filters.plan,
+        segment=filters.segment,
+        region=filters.region,
+        status=filters.status,
+        owner=filters.owner,
+    )
+    rows = selectors.account_rows(filters=account_filters, since=lo, until=hi)
+    date_format = "%Y-%m" if granularity == "month" else "%Y-%m-%d"
+    context = {
+        "form": form,
+        "filters": filters,
+        "kind": filters.kind,
+        "is_nps": filters.kind == Kind.NPS,
+        "kind_label": Kind(filters.kind).label,
+        "survey": selected,
+        "surveys": kind_surveys,
+        "tiles": _kind_tiles(filters, data, scales),
+        "data": data,
+        "show_mean": len(scales.get(filters.kind, set())) <= 1,
+        "granularity": granularity,
+        "date_format": "Y-m" if granularity == "month" else "Y-m-d",
+        "trend_chart": charts.trend_chart(filters.kind, data.trend, date_format),
+        "distribution": [
+            (score, count, 100 * count / peak, category) for score, count, category in distribution
+        ],
+        "distribution_chart": charts.distribution_chart(distribution),
+        "dimension": dimension,
+        "dimension_label": selectors.DIMENSIONS[dimension][1],
+        "funnel": selectors.funnel(filters=filters),
+        "revenue": selectors.revenue(rows),
+    }
     return render(request, "reports/dashboard.html", context)
+
+
+def _kind_tiles(
+    filters: selectors.Filters, data: selectors.Dashboard, scales: dict[str, set[int]]
+) -> list[dict]:
+    """A tile per kind (CES 1.0 only when it has answers) with the change vs the period before.
+
+    Tiles of the other kinds ignore the survey choice; the chosen kind's tile is the report's.
+    """
+    current = selectors.kind_summaries(filters=filters)
+    previous_filters = filters.previous()
+    previous = selectors.kind_summaries(filters=previous_filters) if previous_filters else {}
+    if filters.surveys:
+        current[filters.kind] = data.summary
+        if previous_filters:
+            previous[filters.kind] = selectors.score_summary(filters=previous_filters)
+    tiles = []
+    for kind in TILE_KINDS:
+        result = current[kind]
+        before = previous.get(kind)
+        if kind == Kind.CES1 and not result["n"] and not (before and before["n"]):
+            continue
+        tiles.append(
+            {
+                "kind": kind,
+                "label": Kind(kind).label,
+                "result": result,
+                "previous": before,
+                "change": selectors.change(kind, before, result) if before else None,
+                # A mean over CSAT surveys with different scales means nothing.
+                "show_mean": len(scales.get(kind, set())) <= 1,
+                "selected": kind == filters.kind,
+            }
+        )
+    return tiles
+
+
+def _sort_value(sort: str, row: selectors.AccountRow):
+    """The value a column sorts by; None sorts last in both directions."""
+    account = row.account
+    return {
+        "name": lambda: account.name.lower(),
+        "nps": lambda: row.nps.score,
+        "health": lambda: row.health.score,
+        # ARR amounts of different currencies are ordered by amount, never added.
+        "arr": lambda: row.arr,
+        "renewal": lambda: account.renewal_date,
+        "last_answer": lambda: row.last_answered_at,
+        "owner": lambda: account.owner.get_username().lower() if account.owner else None,
+    }[sort]()
+
+
+def sort_rows(
+    rows: list[selectors.AccountRow], sort: str, descending: bool
+) -> list[selectors.AccountRow]:
+    keyed = [(_sort_value(sort, row), row) for row in rows]
+    known = [item for item in keyed if item[0] is not None]
+    known.sort(key=lambda item: item[0], reverse=descending)
+    return [row for _value, row in known] + [row for value, row in keyed if value is None]
+
+
+@staff_member_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    form = AccountListForm(request.GET or None)
+    valid = form.is_bound and form.is_valid()
+    data = form.cleaned_data if valid else {}
+    health_settings = HealthSettings.load()
+    rows = selectors.account_rows(filters=form.account_filters(), health_settings=health_settings)
+    if data.get("health"):
+        rows = [row for row in rows if row.health.colour == data["health"]]
+    if data.get("at_risk"):
+        rows = [row for row in rows if row.at_risk]
+    sort = data.get("sort") or "name"
+    descending = bool(data.get("desc"))
+    rows = sort_rows(rows, sort, descending)
+    page = Paginator(rows, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = request.GET.copy()
+    for key in ("sort", "desc", "page"):
+        sort_query.pop(key, None)
+    context = {
+        "form": form,
+        "page": page,
+        "total": len(rows),
+        "revenue": selectors.revenue(rows),
+        "health_settings": health_settings,
+        "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
+        "sort": sort,
+        "desc": descending,
+        "sorts": SORTS,
+    }
+    return render(request, "reports/accounts.html", context)
+
+
+@staff_member_required
+def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
+    health_settings = HealthSettings.load()
+    rows = selectors.account_rows(
+        filters=selectors.AccountFilters(external_id=external_id),
+        health_settings=health_settings,
+    )
+    if not rows:
+        raise Http404(_("No account with this id."))
+    row = rows[0]
+    account = row.account
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    since = timezone.now() - dt.timedelta(days=health_settings.window_days)
+    trend_period = selectors.Period(today.replace(day=1) - dt.timedelta(days=700), today, tz)
+    trend_period = selectors.Period(trend_period.start.replace(day=1), today, tz)
+    trend = selectors.trend(
+        filters=selectors.Filters(period=trend_period, kind=Kind.NPS, account=account.pk),
+        granularity="month",
+    )
+    timeline = Paginator(selectors.account_timeline(account=account), TIMELINE_PER_PAGE)
+    context = {
+        "account": account,
+        "row": row,
+        "health_settings": health_settings,
+        "recent": selectors.account_kind_summaries(account=account, since=since),
+        "all_time": selectors.account_kind_summaries(account=account, since=None),
+        "trend": trend,
+        "trend_chart": charts.trend_chart(Kind.NPS, trend),
+        "contacts": selectors.account_contacts(account=account),
+        "timeline": timeline.get_page(request.GET.get("page")),
+        "component_labels": scoring.HEALTH_COMPONENTS,
+    }
+    return render(request, "reports/account_detail.html", context)

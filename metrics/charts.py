@@ -1,0 +1,104 @@
+"""Server-side SVG charts (pygal), inlined in the page: no JavaScript, no CDN.
+
+Every chart is decorative next to its data table, which is the accessible alternative; the
+SVG gets a title and the tables carry the numbers.
+"""
+
+from __future__ import annotations
+
+import pygal
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from pygal.style import Style
+
+from surveys.models import Kind
+
+CATEGORY_COLOURS = {1: "#1a7f37", 0: "#9a6700", -1: "#cf222e"}
+
+_STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    foreground="#212529",
+    foreground_strong="#212529",
+    foreground_subtle="#6c757d",
+    font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    colors=("#0b3d91", "#8aa4d6", "#8aa4d6"),
+    label_font_size=11,
+    major_label_font_size=11,
+    legend_font_size=11,
+    value_font_size=10,
+    tooltip_font_size=11,
+)
+
+
+def _config(**kwargs) -> dict:
+    return {
+        "style": _STYLE,
+        "js": [],  # pygal links its tooltip script from a CDN by default
+        "disable_xml_declaration": True,
+        "explicit_size": False,
+        "show_legend": True,
+        "legend_at_bottom": True,
+        "width": 760,
+        "height": 300,
+        "margin": 8,
+        **kwargs,
+    }
+
+
+def _render(chart) -> SafeString:
+    # pygal builds the SVG with an XML library, so labels and titles are escaped.
+    return mark_safe(chart.render(is_unicode=True))  # noqa: S308
+
+
+def headline(kind: str, row: dict) -> tuple[float | None, tuple[float, float] | None]:
+    """The number a chart plots for a kind: NPS, or the top-box / agree percentage."""
+    if kind == Kind.NPS:
+        return row["nps"].score, row["nps"].ci95
+    return row["share"].pct, row["share"].ci95
+
+
+def trend_chart(kind: str, rows: list[dict], date_format: str = "%Y-%m") -> SafeString | None:
+    """Line of the score per period with its 95% interval drawn as dashed bounds."""
+    if not rows:
+        return None
+    lo_axis, hi_axis = (-100, 100) if kind == Kind.NPS else (0, 100)
+    chart = pygal.Line(
+        **_config(
+            title=_("Trend with 95% interval"),
+            range=(lo_axis, hi_axis),
+            x_label_rotation=0 if len(rows) <= 12 else 45,
+            show_minor_x_labels=len(rows) <= 24,
+            x_labels_major_every=max(1, len(rows) // 12),
+            dots_size=3,
+        )
+    )
+    chart.x_labels = [row["bucket"].strftime(date_format) for row in rows]
+    scores, lows, highs = [], [], []
+    for row in rows:
+        score, ci = headline(kind, row)
+        scores.append(None if score is None else round(score, 1))
+        lows.append(None if ci is None else round(ci[0], 1))
+        highs.append(None if ci is None else round(ci[1], 1))
+    chart.add(_("NPS") if kind == Kind.NPS else _("Score %"), scores, stroke_style={"width": 3})
+    chart.add(_("95% lower"), lows, show_dots=False, stroke_style={"dasharray": "4, 4"})
+    chart.add(_("95% upper"), highs, show_dots=False, stroke_style={"dasharray": "4, 4"})
+    return _render(chart)
+
+
+def distribution_chart(points: list[tuple[int, int, int]]) -> SafeString | None:
+    """Answers per scale point, each bar coloured by its category. points: (score, n, cat)."""
+    if not any(count for _score, count, _category in points):
+        return None
+    chart = pygal.Bar(
+        **_config(title=_("Answers per score"), show_legend=False, height=260, width=520)
+    )
+    chart.x_labels = [str(score) for score, _count, _category in points]
+    chart.add(
+        _("Answers"),
+        [
+            {"value": count, "color": CATEGORY_COLOURS.get(category, "#6c757d")}
+            for _score, count, category in points
+        ],
+    )
+    return _render(chart)

@@ -1,0 +1,215 @@
+"""Report filters. They validate GET parameters, so every filter lives in the URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import CURRENCY_CODES, Account
+from surveys.models import Kind, Survey
+
+from . import selectors
+
+PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+DEFAULT_DAYS = 365
+
+
+def _blank(choices) -> list[tuple[str, str]]:
+    return [("", _("All")), *choices]
+
+
+def _distinct_account_values() -> dict[str, list[str]]:
+    """Plans, segments and regions in use: one query."""
+    values: dict[str, set[str]] = {"plan": set(), "segment": set(), "region": set()}
+    for plan, segment, region in (
+        Account.objects.using(settings.REPORTS_DATABASE)
+        .order_by()
+        .values_list("plan", "segment", "region")
+        .distinct()
+    ):
+        values["plan"].add(plan)
+        values["segment"].add(segment)
+        values["region"].add(region)
+    return {key: sorted(v for v in found if v) for key, found in values.items()}
+
+
+class TimeZoneField(forms.CharField):
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(_("Unknown time zone.")) from None
+
+
+class AccountFieldsMixin:
+    """Plan, segment, region choices from the data; owner choices from staff users."""
+
+    def _add_account_choices(self) -> None:
+        values = _distinct_account_values()
+        for name in ("plan", "segment", "region"):
+            self.fields[name].choices = _blank([(v, v) for v in values[name]])
+        owners = (
+            get_user_model()
+            .objects.filter(is_staff=True, owned_accounts__isnull=False)
+            .distinct()
+            .order_by("username")
+            .values_list("pk", "username")
+        )
+        self.fields["owner"].choices = _blank([(str(pk), name) for pk, name in owners])
+
+
+class ReportFilterForm(AccountFieldsMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Score"), choices=Kind.choices, required=False)
+    survey = forms.ModelChoiceField(
+        label=_("Survey"),
+        queryset=Survey.objects.order_by("name"),
+        required=False,
+        to_field_name="slug",
+        empty_label=_("All surveys of this kind"),
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    tz = TimeZoneField(label=_("Time zone"), required=False, max_length=64)
+    granularity = forms.ChoiceField(
+        label=_("Trend by"),
+        required=False,
+        choices=[("month", _("Month")), ("week", _("Week")), ("day", _("Day"))],
+    )
+    group_by = forms.ChoiceField(
+        label=_("Breakdown by"),
+        required=False,
+        choices=[(key, label) for key, (_lookup, label) in selectors.DIMENSIONS.items()],
+    )
+    plan = forms.ChoiceField(label=_("Plan"), required=False)
+    segment = forms.ChoiceField(label=_("Segment"), required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(
+        label=_("Account status"), required=False, choices=_blank(Account.Status.choices)
+    )
+    language = forms.ChoiceField(
+        label=_("Contact language"), required=False, choices=_blank(settings.LANGUAGES)
+    )
+    prop = forms.CharField(
+        label=_("Property"),
+        required=False,
+        max_length=200,
+        help_text=_("An invitation property as key=value, e.g. channel=chat."),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_account_choices()
+
+    def clean_prop(self) -> tuple[str, str] | None:
+        value = self.cleaned_data.get("prop", "").strip()
+        if not value:
+            return None
+        key, sep, prop_value = value.partition("=")
+        key = key.strip()
+        if not sep or not PROPERTY_KEY.match(key):
+            raise forms.ValidationError(
+                _("Use key=value; the key has letters, digits and underscores only.")
+            )
+        return key, prop_value.strip()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("The end date is before the start date."))
+        survey = data.get("survey")
+        if survey and data.get("kind") and data["kind"] != survey.kind:
+            self.add_error("survey", _("This survey is not of the chosen kind."))
+        return data
+
+    def filters(self) -> selectors.Filters:
+        """The selectors' filters from valid data, with the defaults for what is left empty."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        tz = data.get("tz") or timezone.get_current_timezone()
+        today = timezone.localtime(timezone.now(), tz).date()
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is None:
+            start, end = today - dt.timedelta(days=DEFAULT_DAYS - 1), today
+        survey = data.get("survey")
+        kind = survey.kind if survey else (data.get("kind") or Kind.NPS)
+        prop = data.get("prop") or ("", "")
+        return selectors.Filters(
+            period=selectors.Period(start, end, tz),
+            kind=kind,
+            surveys=(survey.pk,) if survey else (),
+            plan=data.get("plan") or "",
+            segment=data.get("segment") or "",
+            region=data.get("region") or "",
+            owner=data.get("owner"),
+            status=data.get("status") or "",
+            language=data.get("language") or "",
+            property_key=prop[0],
+            property_value=prop[1],
+        )
+
+
+SORTS = {
+    "name": _("Name"),
+    "nps": _("NPS"),
+    "health": _("Health"),
+    "arr": _("ARR"),
+    "renewal": _("Renewal date"),
+    "last_answer": _("Last answer"),
+    "owner": _("Owner"),
+}
+
+
+class AccountListForm(AccountFieldsMixin, forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    plan = forms.ChoiceField(label=_("Plan"), required=False)
+    segment = forms.ChoiceField(label=_("Segment"), required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_blank(Account.Status.choices)
+    )
+    currency = forms.ChoiceField(
+        label=_("Currency"), required=False, choices=_blank(CURRENCY_CODES)
+    )
+    health = forms.ChoiceField(
+        label=_("Health"),
+        required=False,
+        choices=_blank([("red", _("Red")), ("yellow", _("Yellow")), ("green", _("Green"))]),
+    )
+    at_risk = forms.BooleanField(label=_("Detractor or red health only"), required=False)
+    renewing_days = forms.IntegerField(
+        label=_("Renewing in the next N days"), required=False, min_value=0, max_value=3650
+    )
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=list(SORTS.items()))
+    desc = forms.BooleanField(label=_("Descending"), required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_account_choices()
+
+    def account_filters(self) -> selectors.AccountFilters:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return selectors.AccountFilters(
+            plan=data.get("plan") or "",
+            segment=data.get("segment") or "",
+            region=data.get("region") or "",
+            status=data.get("status") or "",
+            owner=data.get("owner"),
+            currency=data.get("currency") or "",
+            search=(data.get("q") or "").strip(),
+            renewing_within_days=data.get("renewing_days"),
+        )
