@@ -17,6 +17,9 @@ urlpatterns = [
     path("reports/", include("metrics.urls")),
     path("followups/", include("followups.urls")),
     path("s/", include("surveys.urls")),
+    path("distribution/", include("surveys.staff_urls")),
+    # Bounce and complaint webhooks of any ESP anymail supports (surveys.receivers).
+    path("anymail/", include("anymail.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

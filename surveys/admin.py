@@ -1,18 +1,39 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from . import services
-from .models import Invitation, Referral, Response, Survey
+from . import distribution, selectors, services
+from .models import Campaign, Invitation, Referral, Response, Survey
 
 
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "scale_min", "scale_max", "active", "created_at"]
-    list_filter = ["kind", "active"]
+    list_display = ["name", "slug", "kind", "scale_min", "scale_max", "active", "paused",
+                    "relational", "distribution_link", "created_at"]
+    list_filter = ["kind", "active", "paused", "relational"]
+    actions = ["pause_surveys", "resume_surveys"]
     search_fields = ["name", "slug", "question"]
     prepopulated_fields = {"slug": ["name"]}
+
+    @admin.display(description=_("distribution"))
+    def distribution_link(self, obj: Survey):
+        url = reverse("distribution:status", args=[obj.slug])
+        return format_html('<a href="{}">{}</a>', url, _("status"))
+
+    @admin.action(description=_("Pause sending of the selected surveys"))
+    def pause_surveys(self, request, queryset) -> None:
+        paused = sum(distribution.pause_survey(survey=survey) for survey in queryset)
+        self.message_user(request, _("%(count)d surveys paused.") % {"count": paused})
+
+    @admin.action(description=_("Resume sending of the selected surveys"))
+    def resume_surveys(self, request, queryset) -> None:
+        queued = sum(distribution.resume_survey(survey=survey) for survey in queryset)
+        self.message_user(
+            request, _("Resumed; %(count)d queued invitations sent to workers.") % {"count": queued}
+        )
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
@@ -20,14 +41,23 @@ class SurveyAdmin(admin.ModelAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ["contact", "survey", "status", "suppression_reason", "event_id", "created_at",
                     "sent_at", "send_count", "clicked_at", "answered_at", "expires_at"]
-    list_filter = ["status", "suppression_reason", "survey", ("answered_at", admin.EmptyFieldListFilter)]
+    list_filter = ["status", "suppression_reason", "survey", "campaign",
+                   ("answered_at", admin.EmptyFieldListFilter)]
+    actions = ["resend_failed"]
     search_fields = ["contact__email", "event_id", "public_id"]
     list_select_related = ["contact", "survey"]
     date_hierarchy = "created_at"
     raw_id_fields = ["contact"]
     readonly_fields = ["public_id", "created_at", "claimed_at", "sent_at", "send_count",
-                       "clicked_at", "answered_at", "last_error"]
+                       "clicked_at", "answered_at", "last_error", "attempts", "next_attempt_at",
+                       "reminder_sent_at", "campaign"]
     exclude = ["token"]
+
+    @admin.action(description=_("Resend the selected failed invitations"))
+    def resend_failed(self, request, queryset) -> None:
+        count = distribution.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
+        message = _("%(count)d failed invitations queued again.") % {"count": count}
+        self.message_user(request, message)
 
 
 @admin.register(Response)
@@ -108,3 +138,69 @@ class ReferralAdmin(admin.ModelAdmin):
     @admin.display(description=_("survey"))
     def survey(self, obj: Referral):
         return obj.response.survey
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    """A one-time send to an audience: create it as a draft, then launch it after a preview."""
+
+    list_display = ["name", "survey", "status", "planned_count", "created_at", "launched_at",
+                    "progress_link"]
+    list_filter = ["status", "survey"]
+    search_fields = ["name"]
+    readonly_fields = ["status", "created_by", "created_at", "launched_at", "planned_count"]
+    actions = ["launch_campaigns"]
+    fieldsets = [
+        (None, {"fields": ["survey", "name", "status", "planned_count", "created_by",
+                           "created_at", "launched_at"]}),
+        (_("Audience"), {"fields": ["audience_account_statuses", "audience_plans",
+                                    "audience_segments", "audience_regions", "audience_property",
+                                    "audience_property_value"]}),
+    ]
+
+    def save_model(self, request, obj: Campaign, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("progress"))
+    def progress_link(self, obj: Campaign):
+        url = reverse("distribution:status", args=[obj.survey.slug]) + f"?campaign={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("progress"))
+
+    @admin.action(description=_("Launch the selected campaigns (shows a preview first)"))
+    def launch_campaigns(self, request, queryset):
+        drafts = list(queryset.filter(status=Campaign.Status.DRAFT).select_related("survey"))
+        if not drafts:
+            self.message_user(request, _("Only draft campaigns can be launched."), messages.ERROR)
+            return None
+        if request.POST.get("confirm") != "yes":
+            previews = [(campaign, distribution.preview_campaign(campaign=campaign))
+                        for campaign in drafts]
+            return TemplateResponse(
+                request,
+                "surveys/staff/campaign_launch.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Launch campaigns"),
+                    "previews": [
+                        (campaign, plan, [(Invitation.Reason(reason).label, count)
+                                          for reason, count in sorted(plan.suppressed.items())])
+                        for campaign, plan in previews
+                    ],
+                    "queryset": drafts,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        for campaign in drafts:
+            plan = distribution.launch_campaign(campaign=campaign)
+            if plan is None:
+                continue
+            counts = selectors.distribution_counts(campaign=campaign)
+            self.message_user(
+                request,
+                _("%(name)s launched: %(queued)d queued, %(suppressed)d suppressed.")
+                % {"name": campaign.name, "queued": plan.queued, "suppressed": counts.suppressed},
+            )
+        return None

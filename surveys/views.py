@@ -1,0 +1,45 @@
+"""Staff pages of the surveys app: distribution status and campaign progress."""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from . import selectors
+from .models import Campaign, Invitation, Survey
+
+
+@staff_member_required
+def distribution_index(request: HttpRequest) -> HttpResponse:
+    surveys = Survey.objects.order_by("name")
+    campaigns = Campaign.objects.select_related("survey").order_by("-created_at")[:50]
+    return render(
+        request,
+        "surveys/staff/distribution_index.html",
+        {"surveys": surveys, "campaigns": campaigns},
+    )
+
+
+@staff_member_required
+def distribution_status(request: HttpRequest, slug: str) -> HttpResponse:
+    """Counts by status and suppression reason; refreshes itself while sending is under way."""
+    survey = get_object_or_404(Survey, slug=slug)
+    campaign = None
+    if request.GET.get("campaign"):
+        campaign = get_object_or_404(Campaign, pk=request.GET["campaign"], survey=survey)
+    counts = selectors.distribution_counts(survey=survey, campaign=campaign)
+    if request.GET.get("format") == "json":
+        return JsonResponse(counts.as_dict())
+    reasons = [
+        (label, counts.by_reason[value]) for value, label in Invitation.Reason.choices
+    ]
+    return render(
+        request,
+        "surveys/staff/distribution_status.html",
+        {
+            "survey": survey,
+            "campaign": campaign,
+            "campaigns": survey.campaigns.order_by("-created_at")[:20],
+            "counts": counts,
+            "reasons": reasons,
+        },
+    )
