@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth.models import Group
 
 from accounts import roles
 from tests.factories import StaffFactory
@@ -25,10 +24,7 @@ def role_user(db):
     roles.ensure_permissions_and_roles()
 
     def make(role: str | None, username: str):
-        user = StaffFactory(username=username)
-        if role:
-            user.groups.add(Group.objects.get(name=role))
-        return user
+        return StaffFactory(username=username, role=role or "")
 
     return make
 
