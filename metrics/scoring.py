@@ -84,7 +84,10 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
     denom = 1 + z * z / n
     centre = (phat + z * z / (2 * n)) / denom
     half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half) * 100.0, min(1.0, centre + half) * 100.0)
+    # The interval always contains the observed share; rounding must not push 100% outside.
+    lo = min(max(0.0, centre - half), phat)
+    hi = max(min(1.0, centre + half), phat)
+    return (lo * 100.0, hi * 100.0)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""Score math against direct reference computations over the raw answers (no database)."""
+
+import math
+import statistics
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from metrics import scoring
+
+nps_answers = st.lists(st.integers(min_value=0, max_value=10), max_size=300)
+
+
+def reference_nps(answers: list[int]):
+    """Straight from DESIGN.md: code +1/0/-1, NPS = 100 * mean, SE = 100 * sd_pop / sqrt(n)."""
+    if not answers:
+        return None, None
+    codes = [1 if a >= 9 else (0 if a >= 7 else -1) for a in answers]
+    n = len(codes)
+    mean = sum(codes) / n
+    variance = sum((c - mean) ** 2 for c in codes) / n
+    return 100 * mean, 100 * math.sqrt(variance / n)
+
+
+def counts(answers):
+    promoters = sum(1 for a in answers if a >= 9)
+    detractors = sum(1 for a in answers if a <= 6)
+    return promoters, len(answers) - promoters - detractors, detractors
+
+
+@given(nps_answers)
+def test_nps_matches_reference(answers):
+    result = scoring.nps(*counts(answers))
+    score, se = reference_nps(answers)
+    if score is None:
+        assert result.score is None and result.se is None and result.ci95 is None
+        assert result.band is None and result.margin is None
+        return
+    assert result.score == pytest.approx(score, abs=1e-9)
+    assert result.se == pytest.approx(se, abs=1e-9)
+    assert -100 <= result.score <= 100
+    lo, hi = result.ci95
+    assert lo == pytest.approx(max(-100, score - scoring.Z95 * se), abs=1e-9)
+    assert hi == pytest.approx(min(100, score + scoring.Z95 * se), abs=1e-9)
+    assert lo <= result.score <= hi
+    assert result.low_sample is (len(answers) < 30)
+
+
+def test_nps_edge_cases():
+    empty = scoring.nps(0, 0, 0)
+    assert (empty.n, empty.score, empty.band, empty.low_sample) == (0, None, None, True)
+    all_zero = scoring.nps(0, 0, 5)  # five answers of 0: a valid score, not missing
+    assert (all_zero.score, all_zero.se, all_zero.ci95) == (-100.0, 0.0, (-100.0, -100.0))
+    assert all_zero.band == "poor"
+    one = scoring.nps(1, 0, 0)
+    assert (one.n, one.score, one.se) == (1, 100.0, 0.0)
+    assert scoring.nps(0, 1, 0).score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("score", "band"),
+    [
+        (100, "excellent"),
+        (75, "excellent"),
+        (74.4, "very_good"),
+        (50, "very_good"),
+        (49, "reasonable"),
+        (0, "reasonable"),
+        (-0.4, "reasonable"),
+        (-1, "poor"),
+        (-100, "poor"),
+        (None, None),
+    ],
+)
+def test_bands(score, band):
+    assert scoring.nps_band(score) == band
+
+
+@given(st.lists(st.integers(min_value=1, max_value=7), max_size=200))
+def test_mean_matches_statistics(answers):
+    result = scoring.mean(len(answers), sum(answers), sum(a * a for a in answers))
+    if not answers:
+        assert result == scoring.Mean(0, None, None, None)
+        return
+    assert result.mean == pytest.approx(statistics.fmean(answers))
+    if len(answers) == 1:
+        assert result.sd is None and result.ci95 is None
+        return
+    assert result.sd == pytest.approx(statistics.stdev(answers), abs=1e-7)
+    half = scoring.Z95 * statistics.stdev(answers) / math.sqrt(len(answers))
+    assert result.ci95[0] == pytest.approx(statistics.fmean(answers) - half, abs=1e-7)
+
+
+@given(st.integers(min_value=0, max_value=500), st.integers(min_value=0, max_value=500))
+def test_wilson_contains_the_share_and_stays_in_range(successes, failures):
+    n = successes + failures
+    result = scoring.proportion(successes, n)
+    if n == 0:
+        assert result.pct is None and result.ci95 is None
+        return
+    lo, hi = result.ci95
+    assert 0 <= lo <= result.pct <= hi <= 100
+    # Reference Wilson formula.
+    z, p = scoring.Z95, successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert lo == pytest.approx(min(max(0, centre - half), p) * 100)
+    assert hi == pytest.approx(max(min(1, centre + half), p) * 100)
+
+
+@given(nps_answers, nps_answers)
+def test_nps_change_uses_independent_se(a, b):
+    first, second = scoring.nps(*counts(a)), scoring.nps(*counts(b))
+    change = scoring.nps_change(first, second)
+    if not a or not b:
+        assert change is None
+        return
+    se = math.sqrt(first.se**2 + second.se**2)
+    assert change.delta == pytest.approx(second.score - first.score)
+    assert change.se == pytest.approx(se)
+    if se > 0:
+        assert change.significant is (abs(change.delta) > scoring.Z95 * se)
+
+
+def test_changes_with_no_data_are_none():
+    empty = scoring.proportion(0, 0)
+    assert scoring.proportion_change(empty, scoring.proportion(3, 4)) is None
+    assert scoring.mean_change(scoring.mean(1, 5, 25), scoring.mean(3, 9, 29)) is None
+
+
+def test_proportion_change_reference():
+    a, b = scoring.proportion(40, 100), scoring.proportion(60, 100)
+    change = scoring.proportion_change(a, b)
+    assert change.delta == pytest.approx(20.0)
+    assert change.se == pytest.approx(100 * math.sqrt(0.4 * 0.6 / 100 + 0.6 * 0.4 / 100))
+    assert change.significant is True
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(scoring.HEALTH_COMPONENTS),
+        st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
+    ),
+    st.dictionaries(st.sampled_from(scoring.HEALTH_COMPONENTS), st.integers(0, 100)),
+)
+def test_health_is_the_weighted_mean_of_present_components(values, weights):
+    result = scoring.health(values, weights, red_below=40, green_from=70)
+    present = {k: v for k, v in values.items() if v is not None and weights.get(k, 0) > 0}
+    if not present:
+        assert result.score is None and result.colour is None
+        return
+    expected = sum(v * weights[k] for k, v in present.items()) / sum(weights[k] for k in present)
+    assert result.score == pytest.approx(expected)
+    assert sum(c.share for c in result.components) == pytest.approx(1.0)
+    assert sum(c.contribution or 0 for c in result.components) == pytest.approx(expected)
+    assume(abs(expected - 40) > 1e-9 and abs(expected - 70) > 1e-9)
+    assert result.colour == ("red" if expected < 40 else "green" if expected >= 70 else "yellow")
+
+
+def test_health_components():
+    assert scoring.nps_points(1, 1, 0) == 75.0
+    assert scoring.nps_points(0, 0, 0) is None
+    assert scoring.recency_points(None, 30, 365) == 0.0
+    assert scoring.recency_points(10, 30, 365) == 100.0
+    assert scoring.recency_points(197.5, 30, 365) == pytest.approx(50.0)
+    assert scoring.support_points(None, 5) is None
+    assert scoring.support_points(0, 5) == 100.0
+    assert scoring.support_points(9, 5) == 0.0
+
+
+def test_weighted_nps():
+    assert scoring.weighted_nps([]) is None
+    assert scoring.weighted_nps([(50.0, 0.0)]) is None
+    assert scoring.weighted_nps([(100.0, 3000.0), (-100.0, 1000.0)]) == 50.0
+    assert scoring.nps_category_of_mean(None) is None
+    assert [scoring.nps_category_of_mean(m) for m in (9, 8.99, 7, 6.99)] == [1, 0, 0, -1]
