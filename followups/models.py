@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, validate_email
+from django.core.validators import MinValueValidator, URLValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -15,6 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import Response, Survey
+
+# Outbound posts go to web URLs only (no ftp://, file://, ...).
+http_url = URLValidator(schemes=["http", "https"])
 
 
 def split_list(text: str) -> list[str]:
@@ -67,6 +70,7 @@ class AlertRule(models.Model):
         _("chat webhook URL"),
         max_length=500,
         blank=True,
+        validators=[http_url],
         help_text=_('A Slack-compatible incoming webhook; receives {"text": ...}.'),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -305,10 +309,10 @@ class Event(models.TextChoices):
 class WebhookEndpoint(models.Model):
     """A URL that receives signed JSON for the events it subscribed to."""
 
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(_("URL"), max_length=500, validators=[http_url])
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(
-        _("events"), default=list, help_text=_("Event names this endpoint receives.")
+        _("events"), default=list, blank=True, help_text=_("Event names this endpoint receives.")
     )
     secret = models.CharField(
         _("signing secret"),

@@ -555,32 +555,42 @@ def sweep(
     ]:
         ensure_followup(response=response)
         followups += 1
-    # Crashed workers: rows stuck in "sending" go back to pending.
-    AlertDelivery.objects.filter(
-        status=AlertDelivery.Status.SENDING, claimed_at__lt=now - stale
-    ).update(status=AlertDelivery.Status.PENDING)
-    WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.SENDING, claimed_at__lt=now - stale
-    ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now)
     from . import tasks
 
-    # A pending alert that was claimed before is waiting for its retry; leave it that long.
+    # Crashed workers: rows stuck in "sending" go back to pending and are queued again.
+    stuck_alerts = list(
+        AlertDelivery.objects.filter(
+            status=AlertDelivery.Status.SENDING, claimed_at__lt=now - stale
+        ).values_list("pk", flat=True)[:1000]
+    )
+    AlertDelivery.objects.filter(pk__in=stuck_alerts, status=AlertDelivery.Status.SENDING).update(
+        status=AlertDelivery.Status.PENDING
+    )
+    stuck_hooks = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.SENDING, claimed_at__lt=now - stale
+        ).values_list("pk", flat=True)[:1000]
+    )
+    WebhookDelivery.objects.filter(
+        pk__in=stuck_hooks, status=WebhookDelivery.Status.SENDING
+    ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now)
+    # Never handed to a worker. A pending alert claimed before waits for its retry: leave it.
     retry_wait = timedelta(seconds=settings.WEBHOOK_BACKOFF_MAX)
-    lost_alerts = list(
+    lost_alerts = set(stuck_alerts) | set(
         AlertDelivery.objects.filter(
             status=AlertDelivery.Status.PENDING, created_at__lt=now - stale
         )
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - stale - retry_wait))
         .values_list("pk", flat=True)[:1000]
     )
-    for delivery_id in lost_alerts:
+    for delivery_id in sorted(lost_alerts):
         tasks.send_alert.delay(delivery_id)
-    lost_hooks = list(
+    lost_hooks = set(stuck_hooks) | set(
         WebhookDelivery.objects.filter(
             status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=now - stale
         ).values_list("pk", flat=True)[:1000]
     )
-    for delivery_id in lost_hooks:
+    for delivery_id in sorted(lost_hooks):
         tasks.deliver_webhook.delay(delivery_id)
     return {
         "alerts": alerts,
