@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from .admin_data import ContactImportMixin
 from .models import Account, Contact
 
 
@@ -29,7 +30,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ContactImportMixin, admin.ModelAdmin):
     list_display = ["email", "name", "account", "language", "unsubscribed_at", "bounced_at",
                     "last_invited_at"]
     list_filter = ["language", ("unsubscribed_at", admin.EmptyFieldListFilter),

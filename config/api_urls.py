@@ -3,7 +3,14 @@ from rest_framework.routers import DefaultRouter
 
 from followups.api import FollowUpNotesView, FollowUpView
 from metrics.api import AccountScoresView, SummaryView, TrendView
+from metrics.api_exports import (
+    ExportDetailView,
+    ExportFileView,
+    ExportListCreateView,
+    ResponseListView,
+)
 from surveys.api import InvitationViewSet, SurveyViewSet
+from surveys.api_privacy import ContactDataView, ContactEraseView
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -35,6 +42,16 @@ urlpatterns = [
         r"^responses/(?P<public_id>[0-9a-f-]{36})/followup/notes/?$",
         FollowUpNotesView.as_view(),
         name="response-followup-notes",
+    ),
+    re_path(r"^responses/?$", ResponseListView.as_view(), name="responses"),
+    re_path(r"^exports/?$", ExportListCreateView.as_view(), name="exports"),
+    re_path(r"^exports/(?P<public_id>[0-9a-f-]{36})/?$", ExportDetailView.as_view(), name="export"),
+    re_path(
+        r"^exports/(?P<public_id>[0-9a-f-]{36})/file/?$", ExportFileView.as_view(), name="export-file"
+    ),
+    re_path(r"^contacts/(?P<email>[^/]+)/data/?$", ContactDataView.as_view(), name="contact-data"),
+    re_path(
+        r"^contacts/(?P<email>[^/]+)/erase/?$", ContactEraseView.as_view(), name="contact-erase"
     ),
     *router.urls,
 ]

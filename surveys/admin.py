@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from . import distribution, selectors, services
+from .admin_data import ResponseImportMixin
 from .models import Campaign, Invitation, Referral, Response, Survey
 
 
@@ -61,7 +62,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
     list_display = ["answered_at", "survey", "score", "category_display", "contact", "account",
                     "short_comment", "reason", "confirmed_via", "suspected_bot", "excluded"]
     list_filter = ["survey", "category", "excluded", "suspected_bot", "confirmed_via",

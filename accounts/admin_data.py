@@ -1,0 +1,135 @@
+"""Admin pages for data operations: the contact import page and the (read-only) audit log."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import imports
+from .models import AuditLog
+
+IMPORT_PERMISSIONS = (
+    "accounts.add_contact",
+    "accounts.change_contact",
+    "accounts.add_account",
+    "accounts.change_account",
+)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("CSV file"),
+        help_text=gettext_lazy("UTF-8, comma or semicolon separated, with a header line."),
+    )
+    dry_run = forms.BooleanField(
+        label=gettext_lazy("Dry run: check and preview, write nothing"),
+        required=False,
+        initial=True,
+    )
+
+
+class CsvImportAdminMixin:
+    """Adds an "Import CSV" page to a ModelAdmin's change list."""
+
+    import_permissions: tuple[str, ...] = IMPORT_PERMISSIONS
+    import_title = gettext_lazy("Import from CSV")
+    import_sample = ""
+    import_help = ""
+    change_list_template = "admin/csv_import_change_list.html"
+
+    def run_import(self, request: HttpRequest, source: bytes, dry_run: bool):
+        raise NotImplementedError
+
+    def get_urls(self):
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}_import"
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name=name),
+            *super().get_urls(),
+        ]
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perms(self.import_permissions)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        result = None
+        file_error = ""
+        if request.method == "POST" and form.is_valid():
+            dry_run = form.cleaned_data["dry_run"]
+            try:
+                result = self.run_import(request, form.cleaned_data["file"].read(), dry_run)
+            except imports.ImportFileError as exc:
+                file_error = str(exc)
+            else:
+                if result.ok and result.applied:
+                    messages.success(
+                        request,
+                        _("%(rows)s rows imported: %(counts)s.")
+                        % {
+                            "rows": result.rows,
+                            "counts": ", ".join(
+                                f"{k.replace('_', ' ')} {v}" for k, v in result.counts.items()
+                            ),
+                        },
+                    )
+                    opts = self.model._meta
+                    return redirect(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": self.import_title,
+            "form": form,
+            "result": result,
+            "file_error": file_error,
+            "sample": self.import_sample,
+            "help": self.import_help,
+        }
+        return TemplateResponse(request, "admin/csv_import.html", context)
+
+
+class ContactImportMixin(CsvImportAdminMixin):
+    import_title = gettext_lazy("Import accounts and contacts")
+    import_sample = "docs/samples/contacts.csv"
+    import_help = gettext_lazy(
+        "Columns: email, name, language, external_id, account_name, plan, segment, region, "
+        "status, owner, mrr, currency, start_date, renewal_date, and property_<name>. A row with "
+        "an email upserts a contact; with only an external_id, an account. Empty cells keep "
+        "existing values."
+    )
+
+    def run_import(self, request, source, dry_run):
+        return imports.import_contacts(source=source, actor=request.user, dry_run=dry_run)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only for everyone: entries are written by the services, never by hand."""
+
+    list_display = ["created_at", "actor_name", "action", "target", "row_count"]
+    list_filter = ["action"]
+    search_fields = ["actor_name", "target"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditLog._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
