@@ -89,7 +89,7 @@ def test_signed_webhook_retried_on_500_then_endpoint_disabled(workers, receiver,
     # The alert went out once, by email and to the chat receiver.
     [message] = smtp.wait_for(1)
     assert message["To"] == "cs@example.com"
-    assert message["Subject"] == "[Alert] Detractor: 3 from %s (ACME Ltd)" % response.contact.email
+    assert message["Subject"] == f"[Alert] Detractor: 3 from {response.contact.email} (ACME Ltd)"
     [posted] = chat.wait_for(1)
     assert posted.path == "/chat"
     assert "MRR 250.00 USD" in posted.json()["text"]
