@@ -85,7 +85,10 @@ def _rate_limited(request: HttpRequest, token: str) -> bool:
     return by_ip or by_token
 
 
-def _too_many(request: HttpRequest, *, wants_json: bool = False) -> HttpResponse:
+def _too_many(request: HttpRequest, token: str, *, wants_json: bool = False) -> HttpResponse:
+    invitation = Invitation.objects.select_related("contact").filter(token=token[:64]).first()
+    if invitation is not None:
+        _activate_language(request, invitation)
     message = _("Too many attempts. Please wait a minute and try again.")
     if wants_json:
         response = JsonResponse({"error": message}, status=429)
@@ -177,7 +180,7 @@ def _answer_context(
 def answer(request: HttpRequest, token: str) -> HttpResponse:
     wants_json = request.headers.get("X-Requested-With") == "fetch"
     if request.method == "POST" and _rate_limited(request, token):
-        return _too_many(request, wants_json=wants_json)
+        return _too_many(request, token, wants_json=wants_json)
     invitation = _invitation_or_404(token)
     language = _activate_language(request, invitation)
     if not invitation.is_open:
@@ -275,7 +278,7 @@ def _thanks_context(invitation: Invitation, response: Response, form=None) -> di
 @require_POST
 def referral(request: HttpRequest, token: str) -> HttpResponse:
     if _rate_limited(request, token):
-        return _too_many(request)
+        return _too_many(request, token)
     invitation = _invitation_or_404(token)
     _activate_language(request, invitation)
     if not invitation.is_open:
@@ -303,7 +306,7 @@ def referral(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and _rate_limited(request, token):
-        return _too_many(request)
+        return _too_many(request, token)
     invitation = _invitation_or_404(token)
     _activate_language(request, invitation)
     contact = invitation.contact

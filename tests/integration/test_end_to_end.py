@@ -138,7 +138,7 @@ def test_answer_in_headless_chromium(live_server, worker, smtp, page):
     page.goto(links[2])
     assert page.locator("input[name=score][value='2']").is_checked()
     assert Response.objects.count() == 0
-    page.locator("label[for=id_score_4]").click()
+    page.locator("label:has(input[name=score][value='4'])").click()
     assert page.locator("input[name=score][value='4']").is_checked()
     page.locator("textarea[name=comment]").fill("Resolveu <b>rápido</b>")
     page.get_by_role("button").click()
