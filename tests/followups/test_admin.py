@@ -1,0 +1,109 @@
+import pytest
+
+from followups import services
+from followups.models import AlertRule, WebhookEndpoint
+from tests.factories import ResponseFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(StaffFactory(username="root"))  # Administrators
+    return client
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "alertrule",
+        "alertdelivery",
+        "followup",
+        "tag",
+        "digestpreference",
+        "webhookendpoint",
+        "webhookdelivery",
+    ],
+)
+def test_admin_pages_render(admin_client, model):
+    services.ensure_followup(response=ResponseFactory(score=1))
+    assert admin_client.get(f"/admin/followups/{model}/").status_code == 200
+
+
+def test_staff_register_a_webhook_in_the_admin(admin_client):
+    posted = admin_client.post(
+        "/admin/followups/webhookendpoint/add/",
+        {
+            "url": "https://hooks.example.com/nps",
+            "description": "CRM",
+            "events": ["response.created", "contact.unsubscribed"],
+            "active": "on",
+        },
+    )
+    assert posted.status_code == 302
+    hook = WebhookEndpoint.objects.get()
+    assert hook.events == ["response.created", "contact.unsubscribed"]
+    assert hook.created_by.username == "root"
+    assert hook.secret.startswith("whsec_") and len(hook.secret) > 40
+
+
+def test_admin_refuses_a_webhook_without_events(admin_client):
+    posted = admin_client.post(
+        "/admin/followups/webhookendpoint/add/",
+        {
+            "url": "https://hooks.example.com/nps",
+            "active": "on",
+        },
+    )
+    assert posted.status_code == 200
+    assert "This field is required." in posted.content.decode()
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_disabled_reason_is_shown_and_enable_action_resets(admin_client):
+    hook = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/x",
+        events=["response.created"],
+        active=False,
+        disabled_reason="Disabled automatically: 5 deliveries in a row failed every attempt.",
+        consecutive_failures=5,
+    )
+    page = admin_client.get("/admin/followups/webhookendpoint/").content.decode()
+    assert "Disabled automatically: 5 deliveries in a row failed every attempt." in page
+    admin_client.post(
+        "/admin/followups/webhookendpoint/",
+        {
+            "action": "enable",
+            "_selected_action": [hook.pk],
+        },
+    )
+    hook.refresh_from_db()
+    assert (hook.active, hook.consecutive_failures, hook.disabled_reason) == (True, 0, "")
+
+
+def test_admin_refuses_a_rule_without_condition(admin_client):
+    posted = admin_client.post(
+        "/admin/followups/alertrule/add/",
+        {
+            "name": "Nothing",
+            "active": "on",
+            "notify_owner": "on",
+            "comment_words": "",
+            "emails": "",
+        },
+    )
+    assert posted.status_code == 200
+    assert "Set at least one condition." in posted.content.decode()
+    assert AlertRule.objects.count() == 0
+
+
+def test_marketing_cannot_change_follow_ups_in_the_admin(client, marketing_user):
+    followup = services.ensure_followup(response=ResponseFactory(score=1))
+    client.force_login(marketing_user)
+    assert client.get(f"/admin/followups/followup/{followup.pk}/change/").status_code == 200
+    posted = client.post(
+        f"/admin/followups/followup/{followup.pk}/change/", {"status": "closed_won"}
+    )
+    assert posted.status_code == 403
+    followup.refresh_from_db()
+    assert followup.status == "new"
