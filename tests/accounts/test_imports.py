@@ -155,7 +155,10 @@ BAD_ROWS = [
 
 @pytest.mark.parametrize(("row", "reason"), BAD_ROWS)
 def test_each_kind_of_bad_row_is_reported_with_its_line_and_nothing_is_written(owner, row, reason):
-    header = "email,name,language,external_id,account_name,plan,region,status,owner,mrr,currency,renewal_date"
+    header = (
+        "email,name,language,external_id,account_name,plan,region,status,owner,mrr,currency,"
+        "renewal_date"
+    )
     source = f"{header}\ngood@example.com,Good,,,,,,,,,,\n{row}\n".encode()
     before = snapshot()
     result = imports.import_contacts(source=source, actor=owner)
@@ -166,11 +169,11 @@ def test_each_kind_of_bad_row_is_reported_with_its_line_and_nothing_is_written(o
 
 def test_duplicates_and_conflicts_in_the_file_are_bad_rows(owner):
     source = (
-        "email,external_id,plan\n"
-        "ana@example.com,A,Pro\n"
-        "ANA@example.com,A,Pro\n"
-        "bob@example.com,A,Basic\n"
-    ).encode()
+        b"email,external_id,plan\n"
+        b"ana@example.com,A,Pro\n"
+        b"ANA@example.com,A,Pro\n"
+        b"bob@example.com,A,Basic\n"
+    )
     result = imports.import_contacts(source=source, actor=owner)
     assert [(e.line, e.reason) for e in result.errors] == [
         (3, "ANA@example.com already appears on line 2."),
@@ -181,7 +184,7 @@ def test_duplicates_and_conflicts_in_the_file_are_bad_rows(owner):
 
 
 def test_line_numbers_count_physical_lines_of_quoted_cells(owner):
-    source = 'email,name\n"ana@example.com","Ana\nSecond line"\n\nbad,Bob\n'.encode()
+    source = b'email,name\n"ana@example.com","Ana\nSecond line"\n\nbad,Bob\n'
     result = imports.import_contacts(source=source, actor=owner)
     assert [(e.line, e.reason) for e in result.errors] == [
         (5, "'bad' is not a valid email address.")
