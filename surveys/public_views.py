@@ -185,7 +185,6 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     language = _activate_language(request, invitation)
     if not invitation.is_open:
         return _closed(request, invitation, wants_json=wants_json)
-    response = _response_of(invitation)
 
     if request.method == "POST":
         form = AnswerForm(request.POST, survey=invitation.survey)
@@ -223,9 +222,10 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         if wants_json:
             errors = [str(e) for field in form.errors.values() for e in field]
             return JsonResponse({"error": " ".join(errors)}, status=400)
-        context = _answer_context(invitation, form, language, response)
+        context = _answer_context(invitation, form, language, _response_of(invitation))
         return render(request, "public/answer.html", context, status=400)
 
+    response = _response_of(invitation)
     raw_score = request.GET.get("score")
     initial = {}
     if response is not None:

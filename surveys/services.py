@@ -93,8 +93,10 @@ def record_answer(
     suspected = bool(signals.get("reasons"))
     with transaction.atomic():
         # Lock the invitation row: concurrent answers for one token serialize here.
-        locked = Invitation.objects.select_for_update().select_related("contact").get(
-            pk=invitation.pk
+        locked = (
+            Invitation.objects.select_for_update()
+            .only("status", "expires_at", "answered_at")
+            .get(pk=invitation.pk)
         )
         if not locked.is_open:
             raise ValidationError(_("This survey has closed."))
@@ -104,8 +106,8 @@ def record_answer(
             response = Response.objects.create(
                 invitation=locked,
                 survey=survey,
-                contact=locked.contact,
-                account_id=locked.contact.account_id,
+                contact_id=invitation.contact_id,
+                account_id=invitation.contact.account_id,
                 score=score,
                 category=survey.category_of(score),
                 comment=comment,
