@@ -131,6 +131,7 @@ def invitation_message(invitation: Invitation, *, reminder: bool = False) -> Ema
             "reminder": reminder,
             "language": language,
             "sender_name": survey.sender_name or survey.company_name,
+            "intro_text": survey.text_for("intro_text", language),
         }
         if reminder:
             subject = _("Reminder: %(question)s") % {"question": question}

@@ -46,14 +46,14 @@ class AnswerForm(forms.Form):
         required=False, choices=[(value, value) for value in PAGE_CONFIRMATIONS]
     )
 
-    def __init__(self, *args, survey: Survey, **kwargs):
+    def __init__(self, *args, survey: Survey, language: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.survey = survey
         self.fields["score"].choices = [(score, str(score)) for score in survey.scale]
         self.fields["score"].error_messages["invalid_choice"] = _(
             "Choose a score from %(min)s to %(max)s."
         ) % {"min": survey.scale_min, "max": survey.scale_max}
-        self.fields["reason"].choices = [(option, option) for option in survey.reason_choices]
+        self.fields["reason"].choices = survey.reason_labels(language)
 
     def clean_via(self) -> str:
         return self.cleaned_data.get("via") or Response.ConfirmedVia.SUBMIT

@@ -205,6 +205,16 @@ class Survey(Audience):
     review_url = models.URLField(
         _("review page URL"), blank=True, help_text=_("Promoters are invited to leave a review.")
     )
+    text_translations = models.JSONField(
+        _("text translations"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per language, the intro, follow-up and reason texts, e.g. {"es": {"intro_text": '
+            '"...", "follow_up_negative": "...", "reason_options": "Precio\\nSoporte"}}. '
+            "Reason options keep their order; answers store the original option."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
     paused = models.BooleanField(
         _("paused"),
@@ -289,18 +299,43 @@ class Survey(Audience):
                 {"accent_color": _("This colour is too light: white text on it is hard to read.")}
             )
 
+    TRANSLATABLE_TEXTS = (
+        "intro_text",
+        "follow_up_question",
+        "follow_up_positive",
+        "follow_up_neutral",
+        "follow_up_negative",
+        "reason_question",
+        "reason_options",
+    )
+
+    def text_for(self, field: str, language: str | None = None) -> str:
+        """A staff-written text in the language when translated, else as written."""
+        translated = (self.text_translations or {}).get(language or "", {})
+        if isinstance(translated, dict) and translated.get(field):
+            return str(translated[field])
+        return getattr(self, field)
+
     @property
     def reason_choices(self) -> list[str]:
         return [line.strip() for line in self.reason_options.splitlines() if line.strip()]
 
-    def follow_up_for(self, category: int | None) -> str:
+    def reason_labels(self, language: str | None = None) -> list[tuple[str, str]]:
+        """(stored option, label shown) pairs; a translation with another count is ignored."""
+        options = self.reason_choices
+        labels = [
+            line.strip()
+            for line in self.text_for("reason_options", language).splitlines()
+            if line.strip()
+        ]
+        return list(zip(options, labels if len(labels) == len(options) else options, strict=True))
+
+    def follow_up_for(self, category: int | None, language: str | None = None) -> str:
         """The staff-written prompt for a category (+1, 0, -1), else the general one, else ""."""
-        by_category = {
-            1: self.follow_up_positive,
-            0: self.follow_up_neutral,
-            -1: self.follow_up_negative,
-        }
-        return by_category.get(category, "") or self.follow_up_question
+        by_category = {1: "follow_up_positive", 0: "follow_up_neutral", -1: "follow_up_negative"}
+        field = by_category.get(category)
+        specific = self.text_for(field, language) if field else ""
+        return specific or self.text_for("follow_up_question", language)
 
     @property
     def scale(self) -> range:

@@ -118,7 +118,7 @@ def _is_local_asset(url: str) -> bool:
     )
 
 
-def _prompts(invitation: Invitation) -> dict[int, str]:
+def _prompts(invitation: Invitation, language: str) -> dict[int, str]:
     survey = invitation.survey
     defaults = {
         1: _("What did you like most?"),
@@ -126,7 +126,7 @@ def _prompts(invitation: Invitation) -> dict[int, str]:
         -1: _("What should we improve?"),
     }
     return {
-        category: survey.follow_up_for(category) or default
+        category: survey.follow_up_for(category, language) or default
         for category, default in defaults.items()
     }
 
@@ -142,8 +142,10 @@ def _answer_context(
         category = survey.category_of(int(score)) if score not in (None, "") else None
     except (TypeError, ValueError, KeyError):
         category = None
-    prompts = _prompts(invitation)
-    general = survey.follow_up_question or _("What is the main reason for your score?")
+    prompts = _prompts(invitation, language)
+    general = survey.text_for("follow_up_question", language) or _(
+        "What is the main reason for your score?"
+    )
     choices = [
         {
             "widget": choice,
@@ -165,7 +167,9 @@ def _answer_context(
         "high_label": high,
         "prompts": prompts,
         "follow_up": prompts[category] if category is not None else general,
-        "reason_question": survey.reason_question or _("What is the main reason for your score?"),
+        "reason_question": survey.text_for("reason_question", language)
+        or _("What is the main reason for your score?"),
+        "intro_text": survey.text_for("intro_text", language),
         "response": response,
         "accent": survey.accent_color or "#0b3d91",
         "logo_url": survey.logo_url if _is_local_asset(survey.logo_url) else "",
@@ -187,7 +191,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         return _closed(request, invitation, wants_json=wants_json)
 
     if request.method == "POST":
-        form = AnswerForm(request.POST, survey=invitation.survey)
+        form = AnswerForm(request.POST, survey=invitation.survey, language=language)
         if form.is_valid():
             via = form.cleaned_data["via"]
             try:
@@ -242,7 +246,7 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
         else:
             initial["score"] = preselected
     services.record_click(invitation=invitation, method=request.method, score=preselected)
-    form = AnswerForm(initial=initial, survey=invitation.survey)
+    form = AnswerForm(initial=initial, survey=invitation.survey, language=language)
     context = _answer_context(invitation, form, language, response)
     context["link_error"] = error
     return render(request, "public/answer.html", context, status=status)
@@ -262,7 +266,9 @@ def thanks(request: HttpRequest, token: str) -> HttpResponse:
 def _thanks_context(invitation: Invitation, response: Response, form=None) -> dict:
     survey = invitation.survey
     promoter = response.category == 1 and invitation.is_open
+    labels = dict(survey.reason_labels(translation.get_language()))
     return {
+        "reason_label": labels.get(response.reason, response.reason),
         "invitation": invitation,
         "survey": survey,
         "response": response,

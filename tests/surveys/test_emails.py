@@ -182,3 +182,15 @@ def test_accent_colour_must_be_readable_on_white():
         "This colour is too light: white text on it is hard to read."
     ]
     SurveyFactory.build(accent_color="#0b3d91").clean()
+
+
+def test_intro_text_in_the_contact_language():
+    survey = SurveyFactory(
+        intro_text="Hello from ACME.",
+        text_translations={"pt-br": {"intro_text": "Olá da ACME."}},
+    )
+    invitation = InvitationFactory(survey=survey, contact=ContactFactory(language="pt-br"))
+    body, html = parts(emails.invitation_message(invitation))
+    assert "Olá da ACME." in body
+    assert "Olá da ACME." in html
+    assert "Hello from ACME." not in body

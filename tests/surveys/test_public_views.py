@@ -533,3 +533,44 @@ def test_logo_is_shown_on_the_page_only_when_served_by_this_site(client):
     assert "cdn.example.net" not in client.get(url(remote)).content.decode()
     local = InvitationFactory(survey=SurveyFactory(logo_url="/static/brand/logo.png"))
     assert 'src="/static/brand/logo.png"' in client.get(url(local)).content.decode()
+
+
+def test_staff_translations_of_intro_prompts_and_reasons(client):
+    survey = SurveyFactory(
+        intro_text="Thanks for flying with us.",
+        follow_up_negative="What went wrong?",
+        reason_question="What mattered most?",
+        reason_options="Price\nSupport",
+        text_translations={
+            "es": {
+                "intro_text": "Gracias por volar con nosotros.",
+                "follow_up_negative": "¿Qué salió mal?",
+                "reason_question": "¿Qué fue lo más importante?",
+                "reason_options": "Precio\nSoporte",
+            }
+        },
+    )
+    spanish = InvitationFactory(survey=survey, contact=ContactFactory(language="es"))
+    html = client.get(url(spanish) + "?score=2").content.decode()
+    assert "Gracias por volar con nosotros." in html
+    assert '<span id="prompt">¿Qué salió mal?</span>' in html
+    assert "¿Qué fue lo más importante?" in html
+    assert re.findall(r'name="reason" id="[^"]+" value="([^"]+)"> ([^<]+)</label>', html) == [
+        ("Price", "Precio"),
+        ("Support", "Soporte"),
+    ]
+    client.post(url(spanish), {"score": "2", "reason": "Support"})
+    assert Response.objects.get().reason == "Support"  # stored as staff wrote it
+    thanks = client.get(url(spanish, "thanks")).content.decode()
+    assert "Motivo principal: Soporte" in thanks
+    english = InvitationFactory(survey=survey, contact=ContactFactory(language="en"))
+    html = client.get(url(english) + "?score=2").content.decode()
+    assert "Thanks for flying with us." in html
+    assert '<span id="prompt">What went wrong?</span>' in html
+
+
+def test_reason_translation_with_another_count_falls_back_to_the_original():
+    survey = SurveyFactory.build(
+        reason_options="Price\nSupport", text_translations={"es": {"reason_options": "Precio"}}
+    )
+    assert survey.reason_labels("es") == [("Price", "Price"), ("Support", "Support")]
