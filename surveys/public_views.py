@@ -316,10 +316,11 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     invitation = _invitation_or_404(token)
     _activate_language(request, invitation)
     contact = invitation.contact
-    done = False
+    done = resubscribed = False
     if request.method == "POST":
         if request.POST.get("action") == "resubscribe":
             account_services.resubscribe_contact(contact=contact)
+            resubscribed = True
         else:
             account_services.unsubscribe_contact(contact=contact)
             done = True
@@ -329,7 +330,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "public/unsubscribe.html",
-        {"invitation": invitation, "contact": contact, "done": done},
+        {"invitation": invitation, "contact": contact, "done": done, "resubscribed": resubscribed},
     )
 
 

@@ -441,6 +441,7 @@ def test_unsubscribe_confirm_and_resubscribe(client):
     assert "You are unsubscribed" in done.content.decode()
     assert Contact.objects.get().unsubscribed_at is not None
     back = client.post(url(invitation, "unsubscribe"), {"action": "resubscribe"})
+    assert "You are subscribed again. Thank you!" in back.content.decode()
     assert "Unsubscribe from these surveys?" in back.content.decode()
     assert Contact.objects.get().unsubscribed_at is None
 
