@@ -1,9 +1,10 @@
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+
+from accounts.roles import VIEW_OUTBOX, permission_required
 
 from . import outbox
 
@@ -41,13 +42,13 @@ def _require_outbox() -> None:
         raise Http404("outbox disabled")
 
 
-@staff_member_required
+@permission_required(VIEW_OUTBOX)
 def outbox_list(request: HttpRequest) -> HttpResponse:
     _require_outbox()
     return render(request, "dev/outbox_list.html", {"messages_list": outbox.list_messages()})
 
 
-@staff_member_required
+@permission_required(VIEW_OUTBOX)
 def outbox_detail(request: HttpRequest, message_id: str) -> HttpResponse:
     _require_outbox()
     message = outbox.read_message(message_id)
@@ -68,7 +69,7 @@ def outbox_detail(request: HttpRequest, message_id: str) -> HttpResponse:
     )
 
 
-@staff_member_required
+@permission_required(VIEW_OUTBOX)
 def outbox_html(request: HttpRequest, message_id: str) -> HttpResponse:
     _require_outbox()
     message = outbox.read_message(message_id)
