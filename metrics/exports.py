@@ -371,9 +371,11 @@ def _sql_columns(keys: list[str], options: ExportOptions) -> dict:
         elif kind == "local":
             expression = _ToChar(_at_zone(options.tz, F(lookup)), Value("YYYY-MM-DD HH24:MI:SS"))
         elif kind == "money":
-            expression = Coalesce(Cast(F(lookup), TextField()), Value(""))
+            expression = Coalesce(Cast(F(lookup), TextField()), Value(""), output_field=TextField())
         elif kind == "arr":
-            expression = Coalesce(Cast(F(lookup) * 12, TextField()), Value(""))
+            expression = Coalesce(
+                Cast(F(lookup) * 12, TextField()), Value(""), output_field=TextField()
+            )
         else:  # pragma: no cover - every kind is listed above
             raise AssertionError(kind)
         columns[f"c{i}"] = expression

@@ -1,0 +1,170 @@
+"""Exports on the real stack: PostgreSQL's COPY path, and background jobs run by a worker."""
+
+import csv
+import datetime as dt
+import io
+import time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from openpyxl import load_workbook
+from rest_framework.authtoken.models import Token
+
+from accounts.roles import MARKETING
+from metrics import exports, selectors
+from metrics.models import ExportJob
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    InvitationFactory,
+    ResponseFactory,
+    StaffFactory,
+    SurveyFactory,
+)
+
+pytestmark = pytest.mark.integration
+
+TRICKY = [
+    '=HYPERLINK("http://evil")',
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\tTab",
+    "\rCR first",
+    'line\r\nbreaks\nand "quotes", commas; semicolons',
+    "Ótimo atendimento 😀 ñ ç",
+    "",
+]
+
+
+@pytest.fixture
+def rows(transactional_db):
+    owner = StaffFactory(username="olga", role="CS staff")
+    survey = SurveyFactory(slug="rel", name='Relational, "NPS"')
+    account = AccountFactory(
+        external_id="=ACC-1", name="Ação Ltda", owner=owner, mrr=Decimal("1234.56"), currency="BRL"
+    )
+    start = dt.datetime(2026, 1, 31, 23, 59, 59, tzinfo=dt.UTC)
+    made = []
+    for i, text in enumerate(TRICKY):
+        contact = ContactFactory(email=f"p{i}@example.com", name=text[:200], account=account)
+        props = {"channel": text, "odd key/é": i} if i % 2 else {}
+        made.append(
+            ResponseFactory(
+                invitation=InvitationFactory(survey=survey, contact=contact, properties=props),
+                score=i % 11,
+                comment=text,
+                reason=text[:200],
+                answered_at=start + dt.timedelta(hours=i),
+            )
+        )
+    # An answer without contact or account (erased or imported), score 0.
+    made.append(
+        ResponseFactory(
+            invitation=None,
+            survey=survey,
+            contact=None,
+            account=None,
+            score=0,
+            category=-1,
+            answered_at=start,
+        )
+    )
+    return made
+
+
+def parse(body: bytes, delimiter=",") -> list[list[str]]:
+    text = body.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def test_copy_path_matches_the_python_path_and_the_database(rows):
+    filters = selectors.Filters(period=selectors.Period(None, None, ZoneInfo("UTC")), kind="")
+    options = exports.ExportOptions(tz="America/Sao_Paulo", excel=True)
+    queryset = exports.export_queryset(filters)
+    assert exports.uses_copy(queryset)
+    counter = [0]
+    copied = parse(b"".join(exports.csv_chunks(filters, options, counter)), ";")
+    keys = exports.property_keys(queryset)
+    python = parse(
+        b"".join(c for c, _n in exports.python_csv_chunks(queryset, keys, options, "\r\n")), ";"
+    )
+    assert counter[0] == len(rows)
+    assert copied[1:] == python
+    header = copied[0]
+    assert header[-2:] == ["property_channel", "property_odd key/é"]
+    by_id = {row[0]: dict(zip(header, row, strict=True)) for row in copied[1:]}
+    for response in rows:
+        row = by_id[str(response.public_id)]
+        assert row["score"] == str(response.score)
+        expected = response.comment
+        if expected[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            expected = "'" + expected
+        assert row["comment"] == expected
+    zero = by_id[str(rows[-1].public_id)]
+    assert (zero["score"], zero["category"], zero["contact_email"], zero["account_mrr"]) == (
+        "0",
+        "detractor",
+        "",
+        "",
+    )
+    first = by_id[str(rows[0].public_id)]
+    assert first["account_external_id"] == "'=ACC-1"
+    assert first["account_arr"] == "14814.72"
+    assert first["answered_at_utc"] == "2026-01-31T23:59:59Z"
+    assert first["answered_at_local"] == "2026-01-31 20:59:59"
+
+
+def test_background_export_end_to_end(rows, live_server, workers, smtp, settings, tmp_path):
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    settings.SITE_URL = live_server.url
+    workers.start(1, MEDIA_ROOT=str(media))
+    user = StaffFactory(username="mia", email="mia@example.com", role=MARKETING)
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+    base = f"{live_server.url}/api/v1"
+
+    created = api.post(f"{base}/exports", json={"format": "csv", "tz": "UTC"})
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+    assert created.json()["total_rows"] == len(rows)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = api.get(f"{base}/exports/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert (job["status"], job["row_count"], job["progress"]) == ("done", len(rows), 100), job
+    [message] = smtp.wait_for(1, timeout=30)
+    assert message["To"] == "mia@example.com"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert f"{live_server.url}/reports/exports/{job_id}/" in body
+
+    download = api.get(job["download_url"])
+    assert download.status_code == 200
+    parsed = parse(download.content)
+    assert len(parsed) == len(rows) + 1
+    assert sorted(r[0] for r in parsed[1:]) == sorted(str(r.public_id) for r in rows)
+
+    # Only the requester or an administrator may fetch it.
+    other = requests.Session()
+    other.headers["Authorization"] = (
+        f"Token {Token.objects.create(user=StaffFactory(username='max', role=MARKETING)).key}"
+    )
+    assert other.get(job["download_url"]).status_code == 404
+
+    xlsx = api.post(f"{base}/exports", json={"format": "xlsx"}).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = api.get(f"{base}/exports/{xlsx['id']}").json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert job["status"] == "done", job
+    sheet = load_workbook(io.BytesIO(api.get(job["download_url"]).content), read_only=True)
+    values = list(sheet["Responses"].iter_rows(values_only=True))
+    assert len(values) == len(rows) + 1
+    assert ExportJob.objects.filter(status="done").count() == 2
