@@ -85,7 +85,15 @@ def migrate(database_url: str) -> None:
     for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
         env.pop(var, None)
     subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "--skip-checks", "-v", "0"],
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "migrate",
+            "--noinput",
+            "--skip-checks",
+            "-v",
+            "0",
+        ],
         check=True,
         cwd=ROOT,
         env=env,
@@ -137,6 +145,13 @@ def _seeded(conn: psycopg.Connection) -> int | None:
 def _seed(conn: psycopg.Connection, responses: int) -> None:
     invitations = responses + int(responses * UNANSWERED_SHARE)
     conn.execute("SET LOCAL synchronous_commit = off")
+    superuser = conn.execute(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()[0]
+    if superuser:
+        # Rows are consistent by construction; skipping the deferred foreign-key triggers
+        # saves minutes at COMMIT (about 7 million checks).
+        conn.execute("SET LOCAL session_replication_role = replica")
     conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
     conn.execute("SELECT setseed(0.2026)")
     conn.execute(
@@ -337,8 +352,10 @@ def ensure_seeded(database_url: str, responses: int = 1_000_000) -> None:
                 started = time.perf_counter()
                 with conn.transaction():
                     _seed(conn, responses)
-                conn.execute("ANALYZE")
                 conn.commit()
+            # VACUUM sets the visibility map, so report queries can use index-only scans.
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("VACUUM (ANALYZE)")
                 _log(f"seeded {responses:,} responses in {time.perf_counter() - started:.1f}s")
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])

@@ -1,0 +1,254 @@
+"""Benchmark: the dashboard's data on 1,000,000 responses, selectors vs hand-written SQL.
+
+    .venv/bin/python -m benchmarks.reports [--responses 1000000] [--tz UTC] [--repeat 7]
+
+Seeds (once) a PostgreSQL database of its own (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/npsapp_bench; see benchmarks/seed.py), then times, in the
+same run and on the same connection:
+
+1. `selectors.dashboard(...)`: summary, monthly trend, breakdown by plan and the 0-10
+   distribution of the NPS survey over its 24 months, as the dashboard asks for them (one
+   grouped query plus a few aggregate rows summed in Python, and the scoring math);
+2. the same numbers through the separate selectors (summary, trend, breakdown: three queries);
+3. one hand-written SQL statement (GROUPING SETS) computing the same counts, plus the scoring
+   math on its rows.
+
+It checks that all three give identical numbers, prints median and best times, and the ratio
+selectors / hand-written SQL. Targets: ratio <= 1.5 and under 1 s for the dashboard data.
+It also times the whole dashboard page (every tile with its previous period, the funnel and
+the revenue table) for information.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.seed import ensure_seeded  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/npsapp_bench"
+
+HAND_SQL = """
+SELECT date_trunc('month', r.answered_at AT TIME ZONE %(tz)s) AS month,
+       a.plan AS plan,
+       r.score AS score,
+       GROUPING(date_trunc('month', r.answered_at AT TIME ZONE %(tz)s), a.plan, r.score) AS g,
+       count(*) AS n,
+       count(*) FILTER (WHERE r.category = 1) AS promoters,
+       count(*) FILTER (WHERE r.category = 0) AS passives,
+       count(*) FILTER (WHERE r.category = -1) AS detractors,
+       sum(r.score) AS total,
+       sum(r.score * r.score) AS squares
+FROM surveys_response r
+LEFT JOIN accounts_account a ON a.id = r.account_id
+WHERE r.survey_id = %(survey)s AND NOT r.excluded
+  AND r.answered_at >= %(lo)s AND r.answered_at < %(hi)s
+GROUP BY GROUPING SETS ((), (1), (2), (3))
+"""
+
+
+# The same numbers from one plain GROUP BY at the (month, plan, score) grain, summed by hand:
+# often faster than GROUPING SETS, so the run takes the faster of the two as the baseline.
+HAND_SQL_FINE = """
+SELECT date_trunc('month', r.answered_at AT TIME ZONE %(tz)s) AS month,
+       a.plan AS plan,
+       r.score AS score,
+       r.category AS category,
+       count(*) AS n
+FROM surveys_response r
+LEFT JOIN accounts_account a ON a.id = r.account_id
+WHERE r.survey_id = %(survey)s AND NOT r.excluded
+  AND r.answered_at >= %(lo)s AND r.answered_at < %(hi)s
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def _time_interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, float, object]]:
+    """{name: (median s, best s, last result)}; one warm-up each, then `repeat` rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, object] = {}
+    for fn in fns.values():
+        fn()  # warm-up: plans and caches, as on a dashboard that is in use
+    for _round in range(repeat):
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            results[name] = fn()
+            samples[name].append(time.perf_counter() - started)
+    return {
+        name: (statistics.median(values), min(values), results[name])
+        for name, values in samples.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--tz", default="UTC")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    ensure_seeded(url, args.responses)
+
+    os.environ["DATABASE_URL"] = url
+    for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
+        os.environ.pop(var, None)
+    os.environ["STATIC_MANIFEST"] = "false"  # no collectstatic needed to render the page
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from metrics import scoring, selectors, views
+    from surveys.models import Kind, Response, Survey
+
+    tz = ZoneInfo(args.tz)
+    survey = Survey.objects.get(slug="bench-nps")
+    first, last = (
+        Response.objects.filter(survey=survey).order_by("answered_at").first().answered_at,
+        Response.objects.filter(survey=survey).order_by("answered_at").last().answered_at,
+    )
+    period = selectors.Period(first.astimezone(tz).date(), last.astimezone(tz).date(), tz)
+    filters = selectors.Filters(period=period, kind=Kind.NPS, surveys=(survey.pk,))
+    lo, hi = period.bounds()
+    total = Response.objects.count()
+    counted = Response.objects.filter(survey=survey).count()
+    print(
+        f"database: {connection.settings_dict['NAME']} · {total:,} responses in all, "
+        f"{counted:,} in the NPS survey · {period.start} to {period.end} ({args.tz})"
+    )
+
+    def through_dashboard_selector():
+        return selectors.dashboard(filters=filters, granularity="month", dimension="plan")
+
+    def through_separate_selectors():
+        return (
+            selectors.score_summary(filters=filters),
+            selectors.trend(filters=filters, granularity="month"),
+            selectors.breakdown(filters=filters, dimension="plan"),
+        )
+
+    def through_hand_sql():
+        with connection.cursor() as cursor:
+            cursor.execute(HAND_SQL, {"tz": args.tz, "survey": survey.pk, "lo": lo, "hi": hi})
+            rows = cursor.fetchall()
+        summary, trend, plans, histogram = None, {}, {}, {}
+        for month, plan, score, g, n, promoters, passives, detractors, _total, _sq in rows:
+            result = scoring.nps(promoters, passives, detractors)
+            if g == 0b111:
+                summary = result
+            elif g == 0b011:
+                trend[month.date()] = result
+            elif g == 0b101:
+                plans[plan] = result
+            else:
+                histogram[score] = n
+        return summary, trend, plans, histogram
+
+    def through_hand_sql_fine():
+        with connection.cursor() as cursor:
+            cursor.execute(HAND_SQL_FINE, {"tz": args.tz, "survey": survey.pk, "lo": lo, "hi": hi})
+            rows = cursor.fetchall()
+        overall = [0, 0, 0]
+        months: dict = {}
+        plans: dict = {}
+        histogram: dict = {}
+        for month, plan, score, category, n in rows:
+            slot = 1 - category  # promoters, passives, detractors
+            overall[slot] += n
+            months.setdefault(month.date(), [0, 0, 0])[slot] += n
+            plans.setdefault(plan, [0, 0, 0])[slot] += n
+            histogram[score] = histogram.get(score, 0) + n
+        return (
+            scoring.nps(*overall),
+            {key: scoring.nps(*value) for key, value in months.items()},
+            {key: scoring.nps(*value) for key, value in plans.items()},
+            histogram,
+        )
+
+    # Interleaved rounds, so load from other processes hits every variant alike.
+    timings = _time_interleaved(
+        {
+            "dashboard": through_dashboard_selector,
+            "separate": through_separate_selectors,
+            "hand": through_hand_sql,
+            "hand_fine": through_hand_sql_fine,
+        },
+        args.repeat,
+    )
+    board = timings["dashboard"][2]
+    separate = timings["separate"][2]
+
+    # Same numbers, every way.
+    summary, trend, plans, histogram = timings["hand"][2]
+    assert timings["hand_fine"][2] == timings["hand"][2], "the hand-written statements disagree"
+    assert board.summary["nps"] == summary == separate[0]["nps"], "summary differs"
+    assert {row["bucket"]: row["nps"] for row in board.trend} == trend, "trend differs"
+    assert {row["bucket"]: row["nps"] for row in separate[1]} == trend, "trend differs"
+    assert {row["group"]: row["nps"] for row in board.breakdown} == plans, "breakdown differs"
+    assert {row["group"]: row["nps"] for row in separate[2]} == plans, "breakdown differs"
+    assert board.distribution == histogram, "distribution differs"
+
+    staff = User(username="bench", is_staff=True, is_active=True)
+    request = RequestFactory().get(
+        "/reports/",
+        {
+            "kind": "nps",
+            "survey": survey.slug,
+            "start": str(period.start),
+            "end": str(period.end),
+            "tz": args.tz,
+        },
+    )
+    request.user = staff
+
+    def whole_page():
+        response = views.dashboard(request)
+        assert response.status_code == 200
+        return response
+
+    page = _time_interleaved({"page": whole_page}, max(3, args.repeat // 2))["page"]
+
+    nps = board.summary["nps"]
+    print(
+        f"NPS {nps.score:.2f} ± {nps.margin:.2f} (n={nps.n:,}), {len(board.trend)} months, "
+        f"{len(board.breakdown)} plans; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    labels = {
+        "dashboard": "selectors.dashboard (1 query)",
+        "separate": "separate selectors (3 queries)",
+        "hand": "hand-written SQL, GROUPING SETS",
+        "hand_fine": "hand-written SQL, plain GROUP BY",
+    }
+    print(f"{'':46} {'median':>9} {'best':>9}")
+    for key, label in labels.items():
+        median, best, _result = timings[key]
+        print(f"{label:46} {median * 1000:7.0f}ms {best * 1000:7.0f}ms")
+    label = "whole /reports/ page (tiles, funnel, ARR)"
+    print(f"{label:46} {page[0] * 1000:7.0f}ms {page[1] * 1000:7.0f}ms")
+    baseline = min(timings["hand"][0], timings["hand_fine"][0])
+    ratio = timings["dashboard"][0] / baseline
+    print(
+        f"ratio selectors.dashboard / fastest hand-written SQL (medians): {ratio:.2f}x "
+        f"(target <= 1.5x); separate selectors: {timings['separate'][0] / baseline:.2f}x"
+    )
+    ok = ratio <= 1.5 and timings["dashboard"][0] < 1.0
+    print("targets met" if ok else "TARGETS MISSED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
