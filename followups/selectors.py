@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 
-from accounts.models import Contact
+from accounts.models import Account, Contact
 from surveys.models import Kind, Response
 
 from .models import FollowUp
@@ -68,7 +68,7 @@ def queue(
         "response__survey", "response__contact", "response__account", "assignee"
     ).prefetch_related("tags")
     if scope == Scope.MINE:
-        qs = qs.filter(Q(response__account__owner=user) | Q(assignee=user))
+        qs = qs.filter(_mine(user))
     elif scope == Scope.ASSIGNED:
         qs = qs.filter(assignee=user)
     if status == "open":
@@ -81,22 +81,25 @@ def queue(
         qs = qs.filter(tags__name__iexact=tag)
     if survey_slug:
         qs = qs.filter(response__survey__slug=survey_slug)
-    return qs.order_by("response__category", "response__answered_at", "pk")
+    return qs.order_by("category", "answered_at", "pk")
+
+
+def _mine(user) -> Q:
+    # An IN over the user's accounts (not a join) lets PostgreSQL OR two index scans.
+    return Q(account__in=Account.objects.filter(owner=user).values("pk")) | Q(assignee=user)
 
 
 def timing_report(*, since: datetime | None = None, user=None) -> dict:
     """Counts and mean times, from the answer to the first action and to closing, in one query."""
     qs = FollowUp.objects.all()
     if since is not None:
-        qs = qs.filter(response__answered_at__gte=since)
+        qs = qs.filter(answered_at__gte=since)
     if user is not None:
-        qs = qs.filter(Q(response__account__owner=user) | Q(assignee=user))
+        qs = qs.filter(_mine(user))
     to_first = ExpressionWrapper(
-        F("first_action_at") - F("response__answered_at"), output_field=DurationField()
+        F("first_action_at") - F("answered_at"), output_field=DurationField()
     )
-    to_close = ExpressionWrapper(
-        F("closed_at") - F("response__answered_at"), output_field=DurationField()
-    )
+    to_close = ExpressionWrapper(F("closed_at") - F("answered_at"), output_field=DurationField())
     row = qs.aggregate(
         total=Count("pk"),
         open=Count("pk", filter=Q(status__in=FollowUp.OPEN)),
@@ -104,7 +107,7 @@ def timing_report(*, since: datetime | None = None, user=None) -> dict:
         won=Count("pk", filter=Q(status=FollowUp.Status.CLOSED_WON)),
         lost=Count("pk", filter=Q(status=FollowUp.Status.CLOSED_LOST)),
         first_action_within_day=Count(
-            "pk", filter=Q(first_action_at__lte=F("response__answered_at") + timedelta(days=1))
+            "pk", filter=Q(first_action_at__lte=F("answered_at") + timedelta(days=1))
         ),
         acted=Count("pk", filter=Q(first_action_at__isnull=False)),
         mean_to_first_action=Avg(to_first, filter=Q(first_action_at__isnull=False)),
@@ -113,15 +116,15 @@ def timing_report(*, since: datetime | None = None, user=None) -> dict:
     return row
 
 
-def unhappy_responses_for(*, user, since: datetime) -> QuerySet[Response]:
+def unhappy_responses_for(*, user, since: datetime) -> list[Response]:
     """Unhappy answers since a time on the user's accounts or assigned to them, oldest first."""
-    return (
-        Response.objects.filter(category__lt=0, excluded=False, answered_at__gte=since)
-        .filter(Q(account__owner=user) | Q(followup__assignee=user))
-        .select_related("survey", "contact", "account")
-        .distinct()
-        .order_by("answered_at")
+    followups = (
+        FollowUp.objects.filter(_mine(user), category__lt=0, answered_at__gte=since)
+        .filter(response__excluded=False)
+        .select_related("response__survey", "response__contact", "response__account")
+        .order_by("answered_at", "pk")[:200]
     )
+    return [f.response for f in followups]
 
 
 def category_code(response: Response) -> str:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contact
-from surveys.models import Response
+from surveys.models import Response, Survey
 
 from . import emails, selectors, webhooks
 from .models import (
@@ -67,6 +67,10 @@ def handle_response_saved(*, response_id: int, created: bool) -> None:
         return
     if response.category < 0 and not response.excluded:
         ensure_followup(response=response)
+    # A re-answer may change the category the queue sorts on.
+    FollowUp.objects.filter(response=response).exclude(category=response.category).update(
+        category=response.category
+    )
     fire_alerts(response=response)
     event = Event.RESPONSE_CREATED if created else Event.RESPONSE_UPDATED
     publish_event(
@@ -253,7 +257,7 @@ def send_due_digests(*, now: datetime | None = None) -> int:
             days=7 if preference.frequency == DigestPreference.Frequency.WEEKLY else 1
         )
         since = preference.last_sent_at or (now - length)
-        rows = list(selectors.unhappy_responses_for(user=preference.user, since=since)[:200])
+        rows = selectors.unhappy_responses_for(user=preference.user, since=since)
         open_count = selectors.queue(user=preference.user).count()
         if not rows and not open_count:
             continue
@@ -270,7 +274,13 @@ def ensure_followup(*, response: Response) -> FollowUp:
     Idempotent and safe under concurrent calls (one row per response)."""
     owner_id = response.account.owner_id if response.account_id and response.account else None
     followup, _created = FollowUp.objects.get_or_create(
-        response=response, defaults={"assignee_id": owner_id}
+        response=response,
+        defaults={
+            "assignee_id": owner_id,
+            "account_id": response.account_id,
+            "answered_at": response.answered_at,
+            "category": response.category,
+        },
     )
     return followup
 
@@ -539,12 +549,16 @@ def sweep(
     now = timezone.now()
     since = now - window
     alerts = followups = 0
-    recent = Response.objects.filter(updated_at__gte=since, excluded=False)
+    # By answer time, through the (survey, answered_at) index; a re-answer whose enqueue was lost
+    # is not recovered here (its first answer was).
+    recent = Response.objects.filter(
+        survey_id__in=Survey.objects.values("pk"), answered_at__gte=since, excluded=False
+    )
     for rule in AlertRule.objects.filter(active=True):
         if not rule.has_condition():
             continue
         ids = (
-            recent.filter(rule.condition_q(), updated_at__gte=rule.created_at)
+            recent.filter(rule.condition_q(), answered_at__gte=rule.created_at)
             .exclude(alerts__rule=rule)
             .values_list("pk", flat=True)[:1000]
         )
