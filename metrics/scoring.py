@@ -266,8 +266,11 @@ def health(
     """Weighted mean of the present components (weights renormalised over them), 0..100.
 
     A missing input (None) drops out instead of counting as 0, so an account without
-    support-ticket data is not penalised; with no present component the score is None.
+    support-ticket data is not penalised. Recency alone is no score: with no other component
+    present (no answers, no account inputs) the score is None ("no data").
     """
+    if all(values.get(name) is None for name in HEALTH_COMPONENTS if name != "recency"):
+        values = {**values, "recency": None}
     present = [
         name
         for name in HEALTH_COMPONENTS

@@ -146,6 +146,8 @@ def test_proportion_change_reference():
 )
 def test_health_is_the_weighted_mean_of_present_components(values, weights):
     result = scoring.health(values, weights, red_below=40, green_from=70)
+    if all(values.get(k) is None for k in scoring.HEALTH_COMPONENTS if k != "recency"):
+        values = {**values, "recency": None}  # recency alone is no score
     present = {k: v for k, v in values.items() if v is not None and weights.get(k, 0) > 0}
     if not present:
         assert result.score is None and result.colour is None
@@ -156,6 +158,16 @@ def test_health_is_the_weighted_mean_of_present_components(values, weights):
     assert sum(c.contribution or 0 for c in result.components) == pytest.approx(expected)
     assume(abs(expected - 40) > 1e-9 and abs(expected - 70) > 1e-9)
     assert result.colour == ("red" if expected < 40 else "green" if expected >= 70 else "yellow")
+
+
+def test_recency_alone_is_no_score():
+    weights = dict.fromkeys(scoring.HEALTH_COMPONENTS, 10)
+    alone = scoring.health({"recency": 0.0}, weights, red_below=40, green_from=70)
+    assert (alone.score, alone.colour) == (None, None)
+    with_adoption = scoring.health(
+        {"recency": 0.0, "adoption": 100.0}, weights, red_below=40, green_from=70
+    )
+    assert (with_adoption.score, with_adoption.colour) == (50.0, "yellow")
 
 
 def test_health_components():
