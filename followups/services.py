@@ -471,14 +471,15 @@ def deliver_webhook(*, delivery_id: int) -> bool:
     result = webhooks.post(endpoint.url, body, headers)
     done = timezone.now()
     if result.ok:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=Status.SUCCEEDED,
-            delivered_at=done,
-            last_status_code=result.status_code,
-            last_error="",
-            next_attempt_at=None,
-        )
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        with transaction.atomic():
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                status=Status.SUCCEEDED,
+                delivered_at=done,
+                last_status_code=result.status_code,
+                last_error="",
+                next_attempt_at=None,
+            )
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
         return True
     if delivery.attempts < settings.WEBHOOK_MAX_ATTEMPTS:
         countdown = backoff(
@@ -493,13 +494,15 @@ def deliver_webhook(*, delivery_id: int) -> bool:
             next_attempt_at=done + timedelta(seconds=countdown),
         )
         raise RetryLater(result.error, countdown)
-    WebhookDelivery.objects.filter(pk=delivery_id).update(
-        status=Status.FAILED,
-        last_status_code=result.status_code,
-        last_error=result.error,
-        next_attempt_at=None,
-    )
-    _count_failed_delivery(endpoint_id=endpoint.pk, last_error=result.error)
+    with transaction.atomic():
+        # Together, so whoever sees the delivery failed also sees the endpoint's count (and state).
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=Status.FAILED,
+            last_status_code=result.status_code,
+            last_error=result.error,
+            next_attempt_at=None,
+        )
+        _count_failed_delivery(endpoint_id=endpoint.pk, last_error=result.error)
     return False
 
 
