@@ -25,6 +25,8 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+# A friendly, translated page (e.g. a respondent whose browser dropped the cookie).
+CSRF_FAILURE_VIEW = "surveys.public_views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

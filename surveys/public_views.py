@@ -349,3 +349,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     response = render(request, "404.html", status=404)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form posted without its cookie or token: ask to reload instead of Django's 403 page."""
+    response = render(request, "public/403_csrf.html", status=403)
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response

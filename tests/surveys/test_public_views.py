@@ -575,3 +575,16 @@ def test_reason_translation_with_another_count_falls_back_to_the_original():
         reason_options="Price\nSupport", text_translations={"es": {"reason_options": "Precio"}}
     )
     assert survey.reason_labels("es") == [("Price", "Price"), ("Support", "Support")]
+
+
+def test_missing_csrf_cookie_shows_a_friendly_page_and_records_nothing():
+    from django.test import Client
+
+    invitation = InvitationFactory(contact=ContactFactory(language="es"))
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.post(url(invitation), {"score": "9"}, HTTP_ACCEPT_LANGUAGE="es")
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert "<h1>Inténtelo de nuevo</h1>" in html
+    assert f'href="{url(invitation)}"' in html
+    assert Response.objects.count() == 0
