@@ -6,10 +6,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import (
+    SUBSCRIBABLE_EVENTS,
     AlertDelivery,
     AlertRule,
     DigestPreference,
-    Event,
     FollowUp,
     Note,
     Tag,
@@ -106,7 +106,7 @@ class DigestPreferenceAdmin(admin.ModelAdmin):
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        label=_("Events"), choices=Event.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Events"), choices=SUBSCRIBABLE_EVENTS, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
@@ -148,7 +148,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    actions = ["enable"]
+    actions = ["enable", "ping"]
 
     def get_fields(self, request, obj=None):
         fields = ["url", "description", "events", "active"]
@@ -178,6 +178,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def enable(self, request, queryset):
         count = sum(services.enable_endpoint(endpoint=e) for e in queryset)
         self.message_user(request, _("%(n)s endpoints enabled.") % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Send a test ping"), permissions=["change"])
+    def ping(self, request, queryset):
+        count = sum(services.send_ping(endpoint=e) for e in queryset)
+        self.message_user(
+            request,
+            _("%(n)s test pings queued; see the deliveries below each endpoint.") % {"n": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(WebhookDelivery)

@@ -321,6 +321,10 @@ class Event(models.TextChoices):
     RESPONSE_CREATED = "response.created", _("Response created")
     RESPONSE_UPDATED = "response.updated", _("Response updated")
     CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("Contact unsubscribed")
+    PING = "ping", _("Test ping (sent on request, never subscribed)")
+
+
+SUBSCRIBABLE_EVENTS = [(value, label) for value, label in Event.choices if value != Event.PING]
 
 
 class WebhookEndpoint(models.Model):
@@ -362,7 +366,7 @@ class WebhookEndpoint(models.Model):
         return self.description or self.url
 
     def clean(self) -> None:
-        valid = set(Event.values)
+        valid = {value for value, _label in SUBSCRIBABLE_EVENTS}
         if not isinstance(self.events, list) or not self.events:
             raise ValidationError({"events": _("Choose at least one event.")})
         unknown = [e for e in self.events if e not in valid]

@@ -442,6 +442,33 @@ def publish_event(*, event: str, key: str, data: dict) -> int:
     return len(ids)
 
 
+def send_ping(*, endpoint: WebhookEndpoint) -> bool:
+    """Queue a signed test event to one active endpoint, whatever it subscribed to."""
+    if not endpoint.active:
+        return False
+    now = timezone.now()
+    public_id = uuid.uuid4()
+    body = webhooks.dumps(
+        {
+            "id": str(public_id),
+            "event": Event.PING,
+            "created_at": now.isoformat(),
+            "data": {"endpoint": endpoint.url},
+        }
+    )
+    delivery = WebhookDelivery.objects.create(
+        public_id=public_id,
+        endpoint=endpoint,
+        event=Event.PING,
+        key=f"ping:{public_id}",
+        body=body,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    _enqueue_webhook(delivery.pk)
+    return True
+
+
 def _enqueue_webhook(delivery_id: int) -> None:
     from . import tasks
 

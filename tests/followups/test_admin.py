@@ -107,3 +107,34 @@ def test_marketing_cannot_change_follow_ups_in_the_admin(client, marketing_user)
     assert posted.status_code == 403
     followup.refresh_from_db()
     assert followup.status == "new"
+
+
+def test_ping_action_sends_a_signed_test_event(
+    admin_client, receiver, django_capture_on_commit_callbacks
+):
+    from followups import webhooks
+
+    hook = WebhookEndpoint.objects.create(url=receiver.url, events=["contact.unsubscribed"])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/followups/webhookendpoint/", {"action": "ping", "_selected_action": [hook.pk]}
+        )
+    [request] = receiver.wait_for(1)
+    assert request.json()["event"] == "ping"
+    assert request.json()["data"] == {"endpoint": receiver.url}
+    assert webhooks.verify(
+        secret=hook.secret,
+        timestamp=request.headers["X-Webhook-Timestamp"],
+        body=request.body,
+        signature=request.headers["X-Webhook-Signature"],
+    )
+    assert hook.deliveries.get().status == "succeeded"
+
+
+def test_ping_is_not_a_subscribable_event(admin_client):
+    posted = admin_client.post(
+        "/admin/followups/webhookendpoint/add/",
+        {"url": "https://hooks.example.com/nps", "events": ["ping"], "active": "on"},
+    )
+    assert posted.status_code == 200
+    assert WebhookEndpoint.objects.count() == 0
