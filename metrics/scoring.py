@@ -199,7 +199,7 @@ def weighted_nps(pairs: list[tuple[float, float]]) -> float | None:
 HEALTH_COMPONENTS = ("nps", "csat", "ces", "recency", "support", "adoption")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built 6 times per account on every accounts page
 class HealthComponent:
     name: str
     value: float | None  # 0..100, None when the input is missing
@@ -211,7 +211,7 @@ class HealthComponent:
         return None if self.value is None else self.value * self.share
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Health:
     score: float | None
     colour: str | None  # "red", "yellow", "green"

@@ -220,17 +220,30 @@ def score_summary(*, filters: Filters) -> dict:
     return _result(filters.kind, row)
 
 
-def kind_summaries(*, filters: Filters) -> dict[str, dict]:
-    """Scores of every kind under the same filters, survey choice ignored: one query."""
+def kind_summaries(*, filters: Filters, kinds: dict[int, str] | None = None) -> dict[str, dict]:
+    """Scores of every kind under the same filters, survey choice ignored. One query when the
+    caller passes the survey kinds ({survey id: kind}), else two.
+
+    Grouping by survey id (not joining surveys for the kind) keeps it an index-only scan;
+    the per-survey sums are added per kind, which is exact.
+    """
+    if kinds is None:
+        kinds = dict(
+            Survey.objects.using(settings.REPORTS_DATABASE).values_list("pk", "kind").order_by()
+        )
     everything = replace(filters, kind="", surveys=())
-    rows = {
-        row["survey__kind"]: row
-        for row in counted_responses(filters=everything)
-        .values("survey__kind")
+    totals: dict[str, dict] = {}
+    for row in (
+        counted_responses(filters=everything)
+        .values("survey_id")
         .annotate(**_aggregates())
         .order_by()
-    }
-    return {kind: _result(kind, rows.get(kind, _EMPTY)) for kind in Kind.values}
+    ):
+        kind = kinds.get(row.pop("survey_id"))
+        total = totals.setdefault(kind, dict.fromkeys(_EMPTY, 0))
+        for key in _EMPTY:
+            total[key] += row[key] or 0
+    return {kind: _result(kind, totals.get(kind, _EMPTY)) for kind in Kind.values}
 
 
 _EMPTY = {"n": 0, "positive": 0, "neutral": 0, "negative": 0, "total": 0, "total_squares": 0}

@@ -71,7 +71,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "kind_label": Kind(filters.kind).label,
         "survey": selected,
         "surveys": kind_surveys,
-        "tiles": _kind_tiles(filters, data, scales),
+        "tiles": _kind_tiles(filters, data, scales, {s.pk: s.kind for s in surveys}),
         "data": data,
         "show_mean": len(scales.get(filters.kind, set())) <= 1,
         "granularity": granularity,
@@ -90,15 +90,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _kind_tiles(
-    filters: selectors.Filters, data: selectors.Dashboard, scales: dict[str, set[int]]
+    filters: selectors.Filters,
+    data: selectors.Dashboard,
+    scales: dict[str, set[int]],
+    kinds: dict[int, str],
 ) -> list[dict]:
     """A tile per kind (CES 1.0 only when it has answers) with the change vs the period before.
 
     Tiles of the other kinds ignore the survey choice; the chosen kind's tile is the report's.
     """
-    current = selectors.kind_summaries(filters=filters)
+    current = selectors.kind_summaries(filters=filters, kinds=kinds)
     previous_filters = filters.previous()
-    previous = selectors.kind_summaries(filters=previous_filters) if previous_filters else {}
+    previous = (
+        selectors.kind_summaries(filters=previous_filters, kinds=kinds) if previous_filters else {}
+    )
     if filters.surveys:
         current[filters.kind] = data.summary
         if previous_filters:
