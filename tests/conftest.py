@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -13,6 +14,13 @@ def _isolated_outbox(settings, tmp_path):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Respondent pages activate the contact's language; do not let it leak into the next test."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from surveys import emails
 from surveys.models import Kind
@@ -176,11 +177,12 @@ def test_contact_name_is_escaped_in_html():
 
 def test_accent_colour_must_be_readable_on_white():
     survey = SurveyFactory.build(accent_color="#ffdd00")
-    with pytest.raises(ValidationError) as raised:
-        survey.full_clean(exclude=["slug"])
-    assert raised.value.message_dict["accent_color"] == [
-        "This colour is too light: white text on it is hard to read."
-    ]
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as raised:
+            survey.full_clean(exclude=["slug"])
+        assert raised.value.message_dict["accent_color"] == [
+            "This colour is too light: white text on it is hard to read."
+        ]
     SurveyFactory.build(accent_color="#0b3d91").clean()
 
 
