@@ -17,11 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
 from accounts import services as account_services
 
-from . import emails, scanners, services
+from . import emails, ratelimits, scanners, services
 from .forms import AnswerForm, ReferralForm
 from .models import Invitation, Response
 
@@ -66,23 +65,12 @@ def _response_of(invitation: Invitation) -> Response | None:
 
 def _rate_limited(request: HttpRequest, token: str) -> bool:
     """Count this POST against the per-IP and per-token limits; True when over either."""
-    by_ip = is_ratelimited(
-        request,
-        group="public-post-ip",
-        key="ip",
-        rate=settings.PUBLIC_POST_RATE_PER_IP,
-        method="POST",
-        increment=True,
+    return ratelimits.hit(
+        [
+            ("public-post-ip", ratelimits.client_ip(request), settings.PUBLIC_POST_RATE_PER_IP),
+            ("public-post-token", token[:64], settings.PUBLIC_POST_RATE_PER_TOKEN),
+        ]
     )
-    by_token = is_ratelimited(
-        request,
-        group="public-post-token",
-        key=lambda group, req: token[:64],
-        rate=settings.PUBLIC_POST_RATE_PER_TOKEN,
-        method="POST",
-        increment=True,
-    )
-    return by_ip or by_token
 
 
 def _too_many(request: HttpRequest, token: str, *, wants_json: bool = False) -> HttpResponse:

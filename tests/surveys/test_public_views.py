@@ -588,3 +588,24 @@ def test_missing_csrf_cookie_shows_a_friendly_page_and_records_nothing():
     assert "<h1>Inténtelo de nuevo</h1>" in html
     assert f'href="{url(invitation)}"' in html
     assert Response.objects.count() == 0
+
+
+def test_rate_parsing_and_client_address(rf, settings):
+    from surveys import ratelimits
+
+    assert ratelimits.parse_rate("120/m") == (120, 60)
+    assert ratelimits.parse_rate("5/10s") == (5, 10)
+    assert ratelimits.parse_rate("1000/h") == (1000, 3600)
+    request = rf.post("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.1")
+    assert ratelimits.client_ip(request) == "10.0.0.9"
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
+    assert ratelimits.client_ip(request) == "203.0.113.7"
+
+
+def test_rate_limit_counts_each_value_separately():
+    from surveys import ratelimits
+
+    for _ in range(3):
+        assert ratelimits.hit([("g", "a", "3/m"), ("h", "b", "100/m")]) is False
+    assert ratelimits.hit([("g", "a", "3/m"), ("h", "b", "100/m")]) is True
+    assert ratelimits.hit([("g", "other", "3/m")]) is False
