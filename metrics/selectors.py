@@ -372,7 +372,7 @@ def funnel(*, filters: Filters) -> list[dict]:
     qs = Invitation.objects.using(settings.REPORTS_DATABASE).all()
     if filters.surveys:
         qs = qs.filter(survey_id__in=filters.surveys)
-    else:
+    elif filters.kind:
         qs = qs.filter(survey__kind=filters.kind)
     lo, hi = filters.period.bounds()
     if lo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
@@ -83,7 +84,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "distribution_chart": charts.distribution_chart(distribution),
         "dimension": dimension,
         "dimension_label": selectors.DIMENSIONS[dimension][1],
-        "funnel": selectors.funnel(filters=filters),
+        # The funnel lists every survey (all kinds) unless one survey is chosen.
+        "funnel": selectors.funnel(
+            filters=filters if filters.surveys else replace(filters, kind="")
+        ),
         "revenue": selectors.revenue(rows),
     }
     return render(request, "reports/dashboard.html", context)
