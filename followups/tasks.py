@@ -20,7 +20,7 @@ def send_alert(self, delivery_id: int) -> bool:
     try:
         return services.send_alert(delivery_id=delivery_id)
     except services.RetryLater as exc:
-        raise self.retry(countdown=exc.countdown, exc=exc) from None
+        return _retry(self, exc)
 
 
 @shared_task(bind=True, max_retries=None)
@@ -28,7 +28,15 @@ def deliver_webhook(self, delivery_id: int) -> bool:
     try:
         return services.deliver_webhook(delivery_id=delivery_id)
     except services.RetryLater as exc:
-        raise self.retry(countdown=exc.countdown, exc=exc) from None
+        return _retry(self, exc)
+
+
+def _retry(task, exc: services.RetryLater) -> bool:
+    if task.request.is_eager:
+        # Eager mode (no broker) runs inside the web request: never wait there. The row stays
+        # pending and the sweeper sends it again.
+        return False
+    raise task.retry(countdown=exc.countdown, exc=exc)
 
 
 @shared_task

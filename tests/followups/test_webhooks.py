@@ -272,3 +272,15 @@ def test_sweep_requeues_a_lost_delivery_and_one_stuck_in_sending(receiver):
     assert result["requeued_webhooks"] == 2
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
     assert len(receiver.requests) == 2
+
+
+def test_eager_mode_never_waits_for_a_retry_inside_the_request(
+    django_capture_on_commit_callbacks, receiver
+):
+    endpoint(receiver.url)
+    receiver.default_status = 500
+    answer(django_capture_on_commit_callbacks, InvitationFactory(), 9)
+    assert len(receiver.requests) == 1
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert delivery.next_attempt_at is not None
