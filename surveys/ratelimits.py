@@ -26,8 +26,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def client_ip(request: HttpRequest) -> str:
     meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
     value = request.META.get(meta_key, "") or request.META.get("REMOTE_ADDR", "")
-    # X-Forwarded-For lists the client first.
-    return value.split(",")[0].strip()
+    # In X-Forwarded-For only the last address, added by our own proxy, cannot be forged.
+    return value.split(",")[-1].strip()
 
 
 def _key(group: str, value: str, period: int, now: float) -> str:
