@@ -42,6 +42,15 @@ class AlertRuleAdmin(admin.ModelAdmin):
         (_("Notify"), {"fields": ["notify_owner", "emails", "chat_webhook_url"]}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return self.fieldsets
+        # A chat webhook URL is a credential: read-only roles do not see it.
+        return [
+            (name, {"fields": [f for f in opts["fields"] if f != "chat_webhook_url"]})
+            for name, opts in self.fieldsets
+        ]
+
 
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(admin.ModelAdmin):
@@ -152,7 +161,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["url", "description", "events", "active"]
-        return fields + (self.readonly_fields if obj else [])
+        readonly = self.readonly_fields if obj else []
+        if not self.has_change_permission(request, obj):
+            # The signing secret is a credential: read-only roles do not see it.
+            readonly = [f for f in readonly if f != "secret"]
+        return fields + readonly
 
     def get_inlines(self, request, obj):
         return [WebhookDeliveryInline] if obj else []

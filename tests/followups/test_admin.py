@@ -138,3 +138,23 @@ def test_ping_is_not_a_subscribable_event(admin_client):
     )
     assert posted.status_code == 200
     assert WebhookEndpoint.objects.count() == 0
+
+
+def test_read_only_roles_never_see_secrets(client, marketing_user):
+    hook = WebhookEndpoint.objects.create(url="https://hooks.example.com/x", events=["ping"])
+    rule = AlertRule.objects.create(
+        name="r", on_negative=True, chat_webhook_url="https://chat.example.com/T0/B0/s3cr3t"
+    )
+    client.force_login(marketing_user)
+    page = client.get(f"/admin/followups/webhookendpoint/{hook.pk}/change/")
+    assert page.status_code == 200
+    assert hook.secret not in page.content.decode()
+    page = client.get(f"/admin/followups/alertrule/{rule.pk}/change/")
+    assert page.status_code == 200
+    assert "s3cr3t" not in page.content.decode()
+
+
+def test_administrators_see_the_signing_secret(admin_client):
+    hook = WebhookEndpoint.objects.create(url="https://hooks.example.com/x", events=["ping"])
+    page = admin_client.get(f"/admin/followups/webhookendpoint/{hook.pk}/change/")
+    assert hook.secret in page.content.decode()
