@@ -9,7 +9,7 @@ import hashlib
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
@@ -44,6 +44,7 @@ def hit(limits: list[tuple[str, str, str]]) -> bool:
     for group, value, rate in limits:
         allowed, period = parse_rate(rate)
         keys.append((_key(group, value, period, now), allowed, period))
+    cache = caches["default"]  # the backend itself, not the proxy, for the isinstance check
     if isinstance(cache, RedisCache):
         client = cache._cache.get_client(write=True)
         pipe = client.pipeline(transaction=False)
