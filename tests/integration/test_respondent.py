@@ -298,6 +298,12 @@ def test_error_states_on_the_real_stack(live_server, settings):
     assert limited.status_code == 429  # the counter lives in Redis, shared by every process
     assert "Muitas tentativas. Aguarde um minuto e tente novamente." in limited.text
     assert Response.objects.count() == 0
+    import redis
+
+    counters = redis.Redis.from_url(settings.REDIS_URL)
+    [key] = counters.keys("*rl:public-post-token:*")
+    assert int(counters.get(key)) == 3
+    assert 0 < counters.ttl(key) <= 61
 
     missing = requests.get(f"{live_server.url}/s/{'x' * 43}/", headers={"Accept-Language": "es"})
     assert missing.status_code == 404
