@@ -23,7 +23,7 @@ from surveys.models import Kind, Survey
 from . import scoring, selectors
 from .models import HealthSettings
 
-PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
 GROUP_BY = [*selectors.GRANULARITIES, *selectors.DIMENSIONS]
 COMPARE = ["previous", "previous_year"]
 
@@ -53,14 +53,19 @@ class SummaryQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(required=False, choices=Account.Status.choices)
     language = serializers.ChoiceField(required=False, choices=settings.LANGUAGES)
     property = serializers.CharField(
-        required=False, max_length=200, help_text="An invitation property, key=value."
+        required=False,
+        max_length=200,
+        help_text="key=value (invitation property) or account.key=value (account property).",
     )
 
     def validate_property(self, value: str) -> tuple[str, str]:
         key, sep, prop_value = value.partition("=")
         if not sep or not PROPERTY_KEY.match(key.strip()):
             raise serializers.ValidationError(
-                _("Use key=value; the key has letters, digits and underscores only.")
+                _(
+                    "Use key=value (account.key=value for an account property); the key has "
+                    "letters, digits and underscores only."
+                )
             )
         return key.strip(), prop_value.strip()
 

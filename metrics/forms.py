@@ -17,7 +17,7 @@ from surveys.models import Kind, Survey
 
 from . import selectors
 
-PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_DAYS = 365
 
 
@@ -108,7 +108,10 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         label=_("Property"),
         required=False,
         max_length=200,
-        help_text=_("An invitation property as key=value, e.g. channel=chat."),
+        help_text=_(
+            "key=value for an invitation property (channel=chat), "
+            "account.key=value for an account property."
+        ),
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -123,7 +126,10 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         key = key.strip()
         if not sep or not PROPERTY_KEY.match(key):
             raise forms.ValidationError(
-                _("Use key=value; the key has letters, digits and underscores only.")
+                _(
+                    "Use key=value (account.key=value for an account property); the key has "
+                    "letters, digits and underscores only."
+                )
             )
         return key, prop_value.strip()
 

@@ -100,6 +100,14 @@ def _account_q(filters: Filters, prefix: str) -> Q:
     return q
 
 
+def _property_lookup(key: str, invitation_prefix: str, account_prefix: str) -> str:
+    """`key` filters the invitation's properties (transactional context such as channel or
+    agent); `account.key` filters the account's properties."""
+    if key.startswith("account."):
+        return f"{account_prefix}properties__{key.removeprefix('account.')}"
+    return f"{invitation_prefix}properties__{key}"
+
+
 def counted_responses(
     *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
 ) -> QuerySet[Response]:
@@ -127,7 +135,11 @@ def counted_responses(
         qs = qs.filter(contact__language=filters.language)
     if filters.property_key:
         qs = qs.filter(
-            **{f"invitation__properties__{filters.property_key}": filters.property_value}
+            **{
+                _property_lookup(filters.property_key, "invitation__", "account__"): (
+                    filters.property_value
+                )
+            }
         )
     return qs
 
@@ -385,7 +397,13 @@ def funnel(*, filters: Filters) -> list[dict]:
     if filters.language:
         qs = qs.filter(contact__language=filters.language)
     if filters.property_key:
-        qs = qs.filter(**{f"properties__{filters.property_key}": filters.property_value})
+        qs = qs.filter(
+            **{
+                _property_lookup(filters.property_key, "", "contact__account__"): (
+                    filters.property_value
+                )
+            }
+        )
     sent = Q(sent_at__isnull=False)
     rows = (
         qs.values("survey_id", "survey__name")

@@ -13,6 +13,10 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+PROPERTY_ERROR = (
+    "Use key=value (account.key=value for an account property); the key has letters, "
+    "digits and underscores only."
+)
 UTC = dt.UTC
 
 
@@ -110,7 +114,7 @@ def test_summary_compare_previous(api_client, data):
         (
             {"survey": "rel", "property": "no equals"},
             "property",
-            "Use key=value; the key has letters, digits and underscores only.",
+            PROPERTY_ERROR,
         ),
     ],
 )

@@ -21,6 +21,10 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+PROPERTY_ERROR = (
+    "Use key=value (account.key=value for an account property); the key has letters, "
+    "digits and underscores only."
+)
 
 
 def _answers(survey, account, scores, *, when=None, comment=""):
@@ -95,7 +99,7 @@ def test_dashboard_rejects_bad_filters_with_messages(staff_client):
     errors = response.context["form"].errors
     assert errors["end"] == ["The end date is before the start date."]
     assert errors["tz"] == ["Unknown time zone."]
-    assert errors["prop"] == ["Use key=value; the key has letters, digits and underscores only."]
+    assert errors["prop"] == [PROPERTY_ERROR]
 
 
 @pytest.mark.parametrize("size", [1, 8])
