@@ -47,7 +47,9 @@ urlpatterns = [
     re_path(r"^exports/?$", ExportListCreateView.as_view(), name="exports"),
     re_path(r"^exports/(?P<public_id>[0-9a-f-]{36})/?$", ExportDetailView.as_view(), name="export"),
     re_path(
-        r"^exports/(?P<public_id>[0-9a-f-]{36})/file/?$", ExportFileView.as_view(), name="export-file"
+        r"^exports/(?P<public_id>[0-9a-f-]{36})/file/?$",
+        ExportFileView.as_view(),
+        name="export-file",
     ),
     re_path(r"^contacts/(?P<email>[^/]+)/data/?$", ContactDataView.as_view(), name="contact-data"),
     re_path(

@@ -8,9 +8,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("exports/", export_views.export_responses, name="exports"),
     path("exports/<uuid:public_id>/", export_views.export_detail, name="export-detail"),
-    path(
-        "exports/<uuid:public_id>/download", export_views.export_download, name="export-download"
-    ),
+    path("exports/<uuid:public_id>/download", export_views.export_download, name="export-download"),
     path("accounts/", views.account_list, name="accounts"),
     path("accounts/<str:external_id>/", views.account_detail, name="account"),
 ]
