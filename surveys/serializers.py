@@ -34,6 +34,22 @@ class SurveySerializer(serializers.ModelSerializer):
             "follow_up_question",
             "sender_name",
             "active",
+            # Distribution (README, "Distribution").
+            "paused",
+            "relational",
+            "cadence_days",
+            "send_delay_minutes",
+            "throttle_days",
+            "account_cap",
+            "account_cap_days",
+            "reminder_days",
+            "expiry_days",
+            "audience_account_statuses",
+            "audience_plans",
+            "audience_segments",
+            "audience_regions",
+            "audience_property",
+            "audience_property_value",
             "created_at",
         ]
         read_only_fields = ["created_at"]
@@ -50,7 +66,10 @@ class SurveySerializer(serializers.ModelSerializer):
         attrs.setdefault("scale_min", default_min)
         attrs.setdefault("scale_max", default_max)
         try:
-            Survey(kind=kind, scale_min=attrs["scale_min"], scale_max=attrs["scale_max"]).clean()
+            audience = {k: v for k, v in attrs.items() if k.startswith("audience_")}
+            Survey(
+                kind=kind, scale_min=attrs["scale_min"], scale_max=attrs["scale_max"], **audience
+            ).clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
         if not attrs.get("slug") and self.instance is None:

@@ -250,3 +250,43 @@ def test_the_webhook_rejects_wrong_credentials_and_changes_nothing(client, setti
     assert response.status_code == 400
     contact.refresh_from_db()
     assert contact.bounced_at is None
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+def test_the_api_sets_and_returns_distribution_settings(api_client):
+    response = api_client.post(
+        "/api/v1/surveys",
+        {
+            "name": "After ticket",
+            "slug": "after-ticket",
+            "kind": "csat",
+            "send_delay_minutes": 120,
+            "reminder_days": None,
+            "throttle_days": 0,
+            "relational": False,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["send_delay_minutes"], body["reminder_days"], body["throttle_days"]) == (
+        120,
+        None,
+        0,
+    )
+    assert body["audience_account_statuses"] == "active"
+    survey = Survey.objects.get(slug="after-ticket")
+    assert (survey.send_delay_minutes, survey.reminder_days) == (120, None)
+
+
+def test_the_api_rejects_an_unknown_audience_status_and_writes_nothing(api_client):
+    response = api_client.post(
+        "/api/v1/surveys",
+        {"name": "Rel", "slug": "rel", "relational": True, "audience_account_statuses": "gold"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"audience_account_statuses": ["Unknown account status: gold."]}
+    assert not Survey.objects.filter(slug="rel").exists()
