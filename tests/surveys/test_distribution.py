@@ -683,3 +683,25 @@ def test_delivered_and_opened_events_change_nothing(clock):
         )
     contact.refresh_from_db()
     assert (contact.bounced_at, contact.complained_at, contact.unsubscribed_at) == (None,) * 3
+
+
+def test_the_distribute_command_runs_every_sweep_once(clock, backend, run_commits):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    survey = SurveyFactory(send_delay_minutes=10)
+    relational = SurveyFactory(relational=True, cadence_days=1, throttle_days=0)
+    ContactFactory()
+    scheduled, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+    clock.move_to(T0 + timedelta(minutes=10))
+    out = StringIO()
+    with run_commits():
+        call_command("distribute", stdout=out)
+
+    assert out.getvalue().strip() == (
+        "released 1, dispatched 1, lost 0, expired 0, reminders 0, relational planned 2"
+    )
+    scheduled.refresh_from_db()
+    assert scheduled.status == Status.SENT
+    assert Invitation.objects.filter(survey=relational, status=Status.SENT).count() == 2
