@@ -417,6 +417,9 @@ class Invitation(models.Model):
         REVOKED = "revoked", _("Revoked")
         EXPIRED = "expired", _("Expired before sending")
 
+    # Statuses that can no longer be answered (besides passing expires_at).
+    CLOSED_STATUSES = (Status.REVOKED, Status.SUPPRESSED, Status.EXPIRED)
+
     class Reason(models.TextChoices):
         THROTTLED = "throttled", _("Throttled")
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
@@ -503,10 +506,7 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         """Can still be answered: not revoked, not suppressed, not expired."""
-        return (
-            self.status not in (self.Status.REVOKED, self.Status.SUPPRESSED, self.Status.EXPIRED)
-            and not self.is_expired
-        )
+        return self.status not in self.CLOSED_STATUSES and not self.is_expired
 
     @property
     def message_id(self) -> str:

@@ -4,6 +4,8 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -92,19 +94,22 @@ def record_answer(
     signals = bot_signals or {}
     suspected = bool(signals.get("reasons"))
     with transaction.atomic():
-        # Lock the invitation row: concurrent answers for one token serialize here.
-        locked = (
-            Invitation.objects.select_for_update()
-            .only("status", "expires_at", "answered_at")
-            .get(pk=invitation.pk)
-        )
-        if not locked.is_open:
-            raise ValidationError(_("This survey has closed."))
         now = timezone.now()
-        response = Response.objects.filter(invitation=locked).first()
-        if response is None:
+        # One UPDATE locks the invitation row (concurrent answers for one token serialize
+        # here), checks that it is still open and keeps the time of the first answer.
+        still_open = (
+            Invitation.objects.filter(pk=invitation.pk, expires_at__gt=now)
+            .exclude(status__in=Invitation.CLOSED_STATUSES)
+            .update(answered_at=Coalesce("answered_at", Value(now)))
+        )
+        if not still_open:
+            raise ValidationError(_("This survey has closed."))
+        # A new statement after the lock: it sees a response committed by the request we waited on.
+        response = Response.objects.filter(invitation_id=invitation.pk).order_by().first()
+        created = response is None
+        if created:
             response = Response.objects.create(
-                invitation=locked,
+                invitation_id=invitation.pk,
                 survey=survey,
                 contact_id=invitation.contact_id,
                 account_id=invitation.contact.account_id,
@@ -133,9 +138,6 @@ def record_answer(
                     "suspected_bot", "updated_at",
                 ]
             )
-        if locked.answered_at is None:
-            Invitation.objects.filter(pk=locked.pk).update(answered_at=now)
-        created = locked.answered_at is None
         # Higher apps (alerts, webhooks) hear about it only once the answer is committed.
         transaction.on_commit(
             lambda: response_saved.send(sender=Response, response_id=response.pk, created=created),
