@@ -44,7 +44,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from accounts.models import Contact
+from accounts.models import Account, Contact
 
 from . import emails
 from .models import Campaign, Invitation, Survey
@@ -162,10 +162,11 @@ def create_invitation(
             ), True
     try:
         with transaction.atomic():
-            # One writer per contact at a time, so two events cannot both pass the throttle.
-            Contact.objects.select_for_update().filter(pk=contact.pk).first()
+            # One writer per contact (and per account under a cap) at a time, so two events
+            # cannot both pass the throttle; the locked row is also the freshest.
+            contact = Contact.objects.select_for_update().get(pk=contact.pk)
             if survey.account_cap and contact.account_id:
-                Contact.objects.select_for_update().filter(account_id=contact.account_id).count()
+                Account.objects.select_for_update().filter(pk=contact.account_id).first()
             invitation = _create_row(
                 survey=survey,
                 contact=contact,
