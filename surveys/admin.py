@@ -12,8 +12,18 @@ from .models import Campaign, Invitation, Referral, Response, Survey
 
 @admin.register(Survey)
 class SurveyAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "kind", "scale_min", "scale_max", "active", "paused",
-                    "relational", "distribution_link", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "kind",
+        "scale_min",
+        "scale_max",
+        "active",
+        "paused",
+        "relational",
+        "distribution_link",
+        "created_at",
+    ]
     list_filter = ["kind", "active", "paused", "relational"]
     actions = ["pause_surveys", "resume_surveys"]
     search_fields = ["name", "slug", "question"]
@@ -35,23 +45,51 @@ class SurveyAdmin(admin.ModelAdmin):
         self.message_user(
             request, _("Resumed; %(count)d queued invitations sent to workers.") % {"count": queued}
         )
+
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["contact", "survey", "status", "suppression_reason", "event_id", "created_at",
-                    "sent_at", "send_count", "clicked_at", "answered_at", "expires_at"]
-    list_filter = ["status", "suppression_reason", "survey", "campaign",
-                   ("answered_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "contact",
+        "survey",
+        "status",
+        "suppression_reason",
+        "event_id",
+        "created_at",
+        "sent_at",
+        "send_count",
+        "clicked_at",
+        "answered_at",
+        "expires_at",
+    ]
+    list_filter = [
+        "status",
+        "suppression_reason",
+        "survey",
+        "campaign",
+        ("answered_at", admin.EmptyFieldListFilter),
+    ]
     actions = ["resend_failed"]
     search_fields = ["contact__email", "event_id", "public_id"]
     list_select_related = ["contact", "survey"]
     date_hierarchy = "created_at"
     raw_id_fields = ["contact"]
-    readonly_fields = ["public_id", "created_at", "claimed_at", "sent_at", "send_count",
-                       "clicked_at", "answered_at", "last_error", "attempts", "next_attempt_at",
-                       "reminder_sent_at", "campaign"]
+    readonly_fields = [
+        "public_id",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "send_count",
+        "clicked_at",
+        "answered_at",
+        "last_error",
+        "attempts",
+        "next_attempt_at",
+        "reminder_sent_at",
+        "campaign",
+    ]
     exclude = ["token"]
 
     @admin.action(description=_("Resend the selected failed invitations"))
@@ -63,30 +101,59 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(Response)
 class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
-    list_display = ["answered_at", "survey", "score", "category_display", "contact", "account",
-                    "short_comment", "reason", "confirmed_via", "suspected_bot", "excluded"]
-    list_filter = ["survey", "category", "excluded", "suspected_bot", "confirmed_via",
-                   "account__plan"]
+    list_display = [
+        "answered_at",
+        "survey",
+        "score",
+        "category_display",
+        "contact",
+        "account",
+        "short_comment",
+        "reason",
+        "confirmed_via",
+        "suspected_bot",
+        "excluded",
+    ]
+    list_filter = [
+        "survey",
+        "category",
+        "excluded",
+        "suspected_bot",
+        "confirmed_via",
+        "account__plan",
+    ]
     actions = ["exclude_responses", "restore_responses"]
     search_fields = ["contact__email", "comment", "account__name"]
     list_select_related = ["survey", "contact", "account"]
     date_hierarchy = "answered_at"
     raw_id_fields = ["invitation", "contact", "account"]
-    readonly_fields = ["public_id", "score", "category", "updated_at", "answered_at",
-                       "confirmed_via", "invitation", "survey", "reason", "suspected_bot",
-                       "bot_signals_display"]
+    readonly_fields = [
+        "public_id",
+        "score",
+        "category",
+        "updated_at",
+        "answered_at",
+        "confirmed_via",
+        "invitation",
+        "survey",
+        "reason",
+        "suspected_bot",
+        "bot_signals_display",
+    ]
     exclude = ["bot_signals"]
 
     @admin.action(description=_("Exclude selected responses from every score"))
     def exclude_responses(self, request, queryset) -> None:
-        changed = services.set_excluded(response_ids=list(queryset.values_list("pk", flat=True)),
-                                        excluded=True)
+        changed = services.set_excluded(
+            response_ids=list(queryset.values_list("pk", flat=True)), excluded=True
+        )
         self.message_user(request, _("%(count)d responses excluded.") % {"count": changed})
 
     @admin.action(description=_("Restore selected responses to the scores"))
     def restore_responses(self, request, queryset) -> None:
-        changed = services.set_excluded(response_ids=list(queryset.values_list("pk", flat=True)),
-                                        excluded=False)
+        changed = services.set_excluded(
+            response_ids=list(queryset.values_list("pk", flat=True)), excluded=False
+        )
         self.message_user(request, _("%(count)d responses restored.") % {"count": changed})
 
     @admin.display(description=_("bot signals"))
@@ -95,7 +162,8 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
         if not signals:
             return "-"
         rows = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td></tr>",
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
             ((key, value) for key, value in signals.items()),
         )
         return format_html("<table>{}</table>", rows)
@@ -145,18 +213,47 @@ class ReferralAdmin(admin.ModelAdmin):
 class CampaignAdmin(admin.ModelAdmin):
     """A one-time send to an audience: create it as a draft, then launch it after a preview."""
 
-    list_display = ["name", "survey", "status", "planned_count", "created_at", "launched_at",
-                    "progress_link"]
+    list_display = [
+        "name",
+        "survey",
+        "status",
+        "planned_count",
+        "created_at",
+        "launched_at",
+        "progress_link",
+    ]
     list_filter = ["status", "survey"]
     search_fields = ["name"]
     readonly_fields = ["status", "created_by", "created_at", "launched_at", "planned_count"]
     actions = ["launch_campaigns"]
     fieldsets = [
-        (None, {"fields": ["survey", "name", "status", "planned_count", "created_by",
-                           "created_at", "launched_at"]}),
-        (_("Audience"), {"fields": ["audience_account_statuses", "audience_plans",
-                                    "audience_segments", "audience_regions", "audience_property",
-                                    "audience_property_value"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "survey",
+                    "name",
+                    "status",
+                    "planned_count",
+                    "created_by",
+                    "created_at",
+                    "launched_at",
+                ]
+            },
+        ),
+        (
+            _("Audience"),
+            {
+                "fields": [
+                    "audience_account_statuses",
+                    "audience_plans",
+                    "audience_segments",
+                    "audience_regions",
+                    "audience_property",
+                    "audience_property_value",
+                ]
+            },
+        ),
     ]
 
     def save_model(self, request, obj: Campaign, form, change) -> None:
@@ -176,8 +273,9 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, _("Only draft campaigns can be launched."), messages.ERROR)
             return None
         if request.POST.get("confirm") != "yes":
-            previews = [(campaign, distribution.preview_campaign(campaign=campaign))
-                        for campaign in drafts]
+            previews = [
+                (campaign, distribution.preview_campaign(campaign=campaign)) for campaign in drafts
+            ]
             return TemplateResponse(
                 request,
                 "surveys/staff/campaign_launch.html",
@@ -185,8 +283,14 @@ class CampaignAdmin(admin.ModelAdmin):
                     **self.admin_site.each_context(request),
                     "title": _("Launch campaigns"),
                     "previews": [
-                        (campaign, plan, [(Invitation.Reason(reason).label, count)
-                                          for reason, count in sorted(plan.suppressed.items())])
+                        (
+                            campaign,
+                            plan,
+                            [
+                                (Invitation.Reason(reason).label, count)
+                                for reason, count in sorted(plan.suppressed.items())
+                            ],
+                        )
                         for campaign, plan in previews
                     ],
                     "queryset": drafts,

@@ -72,8 +72,15 @@ def distribution_counts(
     if campaign is not None:
         invitations = invitations.filter(campaign=campaign)
     now = timezone.now()
-    statuses = [Status.SCHEDULED, Status.QUEUED, Status.SENDING, Status.SENT, Status.FAILED,
-                Status.SUPPRESSED, Status.REVOKED]
+    statuses = [
+        Status.SCHEDULED,
+        Status.QUEUED,
+        Status.SENDING,
+        Status.SENT,
+        Status.FAILED,
+        Status.SUPPRESSED,
+        Status.REVOKED,
+    ]
     aggregates = {
         "total": Count("pk"),
         **{str(status): Count("pk", filter=Q(status=status)) for status in statuses},

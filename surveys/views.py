@@ -29,9 +29,7 @@ def distribution_status(request: HttpRequest, slug: str) -> HttpResponse:
     counts = selectors.distribution_counts(survey=survey, campaign=campaign)
     if request.GET.get("format") == "json":
         return JsonResponse(counts.as_dict())
-    reasons = [
-        (label, counts.by_reason[value]) for value, label in Invitation.Reason.choices
-    ]
+    reasons = [(label, counts.by_reason[value]) for value, label in Invitation.Reason.choices]
     return render(
         request,
         "surveys/staff/distribution_status.html",
