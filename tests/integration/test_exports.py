@@ -17,7 +17,9 @@ from metrics import exports, selectors
 from metrics.models import ExportJob
 from tests.factories import (
     AccountFactory,
+    CesSurveyFactory,
     ContactFactory,
+    CsatSurveyFactory,
     InvitationFactory,
     ResponseFactory,
     StaffFactory,
@@ -59,6 +61,10 @@ def rows(transactional_db):
                 reason=text[:200],
                 answered_at=start + dt.timedelta(hours=i),
             )
+        )
+    for survey_factory, score in ((CsatSurveyFactory, 5), (CesSurveyFactory, 2)):
+        made.append(
+            ResponseFactory(invitation__survey=survey_factory(), score=score, answered_at=start)
         )
     # An answer without contact or account (erased or imported), score 0.
     made.append(
@@ -110,10 +116,11 @@ def test_copy_path_matches_the_python_path_and_the_database(rows):
         "",
         "",
     )
+    assert [by_id[str(r.public_id)]["category"] for r in rows[-3:-1]] == ["satisfied", "difficult"]
     first = by_id[str(rows[0].public_id)]
     assert first["account_external_id"] == "'=ACC-1"
     assert first["account_arr"] == "14814.72"
-    assert first["answered_at_utc"] == "2026-01-31T23:59:59Z"
+    assert first["answered_at_utc"] == "2026-01-31 23:59:59"
     assert first["answered_at_local"] == "2026-01-31 20:59:59"
 
 
