@@ -1,0 +1,291 @@
+"""Benchmark the answer POST under load against a trivial view on the same gunicorn.
+
+    .venv/bin/python benchmarks/answer_load.py [--clients 50] [--seconds 15] [--workers 3]
+
+Runs gunicorn with the production settings (DEBUG off, manifest static files, PostgreSQL,
+Redis cache for the rate limits, Redis broker) and the production command line
+(`gunicorn config.wsgi:application --workers 3 --access-logfile -`), on its own PostgreSQL
+database (npsapp_answer_bench, dropped and created by the script) and Redis database
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/4; only its own keys are removed).
+
+The same server also answers /bench/trivial/, a view that returns "ok" through the same
+middleware. 50 concurrent clients (asyncio, one connection per request, as gunicorn's sync
+workers close it) first hit the trivial view, then POST answers: each POST is a first answer to
+a different invitation, with a CSRF cookie and token, as a browser sends it. Every client comes
+from 127.0.0.1, so the per-IP limit is raised for the run; the per-token limit stays as set.
+
+Reports requests/second and latency percentiles of both, and the ratio.
+Targets: answer POST >= 0.6x the trivial view's requests/second; answer POST p99 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "npsapp_answer_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
+QUEUE = "q_answer_bench"
+
+WSGI = '''
+"""gunicorn entry point for the benchmark: the app's URLs plus one trivial view."""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from django.conf import settings
+
+settings.ROOT_URLCONF = "answer_bench_urls"
+from django.core.wsgi import get_wsgi_application
+
+application = get_wsgi_application()
+'''
+
+URLS = """
+from django.http import HttpResponse
+from django.urls import path
+
+from config.urls import handler404, urlpatterns as app_urlpatterns  # noqa: F401
+
+
+def trivial(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [path("bench/trivial/", trivial), *app_urlpatterns]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recreate_database() -> str:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    return f"{PG_SERVER}/{DB_NAME}"
+
+
+def drop_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def forget_redis_keys() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [QUEUE, *client.scan_iter(match="*rl:*")]
+    client.delete(*keys)
+
+
+def seed(count: int) -> list[str]:
+    """Invitations sent an hour ago, ready to be answered. Returns their tokens."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Account, Contact
+    from surveys.models import Invitation, Kind, Survey
+
+    survey = Survey.objects.create(
+        name="Bench", slug="bench", kind=Kind.NPS, company_name="ACME", scale_min=0, scale_max=10
+    )
+    account = Account.objects.create(name="Bench account", external_id="bench")
+    contacts = Contact.objects.bulk_create(
+        Contact(account=account, email=f"bench{i}@example.com", language="en") for i in range(count)
+    )
+    sent = timezone.now() - timedelta(hours=1)
+    invitations = Invitation.objects.bulk_create(
+        Invitation(
+            survey=survey,
+            contact=contact,
+            status=Invitation.Status.SENT,
+            created_at=sent,
+            sent_at=sent,
+            send_count=1,
+            expires_at=sent + timedelta(days=30),
+        )
+        for contact in contacts
+    )
+    return [invitation.token for invitation in invitations]
+
+
+async def one_request(port: int, raw: bytes) -> tuple[float, int]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()  # the server closes the connection after the response
+    writer.close()
+    elapsed = time.perf_counter() - started
+    return elapsed, int(status_line.split()[1])
+
+
+async def load(port: int, make_request, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        while time.perf_counter() < deadline:
+            elapsed, status = await one_request(port, make_request())
+            latencies.append(elapsed)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "mean": statistics.fmean(latencies) * 1000,
+        "statuses": statuses,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="gunicorn --threads (above 1: the gthread worker)"
+    )
+    parser.add_argument("--invitations", type=int, default=20000)
+    args = parser.parse_args()
+
+    database_url = recreate_database()
+    tmp = Path(tempfile.mkdtemp(prefix="answer-bench-"))
+    (tmp / "answer_bench_wsgi.py").write_text(WSGI)
+    (tmp / "answer_bench_urls.py").write_text(URLS)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_QUEUE": QUEUE,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "STATIC_ROOT": str(tmp / "static"),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "PUBLIC_POST_RATE_PER_IP": "1000000/m",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": f"{tmp}:{ROOT}",
+    }
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"})
+    os.environ["CELERY_BROKER_URL"] = REDIS_URL
+    for command in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    print(f"seeding {args.invitations} invitations ...", flush=True)
+    tokens = seed(args.invitations)
+    forget_redis_keys()
+
+    log = (tmp / "gunicorn.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "answer_bench_wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--threads", str(args.threads),
+         "--access-logfile", "-", "--backlog", "2048"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        host = f"127.0.0.1:{port}"
+        trivial = (
+            f"GET /bench/trivial/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        csrf = secrets.token_hex(16)  # a 32-character secret, as in Django's cookie
+        pool = iter(tokens)
+
+        def answer() -> bytes:
+            token = next(pool)
+            body = f"csrfmiddlewaretoken={csrf}&score={secrets.randbelow(11)}&comment=Fast+support"
+            return (
+                f"POST /s/{token}/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                f"Cookie: csrftoken={csrf}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n{body}"
+            ).encode()
+
+        async def run() -> tuple[dict, dict]:
+            await load(port, lambda: trivial, args.clients, args.warmup)
+            base = await load(port, lambda: trivial, args.clients, args.seconds)
+            await load(port, answer, args.clients, args.warmup)
+            posts = await load(port, answer, args.clients, args.seconds)
+            return base, posts
+
+        base, posts = asyncio.run(run())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+    from surveys.models import Response
+
+    recorded = Response.objects.count()
+    from django.db import connections
+
+    connections.close_all()
+    forget_redis_keys()
+    drop_database()
+
+    kind = f"--threads {args.threads} (gthread)" if args.threads > 1 else "(sync)"
+    print(f"\n{args.clients} concurrent clients, gunicorn --workers {args.workers} {kind}, "
+          f"{args.seconds:.0f} s per endpoint, production settings on PostgreSQL\n")  # fmt: skip
+    print(f"{'':22}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'requests':>10}  statuses")
+    for name, r in (("trivial view (GET)", base), ("answer POST", posts)):
+        print(f"{name:22}{r['rps']:9.1f}{r['p50']:9.1f}{r['p95']:9.1f}{r['p99']:9.1f}"
+              f"{r['requests']:10d}  {r['statuses']}")  # fmt: skip
+    ratio = posts["rps"] / base["rps"]
+    print(f"\nanswer/trivial throughput: {ratio:.2f}x (target >= 0.60)")
+    print(f"answer POST p99: {posts['p99']:.1f} ms (target < 100)")
+    print(f"responses recorded: {recorded}")
+    ok = ratio >= 0.6 and posts["p99"] < 100 and set(posts["statuses"]) == {302}
+    print("targets met" if ok else "targets NOT met")
+
+
+if __name__ == "__main__":
+    main()
