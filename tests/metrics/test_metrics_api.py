@@ -166,3 +166,23 @@ def time_machine_at(moment):
     import time_machine
 
     return time_machine.travel(moment, tick=False)
+
+
+@pytest.mark.parametrize("extra", [0, 20])
+def test_summary_and_trend_query_counts_do_not_grow(
+    api_client, data, django_assert_max_num_queries, extra
+):
+    survey = data
+    account = AccountFactory()
+    for _i in range(extra):
+        _answer(survey, account, 9, dt.datetime(2026, 2, 10, tzinfo=UTC))
+    params = {"survey": "rel", "start": "2026-02-01", "end": "2026-02-28"}
+    # Token and user, the survey, then one query per block: summary, groups, previous period.
+    with django_assert_max_num_queries(7):
+        body = api_client.get(
+            "/api/v1/metrics/summary", {**params, "group_by": "plan", "compare": "previous"}
+        ).json()
+    assert body["responses"] == 4 + extra
+    with django_assert_max_num_queries(5):
+        trend = api_client.get("/api/v1/metrics/trend", {**params, "granularity": "day"}).json()
+    assert sum(point["responses"] for point in trend["points"]) == 4 + extra
