@@ -207,7 +207,7 @@ OUTBOX_BROWSABLE = env.bool("OUTBOX_BROWSABLE", default=EMAIL_BACKEND == "config
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=30)
 THROTTLE_DAYS = env.int("THROTTLE_DAYS", default=90)
 # Distribution (see README, "Distribution"). Sends per batch over one mail connection.
-SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=100)
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
 # Global cap for all workers together, messages per second; 0 means no cap.
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=0.0)
 # Transient failures (4xx, connection errors) are retried with exponential backoff

@@ -239,8 +239,13 @@ def _dispatch(ids: list[int], *, reminder: bool = False) -> None:
     from . import tasks
 
     size = max(1, settings.SEND_BATCH_SIZE)
-    for start in range(0, len(ids), size):
-        tasks.send_invitations.delay(ids[start : start + size], reminder)
+    # One broker connection for all batches; a short argsrepr spares Celery a repr of the ids.
+    with tasks.send_invitations.app.producer_or_acquire() as producer:
+        for start in range(0, len(ids), size):
+            batch = ids[start : start + size]
+            tasks.send_invitations.apply_async(
+                (batch, reminder), producer=producer, argsrepr=f"({len(batch)} ids, {reminder})"
+            )
 
 
 # --- Planning audiences --------------------------------------------------------------------
@@ -367,47 +372,32 @@ def _insert_rows(
             batch_size=2000,
         )
         return [row.pk for row in created if row.status == Status.QUEUED]
-    variants = {reason: _row_fields(survey, 0, reason, now) for reason in {r for _, r in rows}}
     fields = [f for f in Invitation._meta.concrete_fields if not f.primary_key]
-    per_row = {
-        "contact_id",
-        "status",
-        "suppression_reason",
-        "send_at",
-        "next_attempt_at",
-        "expires_at",
-    }
+    given = {"survey_id": survey.pk, "campaign_id": campaign.pk if campaign else None}
     # Unique columns with generated defaults (token, public_id) get a fresh value per row.
-    generated = [f for f in fields if f.unique and f.has_default() and callable(f.default)]
-    constant = {}
-    for f in fields:
-        if f.attname in per_row or f in generated:
-            continue
-        value = {
-            "survey_id": survey.pk,
-            "campaign_id": campaign.pk if campaign else None,
-            "created_at": now,
-        }.get(f.attname, NOT_GIVEN)
-        if value is NOT_GIVEN:
-            value = f.get_default()
-        constant[f.attname] = f.get_db_prep_save(value, connection)
-    columns = [f.column for f in fields]
-    copy_sql = f"COPY {Invitation._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    generated = [
+        i for i, f in enumerate(fields) if f.unique and f.has_default() and callable(f.default)
+    ]
+    contact_slot = next(i for i, f in enumerate(fields) if f.attname == "contact_id")
+    templates = {}
+    for reason in {r for _, r in rows}:
+        variant = {**_row_fields(survey, 0, reason, now), **given}
+        variant.pop("survey")
+        template = []
+        for f in fields:
+            value = variant[f.attname] if f.attname in variant else f.get_default()
+            if isinstance(value, str):
+                value = str(value)  # plain str: a TextChoices member must not dump as its name
+            template.append(f.get_db_prep_save(value, connection))
+        templates[reason] = template
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    copy_sql = f"COPY {connection.ops.quote_name(Invitation._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
         for contact_id, reason in rows:
-            variant = variants[reason]
-            values = []
-            for f in fields:
-                name = f.attname
-                if name == "contact_id":
-                    values.append(contact_id)
-                elif name in per_row:
-                    value = variant[name]
-                    values.append(str(value) if isinstance(value, str) else value)
-                elif f in generated:
-                    values.append(f.get_default())
-                else:
-                    values.append(constant[name])
+            values = list(templates[reason])
+            values[contact_slot] = contact_id
+            for i in generated:
+                values[i] = fields[i].get_default()
             copy.write_row(values)
     return list(
         Invitation.objects.filter(
@@ -416,9 +406,6 @@ def _insert_rows(
         .values_list("pk", flat=True)
         .order_by("pk")
     )
-
-
-NOT_GIVEN = object()
 
 
 def preview_campaign(*, campaign: Campaign) -> Plan:
