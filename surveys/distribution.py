@@ -577,10 +577,16 @@ class _Sender:
         from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 
         self.broken = False
-        try:
-            if self.connection is None:
+        if self.connection is None:
+            try:
                 self.connection = get_connection(fail_silently=False)
                 self.connection.open()
+            except Exception as exc:
+                # Refused, timed out, TLS or login failure: not this message's fault. Retried
+                # with backoff (time to fix a wrong password), and the batch waits.
+                self._drop()
+                raise TransientSendError(f"cannot connect to the mail server: {exc!r}") from exc
+        try:
             message.connection = self.connection
             self.connection.send_messages([message])
         except smtplib.SMTPRecipientsRefused as exc:

@@ -705,3 +705,20 @@ def test_the_distribute_command_runs_every_sweep_once(clock, backend, run_commit
     scheduled.refresh_from_db()
     assert scheduled.status == Status.SENT
     assert Invitation.objects.filter(survey=relational, status=Status.SENT).count() == 2
+
+
+def test_a_login_failure_is_not_blamed_on_the_messages(clock, backend, monkeypatch):
+    survey = SurveyFactory()
+    rows = [_queued(survey) for _ in range(3)]
+
+    def refuse(self):
+        raise smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials")
+
+    monkeypatch.setattr(RecordingBackend, "open", refuse)
+    assert distribution.send_invitations(invitation_ids=[r.pk for r in rows]) == 0
+
+    first, second, third = (Invitation.objects.get(pk=r.pk) for r in rows)
+    assert (first.status, first.attempts) == (Status.QUEUED, 1)
+    assert "bad credentials" in first.last_error
+    assert [(r.status, r.attempts) for r in (second, third)] == [(Status.QUEUED, 0)] * 2
+    assert backend.sent == []
