@@ -14,7 +14,9 @@ workers close it) first hit the trivial view, then POST answers: each POST is a 
 a different invitation, with a CSRF cookie and token, as a browser sends it. Every client comes
 from 127.0.0.1, so the per-IP limit is raised for the run; the per-token limit stays as set.
 
-Reports requests/second and latency percentiles of both, and the ratio.
+Reports requests/second, latency percentiles and server CPU per request of both, and the ratio.
+The machine is shared with the load generator (and anything else running): CPU per request
+is the figure that does not depend on how busy the machine is.
 Targets: answer POST >= 0.6x the trivial view's requests/second; answer POST p99 < 100 ms.
 """
 
@@ -67,6 +69,23 @@ def trivial(request):
 
 urlpatterns = [path("bench/trivial/", trivial), *app_urlpatterns]
 """
+
+
+def server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of the gunicorn master and its workers, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == master_pid or ppid == master_pid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def free_port() -> int:
@@ -250,12 +269,15 @@ def main() -> None:
                 f"Content-Length: {len(body)}\r\n\r\n{body}"
             ).encode()
 
+        async def measured(make_request) -> dict:
+            await load(port, make_request, args.clients, args.warmup)
+            cpu = server_cpu_seconds(server.pid)
+            result = await load(port, make_request, args.clients, args.seconds)
+            result["cpu_ms"] = (server_cpu_seconds(server.pid) - cpu) * 1000 / result["requests"]
+            return result
+
         async def run() -> tuple[dict, dict]:
-            await load(port, lambda: trivial, args.clients, args.warmup)
-            base = await load(port, lambda: trivial, args.clients, args.seconds)
-            await load(port, answer, args.clients, args.warmup)
-            posts = await load(port, answer, args.clients, args.seconds)
-            return base, posts
+            return await measured(lambda: trivial), await measured(answer)
 
         base, posts = asyncio.run(run())
     finally:
@@ -275,10 +297,12 @@ def main() -> None:
     kind = f"--threads {args.threads} (gthread)" if args.threads > 1 else "(sync)"
     print(f"\n{args.clients} concurrent clients, gunicorn --workers {args.workers} {kind}, "
           f"{args.seconds:.0f} s per endpoint, production settings on PostgreSQL\n")  # fmt: skip
-    print(f"{'':22}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'requests':>10}  statuses")
+    header = ["req/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/req", "requests"]
+    print(f"{'':22}" + "".join(f"{h:>11}" for h in header) + "  statuses")
     for name, r in (("trivial view (GET)", base), ("answer POST", posts)):
-        print(f"{name:22}{r['rps']:9.1f}{r['p50']:9.1f}{r['p95']:9.1f}{r['p99']:9.1f}"
-              f"{r['requests']:10d}  {r['statuses']}")  # fmt: skip
+        print(f"{name:22}{r['rps']:11.1f}{r['p50']:11.1f}{r['p95']:11.1f}{r['p99']:11.1f}"
+              f"{r['cpu_ms']:11.2f}{r['requests']:11d}  {r['statuses']}")  # fmt: skip
+    print("(CPU ms/req: gunicorn master and workers, user + system, per request served)")
     ratio = posts["rps"] / base["rps"]
     print(f"\nanswer/trivial throughput: {ratio:.2f}x (target >= 0.60)")
     print(f"answer POST p99: {posts['p99']:.1f} ms (target < 100)")
