@@ -69,7 +69,9 @@ def _download_name(fmt: str) -> str:
 @require_http_methods(["GET", "POST"])
 def export_responses(request: HttpRequest) -> HttpResponse:
     """Small exports download at once; big ones become a job written by a worker."""
-    form = ExportForm(request.POST or None)
+    # A link from the reports carries their filters in the query string: start from them.
+    initial = {key: value for key, value in request.GET.items() if key in ExportForm.base_fields}
+    form = ExportForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         filters = form.filters()
         options = form.options()

@@ -481,3 +481,12 @@ def test_roles_group_permissions_exist(db):
     codenames = set(marketing.permissions.values_list("codename", flat=True))
     assert {"view_reports", "add_exportjob", "view_response"} <= codenames
     assert "change_response" not in codenames
+
+
+def test_export_page_starts_from_the_report_filters(client, data, marketing):
+    client.force_login(marketing)
+    page = client.get(reverse("reports:exports"), {"plan": "Pro", "start": "2026-02-01"})
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert (form["plan"].value(), form["start"].value()) == ("Pro", "2026-02-01")
+    assert AuditLog.objects.count() == 0
