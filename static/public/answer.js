@@ -34,6 +34,7 @@
         method: "POST",
         body: data,
         credentials: "same-origin",
+        keepalive: true, // finishes even if the person closes the page right after tapping
         headers: { "X-Requested-With": "fetch", Accept: "application/json" }
       }).then(function (r) {
         return r.json().then(function (body) {
