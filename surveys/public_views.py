@@ -151,6 +151,8 @@ def _answer_context(
         "lead_in": emails.lead_in(survey),
         "choices": choices,
         "stacked": emails.is_fully_labelled(survey),
+        # A long row wraps into two even rows on narrow screens (0-5 over 6-10).
+        "narrow_columns": (len(choices) + 1) // 2 if len(choices) > 7 else len(choices),
         "low_label": low,
         "high_label": high,
         "prompts": prompts,
