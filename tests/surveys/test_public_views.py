@@ -610,3 +610,23 @@ def test_rate_limit_counts_each_value_separately():
         assert ratelimits.hit([("g", "a", "3/m"), ("h", "b", "100/m")]) is False
     assert ratelimits.hit([("g", "a", "3/m"), ("h", "b", "100/m")]) is True
     assert ratelimits.hit([("g", "other", "3/m")]) is False
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "scanner"),
+    [
+        ("Mozilla/5.0 (compatible; Microsoft Safe Links)", True),
+        ("Mimecast URL protect", True),
+        ("Proofpoint URL Defense", True),
+        ("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0 Safari/537.36", True),
+        ("python-requests/2.32.3", True),
+        ("curl/8.5.0", True),
+        (BROWSER_UA, False),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36 Edg/126.0", False),
+        ("", False),
+    ],
+)
+def test_known_scanner_user_agents(user_agent, scanner):
+    from surveys.scanners import is_scanner_user_agent
+
+    assert is_scanner_user_agent(user_agent) is scanner
