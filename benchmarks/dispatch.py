@@ -116,6 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--plan-only", action="store_true", help="measure planning only: no baseline, no sending"
+    )
     args = parser.parse_args()
 
     database_url = recreate_database()
@@ -168,6 +171,16 @@ def main() -> None:
         name="Relational NPS", slug="relational", company_name="ACME", relational=True
     )
     print(f"seeded {args.contacts:,} contacts in {time.perf_counter() - started:.1f}s")
+
+    if args.plan_only:
+        campaign = Campaign.objects.create(survey=survey, name="Everyone")
+        started = time.perf_counter()
+        plan = distribution.launch_campaign(campaign=campaign)
+        planning_seconds = time.perf_counter() - started
+        app.control.purge()
+        sink.stop()
+        print(f"planning time: {planning_seconds:.2f}s for {plan.queued:,} queued (target <= 10 s)")
+        return
 
     # --- Baseline: pre-rendered messages over one smtplib connection ---------------------
     samples = []

@@ -16,11 +16,14 @@ Staff can resend failed invitations explicitly.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import random
 import smtplib
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -376,29 +379,45 @@ def _insert_rows(
     given = {"survey_id": survey.pk, "campaign_id": campaign.pk if campaign else None}
     # Unique columns with generated defaults (token, public_id) get a fresh value per row.
     generated = [
-        i for i, f in enumerate(fields) if f.unique and f.has_default() and callable(f.default)
+        (i, f.default)
+        for i, f in enumerate(fields)
+        if f.unique and f.has_default() and callable(f.default)
     ]
     contact_slot = next(i for i, f in enumerate(fields) if f.attname == "contact_id")
+    slots = {contact_slot, *(i for i, _make in generated)}
+    # Each row is its reason's template line (COPY text format) with three slots filled in.
     templates = {}
     for reason in {r for _, r in rows}:
         variant = {**_row_fields(survey, 0, reason, now), **given}
-        variant.pop("survey")
-        template = []
-        for f in fields:
-            value = variant[f.attname] if f.attname in variant else f.get_default()
-            if isinstance(value, str):
-                value = str(value)  # plain str: a TextChoices member must not dump as its name
-            template.append(f.get_db_prep_save(value, connection))
-        templates[reason] = template
+        parts = [
+            "{}"
+            if i in slots
+            else _copy_text(variant[f.attname] if f.attname in variant else f.get_default())
+            .replace("{", "{{")
+            .replace("}", "}}")
+            for i, f in enumerate(fields)
+        ]
+        templates[reason] = "\t".join(parts).format
+    makers = [
+        _fast_uuid4 if make is uuid.uuid4 else make
+        for _i, make in sorted(generated + [(contact_slot, None)])
+    ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     copy_sql = f"COPY {connection.ops.quote_name(Invitation._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-        for contact_id, reason in rows:
-            values = list(templates[reason])
-            values[contact_slot] = contact_id
-            for i in generated:
-                values[i] = fields[i].get_default()
-            copy.write_row(values)
+    with connection.cursor() as cursor:
+        # A lost commit loses the whole plan (and its campaign launch) together, so it need
+        # not wait for the WAL flush; on-commit tasks for lost rows would find nothing to send.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with cursor.cursor.copy(copy_sql) as copy:
+            lines = []
+            for contact_id, reason in rows:
+                values = [contact_id if make is None else _copy_text(make()) for make in makers]
+                lines.append(templates[reason](*values))
+                if len(lines) == 5000:
+                    copy.write("\n".join(lines) + "\n")
+                    lines = []
+            if lines:
+                copy.write("\n".join(lines) + "\n")
     return list(
         Invitation.objects.filter(
             survey=survey, campaign=campaign, created_at=now, status=Status.QUEUED
@@ -406,6 +425,30 @@ def _insert_rows(
         .values_list("pk", flat=True)
         .order_by("pk")
     )
+
+
+def _fast_uuid4() -> str:
+    """uuid.uuid4() as text, several times faster for 100,000 rows; same randomness."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _copy_text(value) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    elif isinstance(value, dict | list):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def preview_campaign(*, campaign: Campaign) -> Plan:

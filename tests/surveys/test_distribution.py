@@ -722,3 +722,22 @@ def test_a_login_failure_is_not_blamed_on_the_messages(clock, backend, monkeypat
     assert "bad credentials" in first.last_error
     assert [(r.status, r.attempts) for r in (second, third)] == [(Status.QUEUED, 0)] * 2
     assert backend.sent == []
+
+
+def test_copy_text_escapes_what_postgresql_copy_reads_specially():
+    assert distribution._copy_text(None) == "\\N"
+    assert distribution._copy_text(True) == "t"
+    assert distribution._copy_text({"a": "b\tc"}) == '{"a": "b\\\\tc"}'
+    assert distribution._copy_text("x\\y\nz") == "x\\\\y\\nz"
+    assert distribution._copy_text(T0) == "2026-03-02T09:00:00+00:00"
+    assert distribution._copy_text(Status.QUEUED) == "queued"
+
+
+def test_fast_uuid4_is_a_version_4_uuid():
+    import uuid
+
+    values = {distribution._fast_uuid4() for _ in range(100)}
+    assert len(values) == 100
+    for value in values:
+        parsed = uuid.UUID(value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
