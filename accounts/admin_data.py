@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -47,11 +48,20 @@ class CsvImportAdminMixin:
     def run_import(self, request: HttpRequest, source: bytes, dry_run: bool):
         raise NotImplementedError
 
+    def import_task(self):
+        """The Celery task that imports a big file: task(job_id, name, user_id, dry_run)."""
+        raise NotImplementedError
+
     def get_urls(self):
         opts = self.model._meta
         name = f"{opts.app_label}_{opts.model_name}_import"
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name=name),
+            path(
+                "import/<str:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name=f"{name}_job",
+            ),
             *super().get_urls(),
         ]
 
@@ -70,8 +80,15 @@ class CsvImportAdminMixin:
         file_error = ""
         if request.method == "POST" and form.is_valid():
             dry_run = form.cleaned_data["dry_run"]
+            source = form.cleaned_data["file"].read()
+            if imports.is_big(source):
+                job_id = imports.start_import_job(
+                    source=source, actor=request.user, dry_run=dry_run, task=self.import_task()
+                )
+                opts = self.model._meta
+                return redirect(f"admin:{opts.app_label}_{opts.model_name}_import_job", job_id)
             try:
-                result = self.run_import(request, form.cleaned_data["file"].read(), dry_run)
+                result = self.run_import(request, source, dry_run)
             except imports.ImportFileError as exc:
                 file_error = str(exc)
             else:
@@ -100,6 +117,24 @@ class CsvImportAdminMixin:
         }
         return TemplateResponse(request, "admin/csv_import.html", context)
 
+    def import_job_view(self, request: HttpRequest, job_id: str) -> HttpResponse:
+        """Progress of a big import, then its result (bad rows or counts)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        state = cache.get(imports.job_key(job_id))
+        if state is None or state.get("user") != request.user.pk:
+            raise Http404
+        total = state.get("total") or 0
+        percent = 100 if state["status"] == "done" else min(99, 100 * state["rows"] // (total or 1))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": self.import_title,
+            "state": state,
+            "percent": percent,
+        }
+        return TemplateResponse(request, "admin/csv_import_job.html", context)
+
 
 class ContactImportMixin(CsvImportAdminMixin):
     import_title = gettext_lazy("Import accounts and contacts")
@@ -113,6 +148,11 @@ class ContactImportMixin(CsvImportAdminMixin):
 
     def run_import(self, request, source, dry_run):
         return imports.import_contacts(source=source, actor=request.user, dry_run=dry_run)
+
+    def import_task(self):
+        from .tasks import import_contacts_file
+
+        return import_contacts_file
 
 
 @admin.register(AuditLog)

@@ -16,13 +16,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
@@ -527,3 +531,64 @@ def import_contacts(
 def existing_contacts_by_email(emails: list[str]) -> dict[str, Contact]:
     """Contacts for lower-cased emails, fetched in chunks (used by the response import)."""
     return _existing_contacts(emails)
+
+
+# --- Big files: run by a worker, progress kept in the cache ---------------------------------
+
+JOB_TTL = 24 * 3600
+
+
+def job_key(job_id: str) -> str:
+    return f"import-job:{job_id}"
+
+
+def is_big(source: bytes) -> bool:
+    """Files over IMPORT_SYNC_MAX_ROWS lines are imported by a worker, with a progress page."""
+    return source.count(b"\n") > settings.IMPORT_SYNC_MAX_ROWS
+
+
+def start_import_job(*, source: bytes, actor, dry_run: bool, task) -> str:
+    """Store the upload and hand it to `task(job_id, name, user_id, dry_run)` after commit."""
+    job_id = uuid.uuid4().hex
+    name = default_storage.save(f"imports/{job_id}.csv", ContentFile(source))
+    state = {
+        "status": "pending",
+        "rows": 0,
+        "total": max(source.count(b"\n") - 1, 0),
+        "user": actor.pk,
+        "dry_run": dry_run,
+    }
+    cache.set(job_key(job_id), state, JOB_TTL)
+    transaction.on_commit(lambda: task.delay(job_id, name, actor.pk, dry_run), robust=True)
+    return job_id
+
+
+def run_import_job(*, job_id: str, name: str, user_id: int, dry_run: bool, run: Callable) -> dict:
+    """Run `run(source=..., actor=..., dry_run=..., progress=...)` on a stored upload, keeping
+    its progress and result in the cache; the upload is deleted afterwards."""
+    state = cache.get(job_key(job_id)) or {"user": user_id, "dry_run": dry_run, "total": 0}
+
+    def progress(rows: int) -> None:
+        state.update(status="running", rows=rows)
+        cache.set(job_key(job_id), state, JOB_TTL)
+
+    try:
+        with default_storage.open(name, "rb") as handle:
+            source = handle.read()
+        actor = get_user_model().objects.filter(pk=user_id).first()
+        result = run(source=source, actor=actor, dry_run=dry_run, progress=progress)
+    except ImportFileError as exc:
+        state.update(status="done", file_error=str(exc))
+    else:
+        state.update(
+            status="done",
+            rows=result.rows,
+            errors=[(error.line, error.reason) for error in result.errors[:1000]],
+            error_count=len(result.errors),
+            counts=result.counts,
+            applied=result.applied,
+        )
+    finally:
+        default_storage.delete(name)
+    cache.set(job_key(job_id), state, JOB_TTL)
+    return state

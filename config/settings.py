@@ -245,6 +245,8 @@ EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
 # Big exports outlive the default task time limit; a crashed run is taken over after this.
 EXPORT_TASK_TIME_LIMIT = env.int("EXPORT_TASK_TIME_LIMIT", default=3600)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
+# Bigger uploads in the admin are imported by a worker, with a progress page.
+IMPORT_SYNC_MAX_ROWS = env.int("IMPORT_SYNC_MAX_ROWS", default=10_000)
 CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
     "task": "metrics.tasks.purge_expired_exports",
     "schedule": 3600.0,

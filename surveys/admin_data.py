@@ -38,6 +38,11 @@ class ResponseImportMixin(CsvImportAdminMixin):
     def run_import(self, request, source, dry_run):
         return imports.import_responses(source=source, actor=request.user, dry_run=dry_run)
 
+    def import_task(self):
+        from .tasks import import_responses_file
+
+        return import_responses_file
+
 
 @admin.action(description=gettext_lazy("Export personal data (JSON, LGPD/GDPR)"))
 def export_personal_data(modeladmin, request, queryset):

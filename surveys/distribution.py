@@ -238,17 +238,37 @@ def enqueue_send(*, invitation_ids: Iterable[int], reminder: bool = False) -> No
     transaction.on_commit(lambda: _dispatch(ids, reminder=reminder), robust=True)
 
 
-def _dispatch(ids: list[int], *, reminder: bool = False) -> None:
+# Above this many batches, planning hands workers groups of batches to enqueue themselves, so
+# launching 100,000 invitations costs 50 broker messages instead of 500.
+FANOUT_BATCHES = 10
+
+
+def _dispatch(ids: list[int], *, reminder: bool = False, fan_out: bool = True) -> None:
     from . import tasks
 
     size = max(1, settings.SEND_BATCH_SIZE)
-    # One broker connection for all batches; a short argsrepr spares Celery a repr of the ids.
-    with tasks.send_invitations.app.producer_or_acquire() as producer:
-        for start in range(0, len(ids), size):
-            batch = ids[start : start + size]
-            tasks.send_invitations.apply_async(
-                (batch, reminder), producer=producer, argsrepr=f"({len(batch)} ids, {reminder})"
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    if fan_out and len(batches) > FANOUT_BATCHES:
+        task, groups = (
+            tasks.dispatch_invitations,
+            [
+                [pk for batch in batches[i : i + FANOUT_BATCHES] for pk in batch]
+                for i in range(0, len(batches), FANOUT_BATCHES)
+            ],
+        )
+    else:
+        task, groups = tasks.send_invitations, batches
+    # One broker connection for all; a short argsrepr spares Celery a repr of the ids.
+    with task.app.producer_or_acquire() as producer:
+        for group in groups:
+            task.apply_async(
+                (group, reminder), producer=producer, argsrepr=f"({len(group)} ids, {reminder})"
             )
+
+
+def dispatch_invitations(*, invitation_ids: list[int], reminder: bool = False) -> None:
+    """Enqueue send batches for these ids now (the worker side of the fan-out). Idempotent."""
+    _dispatch(list(invitation_ids), reminder=reminder, fan_out=False)
 
 
 # --- Planning audiences --------------------------------------------------------------------

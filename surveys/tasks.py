@@ -15,6 +15,11 @@ def send_invitations(invitation_ids: list[int], reminder: bool = False) -> int:
 
 
 @shared_task
+def dispatch_invitations(invitation_ids: list[int], reminder: bool = False) -> None:
+    distribution.dispatch_invitations(invitation_ids=invitation_ids, reminder=reminder)
+
+
+@shared_task
 def send_invitation(invitation_id: int) -> bool:
     return distribution.send_invitation(invitation_id=invitation_id)
 
@@ -37,3 +42,23 @@ def send_reminders() -> int:
 @shared_task
 def expire_invitations() -> int:
     return distribution.expire_invitations()
+
+
+@shared_task
+def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+    from accounts.imports import run_import_job
+
+    from .imports import import_responses
+
+    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses)
+
+
+@shared_task
+def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+    from accounts.imports import run_import_job
+
+    from .imports import import_responses
+
+    run_import_job(
+        job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses
+    )

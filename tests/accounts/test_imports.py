@@ -476,3 +476,58 @@ def test_response_history_admin_page(client, surveys, owner):
     applied = upload(client, url, HISTORY.encode(), dry_run=False)
     assert applied.status_code == 302
     assert Response.objects.count() == 3
+
+
+# --- Big files: worker and progress page ----------------------------------------------------
+
+
+def test_big_admin_import_runs_as_a_job_with_a_progress_page(
+    client, owner, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_SYNC_MAX_ROWS = 2
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client.force_login(owner)
+    source = b"email\n" + b"".join(f"p{i}@example.com\n".encode() for i in range(5))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, reverse("admin:accounts_contact_import"), source, dry_run=False)
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    body = page.content.decode()
+    assert '<progress id="import-progress" max="100" value="100">' in body
+    assert "contacts_created: 5" in body
+    assert Contact.objects.count() == 5
+    assert list((tmp_path / "media" / "imports").iterdir()) == []  # the upload is deleted
+    # Someone else cannot see the job.
+    client.force_login(StaffFactory(username="other", role=CS_STAFF))
+    assert client.get(response["Location"]).status_code == 404
+
+
+def test_big_admin_import_lists_bad_rows_and_writes_nothing(
+    client, owner, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_SYNC_MAX_ROWS = 2
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client.force_login(owner)
+    source = b"email\na@example.com\nb@example.com\nnope\nc@example.com\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, reverse("admin:accounts_contact_import"), source, dry_run=False)
+    body = client.get(response["Location"]).content.decode()
+    assert "1 bad rows of 4; nothing was written." in body
+    assert "<td>4</td><td>&#x27;nope&#x27; is not a valid email address.</td>" in body
+    assert Contact.objects.count() == 0
+
+
+def test_big_response_history_import_runs_as_a_job(
+    client, surveys, owner, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_SYNC_MAX_ROWS = 1
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(
+            client, reverse("admin:surveys_response_import"), HISTORY.encode(), dry_run=True
+        )
+    body = client.get(response["Location"]).content.decode()
+    assert "Dry run: every row is valid; nothing was written." in body
+    assert "created: 3" in body
+    assert Response.objects.count() == 0

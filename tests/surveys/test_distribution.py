@@ -7,7 +7,7 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, Contact
 from surveys import distribution, tasks
 from surveys.models import Campaign, Invitation
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory, SurveyFactory
@@ -741,3 +741,31 @@ def test_fast_uuid4_is_a_version_4_uuid():
     for value in values:
         parsed = uuid.UUID(value)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+
+
+def test_large_plans_fan_out_through_workers(backend, settings, run_commits, monkeypatch):
+    settings.SEND_BATCH_SIZE = 10
+    monkeypatch.setattr(distribution, "FANOUT_BATCHES", 2)
+    published = []
+    for name in ("send_invitations", "dispatch_invitations"):
+        task = getattr(tasks, name)
+        original = task.apply_async
+
+        def spy(args, _name=name, _original=original, **kwargs):
+            published.append((_name, len(args[0])))
+            return _original(args, **kwargs)
+
+        monkeypatch.setattr(task, "apply_async", spy)
+    ContactFactory.create_batch(45)
+    with run_commits():
+        plan = distribution.plan_invitations(survey=SurveyFactory(), contacts=Contact.objects.all())
+
+    assert plan.queued == 45
+    assert [p for p in published if p[0] == "dispatch_invitations"] == [
+        ("dispatch_invitations", 20),
+        ("dispatch_invitations", 20),
+        ("dispatch_invitations", 5),
+    ]
+    assert sorted(n for name, n in published if name == "send_invitations") == [5, 10, 10, 10, 10]
+    assert len(backend.sent) == 45
+    assert backend.opened == 5
