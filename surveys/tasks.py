@@ -51,14 +51,3 @@ def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -
     from .imports import import_responses
 
     run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses)
-
-
-@shared_task
-def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
-    from accounts.imports import run_import_job
-
-    from .imports import import_responses
-
-    run_import_job(
-        job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses
-    )
