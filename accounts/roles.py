@@ -63,7 +63,10 @@ def role_grants(role: str, app_label: str, model: str, codename: str) -> bool:
 
 
 def sync_roles(apps=None, *, using: str = "default") -> None:
-    """Create the role groups and give them their permissions. Idempotent; adds and removes."""
+    """Create the role groups and give them their default permissions. Idempotent.
+
+    Only adds: permissions an administrator granted a group in the admin are kept.
+    """
     if apps is None:
         from django.apps import apps as global_apps
 
@@ -85,8 +88,6 @@ def sync_roles(apps=None, *, using: str = "default") -> None:
         current = set(group.permissions.values_list("pk", flat=True))
         if wanted - current:
             group.permissions.add(*(wanted - current))
-        if current - wanted:
-            group.permissions.remove(*(current - wanted))
 
 
 def ensure_permissions_and_roles(using: str = "default", **kwargs) -> None:
