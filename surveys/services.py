@@ -36,8 +36,10 @@ def record_click(
     Counts GETs and HEADs and which score links were fetched: scanners fetch them all.
     """
     with transaction.atomic():
-        locked = Invitation.objects.select_for_update().only("clicked_at", "link_fetches").get(
-            pk=invitation.pk
+        locked = (
+            Invitation.objects.select_for_update()
+            .only("clicked_at", "link_fetches")
+            .get(pk=invitation.pk)
         )
         fetches = dict(locked.link_fetches or {})
         key = "head" if method == "HEAD" else "get"
@@ -105,7 +107,7 @@ def record_answer(
         if not still_open:
             raise ValidationError(_("This survey has closed."))
         # A new statement after the lock: it sees a response committed by the request we waited on.
-        response = Response.objects.filter(invitation_id=invitation.pk).order_by().first()
+        response = next(iter(Response.objects.filter(invitation_id=invitation.pk).order_by()), None)
         created = response is None
         if created:
             response = Response.objects.create(
@@ -134,8 +136,14 @@ def record_answer(
             response.suspected_bot = suspected
             response.save(
                 update_fields=[
-                    "score", "category", "comment", "reason", "confirmed_via", "bot_signals",
-                    "suspected_bot", "updated_at",
+                    "score",
+                    "category",
+                    "comment",
+                    "reason",
+                    "confirmed_via",
+                    "bot_signals",
+                    "suspected_bot",
+                    "updated_at",
                 ]
             )
         # Higher apps (alerts, webhooks) hear about it only once the answer is committed.
@@ -163,8 +171,10 @@ def record_referral(*, response: Response, name: str, email: str) -> Referral:
 
 def set_excluded(*, response_ids: list[int], excluded: bool) -> int:
     """Exclude responses from every score, or restore them. Idempotent; returns rows changed."""
-    return Response.objects.filter(pk__in=response_ids).exclude(excluded=excluded).update(
-        excluded=excluded
+    return (
+        Response.objects.filter(pk__in=response_ids)
+        .exclude(excluded=excluded)
+        .update(excluded=excluded)
     )
 
 
