@@ -144,7 +144,8 @@ def test_4xx_for_a_while_is_retried_and_delivered(workers, smtp, fast_sweeps):
     assert max(received.values()) == 1
     rows = list(campaign.invitations.values_list("status", "last_error"))
     assert rows == [(Status.SENT, "")] * 20
-    assert min(campaign.invitations.values_list("attempts", flat=True)) >= 3
+    # Every one was refused at least once (attempts >= 2) before it went through.
+    assert min(campaign.invitations.values_list("attempts", flat=True)) >= 2
 
 
 def test_5xx_fails_with_the_error_and_is_not_retried(workers, smtp, fast_sweeps):
