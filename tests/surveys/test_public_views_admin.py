@@ -47,3 +47,22 @@ def test_referrals_list(staff_client):
     page = staff_client.get("/admin/surveys/referral/")
     assert page.status_code == 200
     assert "bea@example.org" in page.content.decode()
+
+
+def test_an_excluded_response_leaves_the_scores_and_a_restored_one_returns(staff_client):
+    from metrics import selectors
+
+    promoter = ResponseFactory(score=10)
+    detractor = ResponseFactory(invitation__survey=promoter.survey, score=0, suspected_bot=True)
+    survey = promoter.survey
+    assert selectors.counted_responses(survey=survey).count() == 2
+    staff_client.post(
+        "/admin/surveys/response/",
+        {"action": "exclude_responses", "_selected_action": [detractor.pk]},
+    )
+    assert list(selectors.counted_responses(survey=survey)) == [promoter]
+    staff_client.post(
+        "/admin/surveys/response/",
+        {"action": "restore_responses", "_selected_action": [detractor.pk]},
+    )
+    assert selectors.counted_responses(survey=survey).count() == 2
