@@ -119,10 +119,15 @@ class Proportion:
     ci95: tuple[float, float] | None
 
 
+def pct(successes: int, n: int) -> float | None:
+    """successes / n in percent; None when n is 0."""
+    return None if n == 0 else 100.0 * successes / n
+
+
 def proportion(successes: int, n: int) -> Proportion:
     if n == 0:
         return Proportion(0, 0, None, None)
-    return Proportion(n, successes, 100.0 * successes / n, wilson(successes, n))
+    return Proportion(n, successes, pct(successes, n), wilson(successes, n))
 
 
 def low_sample(n: int) -> bool:
@@ -269,14 +274,7 @@ def health(
     support-ticket data is not penalised. Recency alone is no score: with no other component
     present (no answers, no account inputs) the score is None ("no data").
     """
-    if all(values.get(name) is None for name in HEALTH_COMPONENTS if name != "recency"):
-        values = {**values, "recency": None}
-    present = [
-        name
-        for name in HEALTH_COMPONENTS
-        if values.get(name) is not None and weights.get(name, 0) > 0
-    ]
-    total_weight = sum(weights[name] for name in present)
+    values, present, total_weight = _present(values, weights)
     components = tuple(
         HealthComponent(
             name=name,
@@ -286,8 +284,33 @@ def health(
         )
         for name in HEALTH_COMPONENTS
     )
-    if total_weight <= 0:
-        return Health(None, None, components)
-    score = sum(values[name] * weights[name] for name in present) / total_weight
-    score = min(100.0, max(0.0, score))
+    score = _health_score(values, weights, present, total_weight)
     return Health(score, health_colour(score, red_below, green_from), components)
+
+
+def health_score(values: dict[str, float | None], weights: dict[str, float]) -> float | None:
+    """The score of `health` alone, without its components (for lists of many accounts)."""
+    values, present, total_weight = _present(values, weights)
+    return _health_score(values, weights, present, total_weight)
+
+
+def _present(
+    values: dict[str, float | None], weights: dict[str, float]
+) -> tuple[dict[str, float | None], list[str], float]:
+    if all(values.get(name) is None for name in HEALTH_COMPONENTS if name != "recency"):
+        values = {**values, "recency": None}
+    present = [
+        name
+        for name in HEALTH_COMPONENTS
+        if values.get(name) is not None and weights.get(name, 0) > 0
+    ]
+    return values, present, sum(weights[name] for name in present)
+
+
+def _health_score(
+    values: dict[str, float | None], weights: dict[str, float], present: list[str], total: float
+) -> float | None:
+    if total <= 0:
+        return None
+    score = sum(values[name] * weights[name] for name in present) / total
+    return min(100.0, max(0.0, score))

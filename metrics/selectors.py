@@ -14,6 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -236,14 +237,15 @@ def kind_summaries(*, filters: Filters, kinds: dict[int, str] | None = None) -> 
     """Scores of every kind under the same filters, survey choice ignored. One query when the
     caller passes the survey kinds ({survey id: kind}), else two.
 
-    Grouping by survey id (not joining surveys for the kind) keeps it an index-only scan;
-    the per-survey sums are added per kind, which is exact.
+    Grouping by survey id (not joining surveys for the kind) and listing every survey id
+    (so the partial index's leading column is used) keeps it an index-only scan; the
+    per-survey sums are added per kind, which is exact.
     """
     if kinds is None:
         kinds = dict(
             Survey.objects.using(settings.REPORTS_DATABASE).values_list("pk", "kind").order_by()
         )
-    everything = replace(filters, kind="", surveys=())
+    everything = replace(filters, kind="", surveys=tuple(kinds))
     totals: dict[str, dict] = {}
     for row in (
         counted_responses(filters=everything)
@@ -378,14 +380,29 @@ def dashboard(
 # --- Funnel ---------------------------------------------------------------------------------
 
 
-def funnel(*, filters: Filters) -> list[dict]:
+def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dict]:
     """Per survey, invitations created in the period: invited, sent, clicked, answered,
-    bounced and unsubscribed after this send, and the response rate (answered / sent)."""
-    qs = Invitation.objects.using(settings.REPORTS_DATABASE).all()
+    bounced and unsubscribed after this send, and the response rate (answered / sent).
+
+    One pass over the period's invitations, an index-only scan of `invitation_funnel` (the
+    survey ids are always listed so the index's leading column is used). Only contacts that
+    ever bounced or unsubscribed are joined, so the join is a small hash of those few.
+    `surveys`: every survey ordered by name, when the caller has them (saves a query).
+    """
+    if surveys is None:
+        surveys = list(Survey.objects.using(settings.REPORTS_DATABASE).order_by("name", "pk"))
+    # Rows come out in the database's order of names (its collation), as before.
+    names = {survey.pk: survey.name for survey in surveys}
+    position = {survey.pk: index for index, survey in enumerate(surveys)}
     if filters.surveys:
-        qs = qs.filter(survey_id__in=filters.surveys)
+        survey_ids = [pk for pk in filters.surveys if pk in names]
     elif filters.kind:
-        qs = qs.filter(survey__kind=filters.kind)
+        survey_ids = [survey.pk for survey in surveys if survey.kind == filters.kind]
+    else:
+        survey_ids = list(names)
+    if not survey_ids:
+        return []
+    qs = Invitation.objects.using(settings.REPORTS_DATABASE).filter(survey_id__in=survey_ids)
     lo, hi = filters.period.bounds()
     if lo:
         qs = qs.filter(created_at__gte=lo)
@@ -404,23 +421,42 @@ def funnel(*, filters: Filters) -> list[dict]:
                 )
             }
         )
-    sent = Q(sent_at__isnull=False)
-    rows = (
-        qs.values("survey_id", "survey__name")
-        .annotate(
-            invited=Count("pk"),
-            sent=Count("pk", filter=sent),
-            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-            answered=Count("pk", filter=Q(answered_at__isnull=False)),
-            bounced=Count("pk", filter=sent & Q(contact__bounced_at__gte=F("sent_at"))),
-            unsubscribed=Count("pk", filter=sent & Q(contact__unsubscribed_at__gte=F("sent_at"))),
+    # The filtered invitations, then a LEFT JOIN to only the contacts that ever bounced or
+    # unsubscribed: a small hash instead of all contacts. (Django's joins along a non-null
+    # foreign key are always INNER, hence the plain SQL around the ORM's query.)
+    inner, params = (
+        qs.order_by()
+        .values(
+            i_survey=F("survey_id"),
+            i_contact=F("contact_id"),
+            i_sent=F("sent_at"),
+            i_clicked=F("clicked_at"),
+            i_answered=F("answered_at"),
         )
-        .order_by("survey__name")
+        .query.sql_with_params()
     )
+    connection = connections[settings.REPORTS_DATABASE]
+    contact_table = connection.ops.quote_name(Contact._meta.db_table)
+    # Only the ORM's compiled SQL and a table name go in; values stay parameters.
+    sql = f"""
+        SELECT i.i_survey, COUNT(*), COUNT(i.i_sent), COUNT(i.i_clicked), COUNT(i.i_answered),
+               SUM(CASE WHEN c.bounced_at >= i.i_sent THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.unsubscribed_at >= i.i_sent THEN 1 ELSE 0 END)
+        FROM ({inner}) i
+        LEFT JOIN {contact_table} c ON c.id = i.i_contact
+            AND (c.bounced_at IS NOT NULL OR c.unsubscribed_at IS NOT NULL)
+        GROUP BY i.i_survey
+    """  # noqa: S608
+    columns = ("survey_id", "invited", "sent", "clicked", "answered", "bounced", "unsubscribed")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
     result = []
     for row in rows:
+        name = names.get(row["survey_id"])
         rate = scoring.proportion(row["answered"], row["sent"]) if row["sent"] else None
-        result.append({**row, "name": row["survey__name"], "response_rate": rate})
+        result.append({**row, "survey__name": name, "name": name, "response_rate": rate})
+    result.sort(key=lambda row: position.get(row["survey_id"], len(position)))
     return result
 
 
@@ -459,6 +495,14 @@ class AccountRow:
     @property
     def at_risk(self) -> bool:
         return self.category == -1 or self.health.colour == "red"
+
+    @property
+    def status(self) -> str:
+        return self.account.status
+
+    @property
+    def currency(self) -> str:
+        return self.account.currency
 
 
 def filtered_accounts(*, filters: AccountFilters) -> QuerySet[Account]:
@@ -510,8 +554,11 @@ def account_counts(
     def of_kind(kind: str) -> list[int]:
         return [pk for pk, survey_kind in kinds.items() if survey_kind == kind]
 
+    # Every response has a survey: listing them all is no filter, but lets the partial index
+    # `response_counted` (survey, answered_at, category, score, account) serve the whole
+    # query as an index-only scan instead of reading the table.
     qs = Response.objects.using(settings.REPORTS_DATABASE).filter(
-        excluded=False, account_id__isnull=False
+        excluded=False, account_id__isnull=False, survey_id__in=list(kinds)
     )
     if accounts is not None:
         qs = qs.filter(account_id__in=accounts.order_by().values("pk"))
@@ -544,6 +591,31 @@ def account_counts(
     return {row.pop("account_id"): row for row in rows}
 
 
+def _health_values(
+    counts: dict,
+    *,
+    open_tickets: int | None,
+    adoption_pct: int | None,
+    health_settings: HealthSettings,
+    now: dt.datetime,
+) -> dict[str, float | None]:
+    """The health components' inputs (0..100 or None) from an account's counts."""
+    n = counts["nps_n"]
+    promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
+    last = counts["last_answered_at"]
+    days_since = None if last is None else (now - last).total_seconds() / 86400
+    return {
+        "nps": scoring.nps_points(promoters, n - promoters - detractors, detractors),
+        "csat": scoring.pct(counts["csat_satisfied"], counts["csat_n"]),
+        "ces": scoring.pct(counts["ces_agree"], counts["ces_n"]),
+        "recency": scoring.recency_points(
+            days_since, health_settings.recency_full_days, health_settings.recency_zero_days
+        ),
+        "support": scoring.support_points(open_tickets, health_settings.tickets_at_zero),
+        "adoption": None if adoption_pct is None else float(adoption_pct),
+    }
+
+
 def _row(
     account: Account, counts: dict, health_settings: HealthSettings, now: dt.datetime
 ) -> AccountRow:
@@ -555,17 +627,13 @@ def _row(
     csat = scoring.proportion(counts["csat_satisfied"], counts["csat_n"])
     ces = scoring.proportion(counts["ces_agree"], counts["ces_n"])
     last = counts["last_answered_at"]
-    days_since = None if last is None else (now - last).total_seconds() / 86400
-    values = {
-        "nps": scoring.nps_points(promoters, passives, detractors),
-        "csat": csat.pct,
-        "ces": ces.pct,
-        "recency": scoring.recency_points(
-            days_since, health_settings.recency_full_days, health_settings.recency_zero_days
-        ),
-        "support": scoring.support_points(account.open_tickets, health_settings.tickets_at_zero),
-        "adoption": None if account.adoption_pct is None else float(account.adoption_pct),
-    }
+    values = _health_values(
+        counts,
+        open_tickets=account.open_tickets,
+        adoption_pct=account.adoption_pct,
+        health_settings=health_settings,
+        now=now,
+    )
     return AccountRow(
         account=account,
         nps=nps_result,
@@ -584,6 +652,29 @@ def _row(
     )
 
 
+def _window_counts(
+    *,
+    filters: AccountFilters,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    health_settings: HealthSettings,
+    now: dt.datetime,
+) -> tuple[QuerySet[Account], dict[int, dict]]:
+    """The matching accounts and their counts. Without `since`, the window is the health
+    settings' "recent answers" window; the last answer (for recency) is looked for as far back
+    as recency can still score."""
+    if since is None and until is None:
+        since = now - dt.timedelta(days=health_settings.window_days)
+    accounts = filtered_accounts(filters=filters)
+    counts = account_counts(
+        accounts=accounts if filters != AccountFilters() else None,
+        since=since,
+        until=until,
+        last_answer_since=now - dt.timedelta(days=health_settings.recency_zero_days),
+    )
+    return accounts, counts
+
+
 def account_rows(
     *,
     filters: AccountFilters | None = None,
@@ -593,24 +684,141 @@ def account_rows(
 ) -> list[AccountRow]:
     """Each matching account with rolling scores and health. Four queries, whatever the size.
 
-    Without `since`, the window is the health settings' "recent answers" window. The last
-    answer (for recency) is looked for as far back as recency can still score.
+    For many accounts, `account_scores` (no models, no health components) is much cheaper.
     """
     health_settings = health_settings or HealthSettings.load()
     now = timezone.now()
-    if since is None and until is None:
-        since = now - dt.timedelta(days=health_settings.window_days)
-    filters = filters or AccountFilters()
-    accounts = filtered_accounts(filters=filters)
-    counts = account_counts(
-        accounts=accounts if filters != AccountFilters() else None,
+    accounts, counts = _window_counts(
+        filters=filters or AccountFilters(),
         since=since,
         until=until,
-        last_answer_since=now - dt.timedelta(days=health_settings.recency_zero_days),
+        health_settings=health_settings,
+        now=now,
     )
     return [
         _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, now)
         for account in accounts
+    ]
+
+
+@dataclass(slots=True)
+class AccountScore:
+    """An account's NPS, category and health from its counts, without the model or the health
+    components: what lists filter, sort and sum over. `row()` gives the full `AccountRow`."""
+
+    pk: int
+    name: str
+    status: str
+    currency: str
+    arr: Decimal
+    renewal_date: dt.date | None
+    owner_name: str | None
+    nps: scoring.Nps
+    category: int | None
+    health_score: float | None
+    health_colour: str | None
+    last_answered_at: dt.datetime | None
+    counts: dict
+    now: dt.datetime
+
+    @property
+    def at_risk(self) -> bool:
+        return self.category == -1 or self.health_colour == "red"
+
+
+def account_scores(
+    *,
+    filters: AccountFilters | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    health_settings: HealthSettings | None = None,
+) -> list[AccountScore]:
+    """The same scores as `account_rows` (same window rules, same arithmetic) for every
+    matching account, in the accounts' order: one grouped query for the counts, one for the
+    account columns, then a few arithmetic steps per account."""
+    health_settings = health_settings or HealthSettings.load()
+    now = timezone.now()
+    accounts, counts = _window_counts(
+        filters=filters or AccountFilters(),
+        since=since,
+        until=until,
+        health_settings=health_settings,
+        now=now,
+    )
+    weights = health_settings.weights
+    red_below, green_from = health_settings.red_below, health_settings.green_from
+    result = []
+    for (
+        pk,
+        name,
+        status,
+        currency,
+        mrr,
+        renewal_date,
+        owner_name,
+        open_tickets,
+        adoption_pct,
+    ) in accounts.order_by(*Account._meta.ordering, "pk").values_list(
+        "pk",
+        "name",
+        "status",
+        "currency",
+        "mrr",
+        "renewal_date",
+        "owner__username",
+        "open_tickets",
+        "adoption_pct",
+    ):
+        account_counts_ = counts.get(pk, _ACCOUNT_ZERO)
+        n = account_counts_["nps_n"]
+        promoters, detractors = account_counts_["nps_promoters"], account_counts_["nps_detractors"]
+        score = scoring.health_score(
+            _health_values(
+                account_counts_,
+                open_tickets=open_tickets,
+                adoption_pct=adoption_pct,
+                health_settings=health_settings,
+                now=now,
+            ),
+            weights,
+        )
+        result.append(
+            AccountScore(
+                pk=pk,
+                name=name,
+                status=status,
+                currency=currency,
+                arr=mrr * 12,  # Account.arr
+                renewal_date=renewal_date,
+                owner_name=owner_name,
+                nps=scoring.nps(promoters, n - promoters - detractors, detractors),
+                category=scoring.nps_category_of_mean(
+                    scoring.mean_score(n, float(account_counts_["nps_total"] or 0))
+                ),
+                health_score=score,
+                health_colour=scoring.health_colour(score, red_below, green_from),
+                last_answered_at=account_counts_["last_answered_at"],
+                counts=account_counts_,
+                now=now,
+            )
+        )
+    return result
+
+
+def account_rows_of(
+    scores: list[AccountScore], *, health_settings: HealthSettings
+) -> list[AccountRow]:
+    """Full rows (models, health components) for a few scored accounts, e.g. one page:
+    one query, and the very counts and clock the scores were computed from."""
+    accounts = (
+        Account.objects.using(settings.REPORTS_DATABASE)
+        .select_related("owner")
+        .in_bulk([score.pk for score in scores])
+    )
+    return [
+        _row(accounts[score.pk], score.counts, health_settings, score.now)
+        for score in scores
+        if score.pk in accounts
     ]
 
 
@@ -631,7 +839,7 @@ class CurrencyRevenue:
         return scoring.weighted_nps(self.weighted_pairs)
 
 
-def revenue(rows: list[AccountRow]) -> list[CurrencyRevenue]:
+def revenue(rows: list[AccountRow] | list[AccountScore]) -> list[CurrencyRevenue]:
     """ARR by account NPS category, ARR at risk and revenue-weighted NPS, per currency.
 
     Currencies are never added together (no exchange rates): one line per currency, the
@@ -642,10 +850,9 @@ def revenue(rows: list[AccountRow]) -> list[CurrencyRevenue]:
     """
     by_currency: dict[str, CurrencyRevenue] = {}
     for row in rows:
-        account = row.account
-        if account.status == Account.Status.CHURNED:
+        if row.status == Account.Status.CHURNED:
             continue
-        line = by_currency.setdefault(account.currency, CurrencyRevenue(account.currency))
+        line = by_currency.setdefault(row.currency, CurrencyRevenue(row.currency))
         line.accounts += 1
         line.arr += row.arr
         if row.category == 1:

@@ -62,7 +62,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status=filters.status,
         owner=filters.owner,
     )
-    rows = selectors.account_rows(filters=account_filters, since=lo, until=hi)
+    # The revenue table needs each account's category and health, not its model.
+    scores = selectors.account_scores(filters=account_filters, since=lo, until=hi)
     date_format = "%Y-%m" if granularity == "month" else "%Y-%m-%d"
     context = {
         "form": form,
@@ -86,9 +87,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "dimension_label": selectors.DIMENSIONS[dimension][1],
         # The funnel lists every survey (all kinds) unless one survey is chosen.
         "funnel": selectors.funnel(
-            filters=filters if filters.surveys else replace(filters, kind="")
+            filters=filters if filters.surveys else replace(filters, kind=""), surveys=surveys
         ),
-        "revenue": selectors.revenue(rows),
+        "revenue": selectors.revenue(scores),
     }
     return render(request, "reports/dashboard.html", context)
 
@@ -133,24 +134,23 @@ def _kind_tiles(
     return tiles
 
 
-def _sort_value(sort: str, row: selectors.AccountRow):
+def _sort_value(sort: str, row: selectors.AccountScore):
     """The value a column sorts by; None sorts last in both directions."""
-    account = row.account
     return {
-        "name": lambda: account.name.lower(),
+        "name": lambda: row.name.lower(),
         "nps": lambda: row.nps.score,
-        "health": lambda: row.health.score,
+        "health": lambda: row.health_score,
         # ARR amounts of different currencies are ordered by amount, never added.
         "arr": lambda: row.arr,
-        "renewal": lambda: account.renewal_date,
+        "renewal": lambda: row.renewal_date,
         "last_answer": lambda: row.last_answered_at,
-        "owner": lambda: account.owner.get_username().lower() if account.owner else None,
+        "owner": lambda: None if row.owner_name is None else row.owner_name.lower(),
     }[sort]()
 
 
 def sort_rows(
-    rows: list[selectors.AccountRow], sort: str, descending: bool
-) -> list[selectors.AccountRow]:
+    rows: list[selectors.AccountScore], sort: str, descending: bool
+) -> list[selectors.AccountScore]:
     keyed = [(_sort_value(sort, row), row) for row in rows]
     known = [item for item in keyed if item[0] is not None]
     known.sort(key=lambda item: item[0], reverse=descending)
@@ -163,15 +163,20 @@ def account_list(request: HttpRequest) -> HttpResponse:
     valid = form.is_bound and form.is_valid()
     data = form.cleaned_data if valid else {}
     health_settings = HealthSettings.load()
-    rows = selectors.account_rows(filters=form.account_filters(), health_settings=health_settings)
+    # Every matching account is scored (the revenue table sums them all, and health can be
+    # filtered and sorted on), but only the page's accounts are loaded as full rows.
+    rows = selectors.account_scores(filters=form.account_filters(), health_settings=health_settings)
     if data.get("health"):
-        rows = [row for row in rows if row.health.colour == data["health"]]
+        rows = [row for row in rows if row.health_colour == data["health"]]
     if data.get("at_risk"):
         rows = [row for row in rows if row.at_risk]
     sort = data.get("sort") or "name"
     descending = bool(data.get("desc"))
     rows = sort_rows(rows, sort, descending)
     page = Paginator(rows, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = selectors.account_rows_of(
+        list(page.object_list), health_settings=health_settings
+    )
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = request.GET.copy()
