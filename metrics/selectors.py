@@ -14,6 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -765,16 +766,16 @@ def account_scores(
         "currency",
         "mrr",
         "renewal_date",
-        "owner__username",
+        f"owner__{get_user_model().USERNAME_FIELD}",  # what get_username() gives
         "open_tickets",
         "adoption_pct",
     ):
-        account_counts_ = counts.get(pk, _ACCOUNT_ZERO)
-        n = account_counts_["nps_n"]
-        promoters, detractors = account_counts_["nps_promoters"], account_counts_["nps_detractors"]
+        own = counts.get(pk, _ACCOUNT_ZERO)
+        n = own["nps_n"]
+        promoters, detractors = own["nps_promoters"], own["nps_detractors"]
         score = scoring.health_score(
             _health_values(
-                account_counts_,
+                own,
                 open_tickets=open_tickets,
                 adoption_pct=adoption_pct,
                 health_settings=health_settings,
@@ -793,12 +794,12 @@ def account_scores(
                 owner_name=owner_name,
                 nps=scoring.nps(promoters, n - promoters - detractors, detractors),
                 category=scoring.nps_category_of_mean(
-                    scoring.mean_score(n, float(account_counts_["nps_total"] or 0))
+                    scoring.mean_score(n, float(own["nps_total"] or 0))
                 ),
                 health_score=score,
                 health_colour=scoring.health_colour(score, red_below, green_from),
-                last_answered_at=account_counts_["last_answered_at"],
-                counts=account_counts_,
+                last_answered_at=own["last_answered_at"],
+                counts=own,
                 now=now,
             )
         )
