@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import replace
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import VIEW_REPORTS, permission_required
 from surveys.models import Kind, Survey
 
 from . import charts, scoring, selectors
@@ -24,7 +24,7 @@ TIMELINE_PER_PAGE = 50
 TILE_KINDS = (Kind.NPS, Kind.CSAT, Kind.CES, Kind.CES1)
 
 
-@staff_member_required
+@permission_required(VIEW_REPORTS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET or None)
     filters = form.filters()
@@ -157,7 +157,7 @@ def sort_rows(
     return [row for _value, row in known] + [row for value, row in keyed if value is None]
 
 
-@staff_member_required
+@permission_required(VIEW_REPORTS)
 def account_list(request: HttpRequest) -> HttpResponse:
     form = AccountListForm(request.GET or None)
     valid = form.is_bound and form.is_valid()
@@ -197,7 +197,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/accounts.html", context)
 
 
-@staff_member_required
+@permission_required(VIEW_REPORTS)
 def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
     health_settings = HealthSettings.load()
     rows = selectors.account_rows(

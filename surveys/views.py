@@ -1,14 +1,15 @@
 """Staff pages of the surveys app: distribution status and campaign progress."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+
+from accounts.roles import permission_required
 
 from . import selectors
 from .models import Campaign, Invitation, Survey
 
 
-@staff_member_required
+@permission_required("surveys.view_invitation")
 def distribution_index(request: HttpRequest) -> HttpResponse:
     surveys = Survey.objects.order_by("name")
     campaigns = Campaign.objects.select_related("survey").order_by("-created_at")[:50]
@@ -19,7 +20,7 @@ def distribution_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@permission_required("surveys.view_invitation")
 def distribution_status(request: HttpRequest, slug: str) -> HttpResponse:
     """Counts by status and suppression reason; refreshes itself while sending is under way."""
     survey = get_object_or_404(Survey, slug=slug)
