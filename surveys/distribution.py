@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Case,
@@ -584,6 +585,7 @@ def send_invitations(*, invitation_ids: list[int], reminder: bool = False) -> in
         invitations = invitations.filter(status=Status.QUEUED)
     invitations = list(invitations)
     sender = _Sender()
+    renderer = emails.BatchRenderer()
     sent: list[tuple[Invitation, datetime]] = []
     # The row whose message was just accepted; it is marked sent in the same statement that
     # claims the next row, so each message costs one round trip to the database.
@@ -600,7 +602,7 @@ def send_invitations(*, invitation_ids: list[int], reminder: bool = False) -> in
             if not claimed:
                 continue
             try:
-                sender.send(emails.invitation_message(invitation, reminder=reminder))
+                sender.send(renderer, invitation, reminder=reminder)
             except TransientSendError as exc:
                 _after_transient(invitation, str(exc), reminder=reminder)
                 if sender.broken:
@@ -636,7 +638,8 @@ class _Sender:
         self.connection = None
         self.broken = False
 
-    def send(self, message) -> None:
+    def send(self, renderer: emails.BatchRenderer, invitation: Invitation, *, reminder: bool):
+        """Send one invitation; raises TransientSendError or PermanentSendError."""
         from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 
         self.broken = False
@@ -650,8 +653,14 @@ class _Sender:
                 self._drop()
                 raise TransientSendError(f"cannot connect to the mail server: {exc!r}") from exc
         try:
-            message.connection = self.connection
-            self.connection.send_messages([message])
+            raw = renderer.raw(invitation, reminder=reminder) if self._plain_smtp() else None
+            if raw is not None:
+                # The bytes Django's SMTP backend would send, built from the batch's rendering.
+                self.connection.connection.sendmail(*raw)
+            else:
+                message = renderer.message(invitation, reminder=reminder)
+                message.connection = self.connection
+                self.connection.send_messages([message])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
             error = "; ".join(f"{code} {_text(msg)}" for code, msg in exc.recipients.values())
@@ -680,6 +689,14 @@ class _Sender:
         except OSError as exc:  # refused, reset, timed out
             self._drop()
             raise TransientSendError(f"connection error: {exc!r}") from exc
+
+    def _plain_smtp(self) -> bool:
+        """Django's own SMTP backend (not a subclass changing how it sends), connected."""
+        return (
+            isinstance(self.connection, SMTPBackend)
+            and type(self.connection)._send is SMTPBackend._send
+            and self.connection.connection is not None
+        )
 
     def _drop(self) -> None:
         self.close()

@@ -1,12 +1,17 @@
 """Rendering of survey emails: HTML + plain text, one link per score, unsubscribe headers."""
 
-from email.utils import formataddr, parseaddr
+import random
+import re
+import sys
+from email.utils import formataddr, formatdate, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -96,38 +101,60 @@ def lead_in(survey: Survey) -> str:
 
 
 def sender(invitation: Invitation) -> str:
+    return survey_sender(invitation.survey)
+
+
+def survey_sender(survey: Survey) -> str:
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((invitation.survey.sender_name or name, address))
+    return formataddr((survey.sender_name or name, address))
 
 
 def email_language(invitation: Invitation) -> str:
     return invitation.contact.language or settings.LANGUAGE_CODE
 
 
-def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
-    survey = invitation.survey
-    contact = invitation.contact
-    language = email_language(invitation)
+def _message_id(invitation: Invitation, *, reminder: bool) -> str:
+    # A reminder is a new message: receivers drop repeats of a Message-ID.
+    if reminder:
+        return invitation.message_id.replace("@", f"-r{invitation.send_count}@", 1)
+    return invitation.message_id
+
+
+class _Recipient:
+    """What the templates see of the contact: only the name (the rest is per message)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _render(
+    survey: Survey,
+    *,
+    language: str,
+    token: str,
+    text_name: str,
+    html_name: str,
+    reminder: bool,
+) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of an invitation; nothing in them but these arguments."""
+    links = Invitation(token=token)
     with translation.override(language):
         low, high = scale_anchors(survey.kind)
         labels = point_labels(survey)
         question = survey.question_for(language)
         context = {
-            "invitation": invitation,
             "survey": survey,
-            "contact": contact,
             "question": question,
             "lead_in": lead_in(survey),
             "scores": [
-                (score, answer_url(invitation, score), labels.get(score, ""))
-                for score in survey.scale
+                (score, answer_url(links, score), labels.get(score, "")) for score in survey.scale
             ],
             "stacked": is_fully_labelled(survey),
             "low_label": low,
             "high_label": high,
             "accent": survey.accent_color or "#0b3d91",
-            "unsubscribe_url": unsubscribe_url(invitation),
-            "answer_url": answer_url(invitation),
+            "unsubscribe_url": unsubscribe_url(links),
+            "answer_url": answer_url(links),
             "reminder": reminder,
             "language": language,
             "sender_name": survey.sender_name or survey.company_name,
@@ -137,26 +164,211 @@ def invitation_message(invitation: Invitation, *, reminder: bool = False) -> Ema
             subject = _("Reminder: %(question)s") % {"question": question}
         else:
             subject = question
-        text = render_to_string("surveys/email/invitation.txt", context)
-        html = render_to_string("surveys/email/invitation.html", context)
+        text = render_to_string(
+            "surveys/email/invitation.txt", {**context, "contact": _Recipient(text_name)}
+        )
+        html = render_to_string(
+            "surveys/email/invitation.html", {**context, "contact": _Recipient(html_name)}
+        )
+    return " ".join(subject.split())[:200], text, html
+
+
+def _build(
+    survey: Survey,
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    to: str,
+    message_id: str,
+    token: str,
+    language: str,
+    public_id: str,
+) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split())[:200],
+        subject=subject,
         body=text,
-        from_email=sender(invitation),
-        to=[contact.email],
+        from_email=survey_sender(survey),
+        to=[to],
         headers={
-            # A reminder is a new message: receivers drop repeats of a Message-ID.
-            "Message-ID": (
-                invitation.message_id.replace("@", f"-r{invitation.send_count}@", 1)
-                if reminder
-                else invitation.message_id
-            ),
-            "List-Unsubscribe": f"<{one_click_unsubscribe_url(invitation)}>",
+            "Message-ID": message_id,
+            "List-Unsubscribe": f"<{one_click_unsubscribe_url(Invitation(token=token))}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
             "Content-Language": language,
-            "X-Survey-Invitation": str(invitation.public_id),
+            "X-Survey-Invitation": public_id,
         },
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def invitation_message(invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
+    survey = invitation.survey
+    contact = invitation.contact
+    language = email_language(invitation)
+    subject, text, html = _render(
+        survey,
+        language=language,
+        token=invitation.token,
+        text_name=contact.name,
+        html_name=contact.name,
+        reminder=reminder,
+    )
+    return _build(
+        survey,
+        subject=subject,
+        text=text,
+        html=html,
+        to=contact.email,
+        message_id=_message_id(invitation, reminder=reminder),
+        token=invitation.token,
+        language=language,
+        public_id=str(invitation.public_id),
+    )
+
+
+# --- Batch rendering -----------------------------------------------------------------------
+# A batch renders each variant (survey, language, reminder, named or not) once, with
+# placeholders where the per-invitation values go, and substitutes them for each message.
+# Placeholders are plain letters and digits: escaping, translation, URL reversing and header
+# folding leave them as they are. Values that could render differently from the placeholder
+# (other lengths where that changes folding, line breaks, the marker itself) take the normal
+# path, so every message is the one invitation_message() would give.
+
+_MARK = "Qz9"
+_TOKEN = f"{_MARK}token".ljust(43, "0")  # secrets.token_urlsafe(32) is 43 characters
+_TEXT_NAME = f"{_MARK}textname{_MARK}"
+_HTML_NAME = f"{_MARK}htmlname{_MARK}"
+_PUBLIC_ID = f"{_MARK}publicid".ljust(36, "0")  # str(uuid) is 36 characters
+_TO = f"{_MARK}to@{_MARK}to.invalid"
+_DATE = f"{_MARK}date{_MARK}"
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]{43}\Z")
+_7BIT = b"\r\nContent-Transfer-Encoding: 7bit\r\n"
+_8BIT = b"\r\nContent-Transfer-Encoding: 8bit\r\n"
+_LINE_LIMIT = 998  # RFC 5322; Django switches a part to quoted-printable above it
+_HEADER_WIDTH = 78  # compat32 folds a longer single-word header onto its own line
+
+
+def _make_boundary() -> str:
+    """A boundary of the same form and length as the one the email package generates."""
+    return f"{'=' * 15}{random.randrange(sys.maxsize):0{len(repr(sys.maxsize - 1))}d}=="  # noqa: S311
+
+
+class _Variant:
+    def __init__(self, survey: Survey, *, language: str, reminder: bool, named: bool, sample):
+        self.language = language
+        self.subject, self.text, self.html = _render(
+            survey,
+            language=language,
+            token=_TOKEN,
+            text_name=_TEXT_NAME if named else "",
+            html_name=_HTML_NAME if named else "",
+            reminder=reminder,
+        )
+        self.message_id = _message_id(sample, reminder=reminder).replace(
+            str(sample.public_id), _PUBLIC_ID
+        )
+        self.from_email = survey_sender(survey)
+        self.raw: bytes | None = None
+        message = _build(
+            survey,
+            subject=self.subject,
+            text=self.text,
+            html=self.html,
+            to=_TO,
+            message_id=self.message_id,
+            token=_TOKEN,
+            language=language,
+            public_id=_PUBLIC_ID,
+        )
+        mime = message.message()
+        raw = mime.as_bytes(linesep="\r\n")
+        date = f"\r\nDate: {mime['Date']}\r\n".encode()
+        seven, eight = raw.count(_7BIT), raw.count(_8BIT)
+        if raw.count(date) != 1 or seven + eight != 2:
+            return  # quoted-printable or base64 parts: the normal path renders these
+        # An ASCII part is 7bit; a non-ASCII name makes it 8bit, as the email package decides.
+        self.ascii_parts = seven > 0
+        raw = raw.replace(date, f"\r\nDate: {_DATE}\r\n".encode())
+        expected = {_TO: 1, _DATE: 1, _PUBLIC_ID: 2, _TEXT_NAME: int(named), _HTML_NAME: int(named)}
+        if any(raw.count(key.encode()) != count for key, count in expected.items()):
+            return
+        self.envelope_from = sanitize_address(self.from_email, settings.DEFAULT_CHARSET)
+        self.longest_line = max(len(line) for line in raw.split(b"\r\n"))
+        self.boundary = mime.get_boundary()
+        self.raw = raw
+
+
+class BatchRenderer:
+    """Messages for many invitations of a batch, each variant rendered once."""
+
+    def __init__(self) -> None:
+        self._variants: dict[tuple, _Variant] = {}
+
+    def _variant(self, invitation: Invitation, *, reminder: bool) -> tuple[_Variant, bool]:
+        survey, name = invitation.survey, invitation.contact.name
+        language = email_language(invitation)
+        key = (survey.pk, language, reminder, bool(name), reminder and invitation.send_count)
+        variant = self._variants.get(key)
+        if variant is None:
+            variant = _Variant(
+                survey, language=language, reminder=reminder, named=bool(name), sample=invitation
+            )
+            self._variants[key] = variant
+        usable = (
+            _URLSAFE.match(invitation.token) is not None
+            and _MARK not in invitation.token
+            and _MARK not in name
+            and "\r" not in name
+            and "\n" not in name
+        )
+        return variant, usable
+
+    def message(self, invitation: Invitation, *, reminder: bool = False) -> EmailMultiAlternatives:
+        """The message invitation_message() would build, from the variant's rendering."""
+        variant, usable = self._variant(invitation, reminder=reminder)
+        if not usable:
+            return invitation_message(invitation, reminder=reminder)
+        token, name = invitation.token, invitation.contact.name
+        return _build(
+            invitation.survey,
+            subject=variant.subject,
+            text=variant.text.replace(_TOKEN, token).replace(_TEXT_NAME, name),
+            html=variant.html.replace(_TOKEN, token).replace(_HTML_NAME, escape(name)),
+            to=invitation.contact.email,
+            message_id=variant.message_id.replace(_PUBLIC_ID, str(invitation.public_id)),
+            token=token,
+            language=variant.language,
+            public_id=str(invitation.public_id),
+        )
+
+    def raw(self, invitation: Invitation, *, reminder: bool = False):
+        """(envelope sender, recipients, bytes) as Django's SMTP backend would send, or None."""
+        variant, usable = self._variant(invitation, reminder=reminder)
+        if not usable or variant.raw is None:
+            return None
+        name = invitation.contact.name
+        html_name = escape(name).encode()
+        if variant.longest_line + max(0, len(html_name) - len(_HTML_NAME)) > _LINE_LIMIT:
+            return None
+        try:
+            to = sanitize_address(invitation.contact.email, settings.DEFAULT_CHARSET)
+        except ValueError:
+            return None
+        if len(to) + len("To: ") > _HEADER_WIDTH or _MARK in to or any(c.isspace() for c in to):
+            return None
+        # Each message gets its own MIME boundary, as Django gives it; replaced first, so no
+        # substituted value can be mistaken for it.
+        data = (
+            variant.raw.replace(variant.boundary.encode(), _make_boundary().encode())
+            .replace(_TO.encode(), to.encode())
+            .replace(_DATE.encode(), formatdate(localtime=settings.EMAIL_USE_LOCALTIME).encode())
+            .replace(_PUBLIC_ID.encode(), str(invitation.public_id).encode())
+            .replace(_TOKEN.encode(), invitation.token.encode())
+            .replace(_TEXT_NAME.encode(), name.encode())
+            .replace(_HTML_NAME.encode(), html_name)
+        )
+        if variant.ascii_parts and not name.isascii():
+            data = data.replace(_7BIT, _8BIT)
+        return variant.envelope_from, [to], data
