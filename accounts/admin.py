@@ -15,8 +15,19 @@ class ContactInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "external_id", "plan", "segment", "region", "status", "owner",
-                    "mrr", "currency", "arr_display", "renewal_date"]
+    list_display = [
+        "name",
+        "external_id",
+        "plan",
+        "segment",
+        "region",
+        "status",
+        "owner",
+        "mrr",
+        "currency",
+        "arr_display",
+        "renewal_date",
+    ]
     list_filter = ["status", "plan", "segment", "region", "currency", "owner"]
     search_fields = ["name", "external_id"]
     date_hierarchy = "renewal_date"
@@ -31,10 +42,21 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(ContactImportMixin, admin.ModelAdmin):
-    list_display = ["email", "name", "account", "language", "unsubscribed_at", "bounced_at",
-                    "last_invited_at"]
-    list_filter = ["language", ("unsubscribed_at", admin.EmptyFieldListFilter),
-                   ("bounced_at", admin.EmptyFieldListFilter), "account__plan"]
+    list_display = [
+        "email",
+        "name",
+        "account",
+        "language",
+        "unsubscribed_at",
+        "bounced_at",
+        "last_invited_at",
+    ]
+    list_filter = [
+        "language",
+        ("unsubscribed_at", admin.EmptyFieldListFilter),
+        ("bounced_at", admin.EmptyFieldListFilter),
+        "account__plan",
+    ]
     search_fields = ["email", "name", "account__name", "account__external_id"]
     list_select_related = ["account"]
     autocomplete_fields = ["account"]

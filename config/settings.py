@@ -150,7 +150,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- Cache (rate limits) --------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Public POSTs (answers, referrals, unsubscribes): per client IP and per token.
@@ -196,12 +198,16 @@ if _email_url:
     globals().update(env.email_url_config(_email_url))
 else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="config.outbox.OutboxEmailBackend")
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Customer feedback <feedback@example.com>")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Customer feedback <feedback@example.com>"
+)
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 ANYMAIL = env.dict("ANYMAIL", default={})
 # The dev outbox is browsable by staff at /dev/outbox/ while it is the email backend.
-OUTBOX_BROWSABLE = env.bool("OUTBOX_BROWSABLE", default=EMAIL_BACKEND == "config.outbox.OutboxEmailBackend")
+OUTBOX_BROWSABLE = env.bool(
+    "OUTBOX_BROWSABLE", default=EMAIL_BACKEND == "config.outbox.OutboxEmailBackend"
+)
 
 # --- Surveys --------------------------------------------------------------------------------
 INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=30)
@@ -273,6 +279,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models name their choices "Status"; give each its own schema enum.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.Account.Status",
+        "InvitationStatusEnum": "surveys.models.Invitation.Status",
+        "ExportJobStatusEnum": "metrics.models.ExportJob.Status",
+        "FollowUpStatusEnum": "followups.models.FollowUp.Status",
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

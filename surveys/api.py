@@ -26,13 +26,11 @@ class SurveyViewSet(
     filterset_fields = ["kind", "active"]
 
 
-class InvitationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Trigger a survey for a contact (transactional) and read invitations back."""
 
-    queryset = (
-        Invitation.objects.select_related("survey", "contact__account").order_by("-created_at")
+    queryset = Invitation.objects.select_related("survey", "contact__account").order_by(
+        "-created_at"
     )
     serializer_class = InvitationSerializer
     lookup_field = "public_id"
@@ -42,7 +40,10 @@ class InvitationViewSet(
         request=InvitationCreateSerializer,
         responses={
             201: InvitationSerializer,
-            200: OpenApiResponse(InvitationSerializer, description="Same (survey, event_id) seen before; nothing sent."),
+            200: OpenApiResponse(
+                InvitationSerializer,
+                description="Same (survey, event_id) seen before; nothing sent.",
+            ),
             400: OpenApiResponse(description="Per-field errors."),
         },
     )

@@ -54,14 +54,14 @@ def default_question(kind: str, subject: str, language: str | None = None) -> st
                 % {"subject": subject}
             )
         if kind == Kind.CSAT:
-            return str(
-                _("How satisfied were you with %(subject)s?") % {"subject": subject}
-            )
+            return str(_("How satisfied were you with %(subject)s?") % {"subject": subject})
         if kind == Kind.CES:
             return str(
                 _("%(subject)s made it easy for me to handle my issue.") % {"subject": subject}
             )
-        return str(_("How much effort did you personally have to put forth to handle your request?"))
+        return str(
+            _("How much effort did you personally have to put forth to handle your request?")
+        )
 
 
 def split_list(value: str) -> list[str]:
@@ -105,8 +105,10 @@ class Audience(models.Model):
         unknown = [s for s in split_list(self.audience_account_statuses) if s not in valid]
         if unknown:
             raise ValidationError(
-                {"audience_account_statuses": _("Unknown account status: %(values)s.")
-                 % {"values": ", ".join(unknown)}}
+                {
+                    "audience_account_statuses": _("Unknown account status: %(values)s.")
+                    % {"values": ", ".join(unknown)}
+                }
             )
         if self.audience_property_value and not self.audience_property:
             raise ValidationError(
@@ -291,8 +293,10 @@ class Survey(Audience):
         if (self.scale_min, self.scale_max) not in allowed:
             choices = ", ".join(f"{lo}-{hi}" for lo, hi in sorted(allowed))
             raise ValidationError(
-                {"scale_max": _("A %(kind)s survey uses the scale %(choices)s.")
-                 % {"kind": self.get_kind_display(), "choices": choices}}
+                {
+                    "scale_max": _("A %(kind)s survey uses the scale %(choices)s.")
+                    % {"kind": self.get_kind_display(), "choices": choices}
+                }
             )
         if self.accent_color and contrast_on_white(self.accent_color) < 4.5:
             raise ValidationError(
@@ -451,7 +455,8 @@ class Invitation(models.Model):
     suppression_reason = models.CharField(
         _("suppression reason"), max_length=20, choices=Reason.choices, blank=True
     )
-    event_id = models.CharField(_("event id"), max_length=200, null=True, blank=True)
+    # NULL, not "", when absent: the per-survey unique constraint ignores NULLs.
+    event_id = models.CharField(_("event id"), max_length=200, null=True, blank=True)  # noqa: DJ001
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     send_at = models.DateTimeField(_("send at"), null=True, blank=True)
@@ -566,7 +571,8 @@ class Response(models.Model):
     )
     score = models.SmallIntegerField(_("score"))
     category = models.SmallIntegerField(
-        _("category"), help_text=_("+1 promoter or satisfied, 0 neutral, -1 detractor or unsatisfied.")
+        _("category"),
+        help_text=_("+1 promoter or satisfied, 0 neutral, -1 detractor or unsatisfied."),
     )
     comment = models.TextField(_("comment"), blank=True, max_length=5000)
     answered_at = models.DateTimeField(_("answered at"), default=timezone.now)

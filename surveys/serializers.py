@@ -130,7 +130,9 @@ class InvitationSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     survey = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     contact = serializers.EmailField(source="contact.email", read_only=True)
-    account = serializers.CharField(source="contact.account.external_id", read_only=True, default=None)
+    account = serializers.CharField(
+        source="contact.account.external_id", read_only=True, default=None
+    )
     answered = serializers.SerializerMethodField()
 
     class Meta:

@@ -167,18 +167,40 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.logs: list[Path] = []
 
-    def start(self, count: int = 1, concurrency: int = 1, **extra_env: str) -> list[subprocess.Popen]:
+    def start(
+        self, count: int = 1, concurrency: int = 1, **extra_env: str
+    ) -> list[subprocess.Popen]:
         started = []
         for _ in range(count):
             index = len(self.procs)
-            log = Path(os.environ.get("TMPDIR", "/tmp")) / f"npsapp-worker-{os.getpid()}-{index}.log"
+            log = (
+                Path(os.environ.get("TMPDIR", "/tmp")) / f"npsapp-worker-{os.getpid()}-{index}.log"
+            )
             env = {**self.env, **extra_env}
             proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO",
-                 "-c", str(concurrency), "-n", f"w{index}-{os.getpid()}@%h",
-                 "-Q", env["CELERY_QUEUE"], "--without-gossip", "--without-mingle",
-                 "--without-heartbeat"],
-                cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "INFO",
+                    "-c",
+                    str(concurrency),
+                    "-n",
+                    f"w{index}-{os.getpid()}@%h",
+                    "-Q",
+                    env["CELERY_QUEUE"],
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             self.procs.append(proc)
@@ -217,7 +239,9 @@ class Workers:
         self.procs.clear()
 
     def log_text(self) -> str:
-        return "\n".join(log.read_text(errors="replace")[-4000:] for log in self.logs if log.exists())
+        return "\n".join(
+            log.read_text(errors="replace")[-4000:] for log in self.logs if log.exists()
+        )
 
 
 @pytest.fixture
@@ -269,9 +293,15 @@ def browser():
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

@@ -26,7 +26,16 @@ ACCOUNTS = [
     ("umbrella", "Umbrella Ltda", "Business", "Mid-market", "LATAM", "active", "5400.00", "BRL"),
     ("hooli", "Hooli", "Enterprise", "Enterprise", "North America", "active", "9800.00", "USD"),
     ("soylent", "Soylent SA", "Starter", "SMB", "LATAM", "trial", "0.00", "MXN"),
-    ("vandelay", "Vandelay Industries", "Business", "Mid-market", "Europe", "churned", "650.00", "EUR"),
+    (
+        "vandelay",
+        "Vandelay Industries",
+        "Business",
+        "Mid-market",
+        "Europe",
+        "churned",
+        "650.00",
+        "EUR",
+    ),
     ("tyrell", "Tyrell", "Enterprise", "Enterprise", "APAC", "active", "7600.00", "USD"),
 ]
 LANGUAGE_BY_REGION = {"LATAM": ["pt-br", "es"], "Europe": ["en", "es"]}
@@ -69,24 +78,53 @@ class Command(BaseCommand):
         contacts = []
         for ext, name, plan, segment, region, status, mrr, currency in ACCOUNTS:
             account = Account.objects.create(
-                external_id=ext, name=name, plan=plan, segment=segment, region=region,
-                status=status, mrr=Decimal(mrr), currency=currency, owner=owner,
+                external_id=ext,
+                name=name,
+                plan=plan,
+                segment=segment,
+                region=region,
+                status=status,
+                mrr=Decimal(mrr),
+                currency=currency,
+                owner=owner,
                 start_date=(now - timedelta(days=rng.randint(400, 1500))).date(),
                 renewal_date=(now + timedelta(days=rng.randint(5, 360))).date(),
             )
             for i in range(rng.randint(3, 6)):
                 language = rng.choice(LANGUAGE_BY_REGION.get(region, ["en"]))
-                contacts.append(Contact.objects.create(
-                    account=account, email=f"person{i + 1}@{ext}.example.com",
-                    name=f"Person {i + 1} ({name})", language=language,
-                ))
+                contacts.append(
+                    Contact.objects.create(
+                        account=account,
+                        email=f"person{i + 1}@{ext}.example.com",
+                        name=f"Person {i + 1} ({name})",
+                        language=language,
+                    )
+                )
         surveys = [
-            Survey.objects.create(name="Relational NPS", slug="demo-nps", kind=Kind.NPS,
-                                  company_name="Demo Software", scale_min=0, scale_max=10),
-            Survey.objects.create(name="Support CSAT", slug="demo-csat", kind=Kind.CSAT,
-                                  company_name="our support", scale_min=1, scale_max=5),
-            Survey.objects.create(name="Support effort (CES)", slug="demo-ces", kind=Kind.CES,
-                                  company_name="Demo Software", scale_min=1, scale_max=7),
+            Survey.objects.create(
+                name="Relational NPS",
+                slug="demo-nps",
+                kind=Kind.NPS,
+                company_name="Demo Software",
+                scale_min=0,
+                scale_max=10,
+            ),
+            Survey.objects.create(
+                name="Support CSAT",
+                slug="demo-csat",
+                kind=Kind.CSAT,
+                company_name="our support",
+                scale_min=1,
+                scale_max=5,
+            ),
+            Survey.objects.create(
+                name="Support effort (CES)",
+                slug="demo-ces",
+                kind=Kind.CES,
+                company_name="Demo Software",
+                scale_min=1,
+                scale_max=7,
+            ),
         ]
         # Account mood drifts so the trend and the breakdowns have something to show.
         mood = {c.account_id: rng.uniform(-0.3, 0.5) for c in contacts}
@@ -95,8 +133,12 @@ class Command(BaseCommand):
                 for contact in rng.sample(contacts, k=min(len(contacts), rng.randint(1, 4))):
                     sent = now - timedelta(days=day, hours=rng.randint(0, 23))
                     invitation = Invitation.objects.create(
-                        survey=survey, contact=contact, status=Invitation.Status.SENT,
-                        created_at=sent, sent_at=sent, send_count=1,
+                        survey=survey,
+                        contact=contact,
+                        status=Invitation.Status.SENT,
+                        created_at=sent,
+                        sent_at=sent,
+                        send_count=1,
                         expires_at=sent + timedelta(days=settings.INVITATION_EXPIRY_DAYS),
                     )
                     if rng.random() > 0.45:
@@ -106,9 +148,14 @@ class Command(BaseCommand):
                     answered = sent + timedelta(minutes=rng.randint(2, 2000))
                     comment = rng.choice(COMMENTS[category]) if rng.random() < 0.4 else ""
                     Response.objects.create(
-                        invitation=invitation, survey=survey, contact=contact,
-                        account_id=contact.account_id, score=score, category=category,
-                        comment=comment, answered_at=answered,
+                        invitation=invitation,
+                        survey=survey,
+                        contact=contact,
+                        account_id=contact.account_id,
+                        score=score,
+                        category=category,
+                        comment=comment,
+                        answered_at=answered,
                     )
                     Invitation.objects.filter(pk=invitation.pk).update(
                         answered_at=answered, clicked_at=answered
