@@ -70,10 +70,7 @@ def nps_difference(a: Nps, b: Nps) -> tuple[float, float, bool] | None:
         return None
     se = math.sqrt(a.se**2 + b.se**2)
     delta = b.score - a.score
-    significant = se > 0 and abs(delta) > Z95 * se
-    if se == 0:
-        significant = delta != 0
-    return delta, se, significant
+    return delta, se, _significant(delta, se, min(a.n, b.n))
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -144,10 +141,18 @@ class Change:
     significant: bool
 
 
-def _change(delta: float, se: float) -> Change:
+def _significant(delta: float, se: float, n_min: int) -> bool:
+    """Significant at 95%, and never on a low sample: with n < 30 on either side the normal
+    approximation does not hold (n = 1 at 100% has an SE of 0), so a change is not claimed."""
+    if n_min < LOW_SAMPLE:
+        return False
     if se == 0:
-        return Change(delta, 0.0, delta != 0)
-    return Change(delta, se, abs(delta) > Z95 * se)
+        return delta != 0
+    return abs(delta) > Z95 * se
+
+
+def _change(delta: float, se: float, n_min: int) -> Change:
+    return Change(delta, se, _significant(delta, se, n_min))
 
 
 def nps_change(a: Nps, b: Nps) -> Change | None:
@@ -165,7 +170,7 @@ def proportion_change(a: Proportion, b: Proportion) -> Change | None:
         return None
     pa, pb = a.pct / 100.0, b.pct / 100.0
     se = 100.0 * math.sqrt(pa * (1 - pa) / a.n + pb * (1 - pb) / b.n)
-    return _change(b.pct - a.pct, se)
+    return _change(b.pct - a.pct, se, min(a.n, b.n))
 
 
 def mean_change(a: Mean, b: Mean) -> Change | None:
@@ -173,7 +178,7 @@ def mean_change(a: Mean, b: Mean) -> Change | None:
     if a.sd is None or b.sd is None or a.mean is None or b.mean is None:
         return None
     se = math.sqrt(a.sd**2 / a.n + b.sd**2 / b.n)
-    return _change(b.mean - a.mean, se)
+    return _change(b.mean - a.mean, se, min(a.n, b.n))
 
 
 def mean_score(n: int, total: float) -> float | None:

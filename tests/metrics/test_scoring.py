@@ -119,8 +119,26 @@ def test_nps_change_uses_independent_se(a, b):
     se = math.sqrt(first.se**2 + second.se**2)
     assert change.delta == pytest.approx(second.score - first.score)
     assert change.se == pytest.approx(se)
-    if se > 0:
+    if min(len(a), len(b)) < scoring.LOW_SAMPLE:
+        assert change.significant is False
+    elif se > 0:
         assert change.significant is (abs(change.delta) > scoring.Z95 * se)
+
+
+def test_a_change_is_never_significant_on_a_low_sample():
+    # One answer at 100% has an SE of 0; a normal test would call any drop significant.
+    one = scoring.proportion(1, 1)
+    many = scoring.proportion(77, 100)
+    change = scoring.proportion_change(one, many)
+    assert change.delta == pytest.approx(-23.0)
+    assert change.significant is False
+    assert scoring.nps_change(scoring.nps(1, 0, 0), scoring.nps(40, 30, 30)).significant is False
+    assert (
+        scoring.mean_change(scoring.mean(2, 10, 50), scoring.mean(100, 300, 1000)).significant
+        is False
+    )
+    # The same shift with 30+ answers on each side is significant.
+    assert scoring.proportion_change(scoring.proportion(30, 30), many).significant is True
 
 
 def test_changes_with_no_data_are_none():
