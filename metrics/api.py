@@ -186,6 +186,18 @@ def _shift_year(period: selectors.Period) -> selectors.Period:
     return selectors.Period(back(period.start), back(period.end), period.tz)
 
 
+# The account and contact filters every metrics endpoint accepts.
+FILTER_PARAMETERS = [
+    OpenApiParameter("plan", OpenApiTypes.STR),
+    OpenApiParameter("segment", OpenApiTypes.STR),
+    OpenApiParameter("region", OpenApiTypes.STR),
+    OpenApiParameter("owner", OpenApiTypes.INT),
+    OpenApiParameter("status", OpenApiTypes.STR),
+    OpenApiParameter("language", OpenApiTypes.STR),
+    OpenApiParameter("property", OpenApiTypes.STR, description="key=value"),
+]
+
+
 class SummaryView(APIView):
     """Score of one survey over a date range (dates inclusive, in `tz`, default the site's).
 
@@ -201,13 +213,7 @@ class SummaryView(APIView):
             OpenApiParameter("start", OpenApiTypes.DATE),
             OpenApiParameter("end", OpenApiTypes.DATE),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
-            OpenApiParameter("plan", OpenApiTypes.STR),
-            OpenApiParameter("segment", OpenApiTypes.STR),
-            OpenApiParameter("region", OpenApiTypes.STR),
-            OpenApiParameter("owner", OpenApiTypes.INT),
-            OpenApiParameter("status", OpenApiTypes.STR),
-            OpenApiParameter("language", OpenApiTypes.STR),
-            OpenApiParameter("property", OpenApiTypes.STR, description="key=value"),
+            *FILTER_PARAMETERS,
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=GROUP_BY),
             OpenApiParameter("compare", OpenApiTypes.STR, enum=COMPARE),
         ],
@@ -266,13 +272,7 @@ class TrendView(APIView):
             OpenApiParameter("end", OpenApiTypes.DATE),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
             OpenApiParameter("granularity", OpenApiTypes.STR, enum=list(selectors.GRANULARITIES)),
-            OpenApiParameter("plan", OpenApiTypes.STR),
-            OpenApiParameter("segment", OpenApiTypes.STR),
-            OpenApiParameter("region", OpenApiTypes.STR),
-            OpenApiParameter("owner", OpenApiTypes.INT),
-            OpenApiParameter("status", OpenApiTypes.STR),
-            OpenApiParameter("language", OpenApiTypes.STR),
-            OpenApiParameter("property", OpenApiTypes.STR, description="key=value"),
+            *FILTER_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -326,13 +326,9 @@ class AccountScoresView(APIView):
         query = AccountScoresQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         health_settings = HealthSettings.load()
-        rows = selectors.account_rows(
-            filters=selectors.AccountFilters(external_id=external_id),
-            health_settings=health_settings,
-        )
-        if not rows:
+        row = selectors.account_row(external_id=external_id, health_settings=health_settings)
+        if row is None:
             raise Http404(_("No account with this id."))
-        row = rows[0]
         account = row.account
         tz = query.validated_data.get("tz") or ZoneInfo(settings.TIME_ZONE)
         today = timezone.localtime(timezone.now(), tz).date()

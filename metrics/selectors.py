@@ -110,6 +110,27 @@ def _property_lookup(key: str, invitation_prefix: str, account_prefix: str) -> s
     return f"{invitation_prefix}properties__{key}"
 
 
+def _apply_filters(
+    qs: QuerySet, filters: Filters, *, date_field: str, account_prefix: str, invitation_prefix: str
+) -> QuerySet:
+    """The report filters on responses or invitations; the prefixes say where the account and
+    the invitation sit from the queried model."""
+    lo, hi = filters.period.bounds()
+    if lo:
+        qs = qs.filter(**{f"{date_field}__gte": lo})
+    if hi:
+        qs = qs.filter(**{f"{date_field}__lt": hi})
+    if filters.account:
+        qs = qs.filter(**{f"{account_prefix}id": filters.account})
+    qs = qs.filter(_account_q(filters, account_prefix))
+    if filters.language:
+        qs = qs.filter(contact__language=filters.language)
+    if filters.property_key:
+        lookup = _property_lookup(filters.property_key, invitation_prefix, account_prefix)
+        qs = qs.filter(**{lookup: filters.property_value})
+    return qs
+
+
 def counted_responses(
     *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
 ) -> QuerySet[Response]:
@@ -125,24 +146,13 @@ def counted_responses(
         qs = qs.filter(survey_id__in=filters.surveys)
     elif filters.kind:
         qs = qs.filter(survey__kind=filters.kind)
-    lo, hi = filters.period.bounds()
-    if lo:
-        qs = qs.filter(answered_at__gte=lo)
-    if hi:
-        qs = qs.filter(answered_at__lt=hi)
-    if filters.account:
-        qs = qs.filter(account_id=filters.account)
-    qs = qs.filter(_account_q(filters, "account__"))
-    if filters.language:
-        qs = qs.filter(contact__language=filters.language)
-    if filters.property_key:
-        qs = qs.filter(
-            **{
-                _property_lookup(filters.property_key, "invitation__", "account__"): (
-                    filters.property_value
-                )
-            }
-        )
+    qs = _apply_filters(
+        qs,
+        filters,
+        date_field="answered_at",
+        account_prefix="account__",
+        invitation_prefix="invitation__",
+    )
     return qs
 
 
@@ -404,24 +414,13 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
     if not survey_ids:
         return []
     qs = Invitation.objects.using(settings.REPORTS_DATABASE).filter(survey_id__in=survey_ids)
-    lo, hi = filters.period.bounds()
-    if lo:
-        qs = qs.filter(created_at__gte=lo)
-    if hi:
-        qs = qs.filter(created_at__lt=hi)
-    if filters.account:
-        qs = qs.filter(contact__account_id=filters.account)
-    qs = qs.filter(_account_q(filters, "contact__account__"))
-    if filters.language:
-        qs = qs.filter(contact__language=filters.language)
-    if filters.property_key:
-        qs = qs.filter(
-            **{
-                _property_lookup(filters.property_key, "", "contact__account__"): (
-                    filters.property_value
-                )
-            }
-        )
+    qs = _apply_filters(
+        qs,
+        filters,
+        date_field="created_at",
+        account_prefix="contact__account__",
+        invitation_prefix="",
+    )
     # The filtered invitations, then a LEFT JOIN to only the contacts that ever bounced or
     # unsubscribed: a small hash instead of all contacts. (Django's joins along a non-null
     # foreign key are always INNER, hence the plain SQL around the ORM's query.)
@@ -804,6 +803,14 @@ def account_scores(
             )
         )
     return result
+
+
+def account_row(*, external_id: str, health_settings: HealthSettings) -> AccountRow | None:
+    """One account's row (scores, health) by its external id; None when there is none."""
+    rows = account_rows(
+        filters=AccountFilters(external_id=external_id), health_settings=health_settings
+    )
+    return rows[0] if rows else None
 
 
 def account_rows_of(

@@ -200,13 +200,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_REPORTS)
 def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
     health_settings = HealthSettings.load()
-    rows = selectors.account_rows(
-        filters=selectors.AccountFilters(external_id=external_id),
-        health_settings=health_settings,
-    )
-    if not rows:
+    row = selectors.account_row(external_id=external_id, health_settings=health_settings)
+    if row is None:
         raise Http404(_("No account with this id."))
-    row = rows[0]
     account = row.account
     tz = timezone.get_current_timezone()
     today = timezone.localdate()

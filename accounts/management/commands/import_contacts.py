@@ -21,14 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: str, dry_run: bool, **options):
-        try:
-            if file == "-":
-                source = sys.stdin.buffer.read()
-            else:
-                with open(file, "rb") as handle:
-                    source = handle.read()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+        source = read_source(file)
 
         def progress(rows: int) -> None:
             self.stderr.write(f"  checked {rows:,} rows…")
@@ -38,6 +31,17 @@ class Command(BaseCommand):
         except imports.ImportFileError as exc:
             raise CommandError(str(exc)) from None
         report_and_exit(self, result)
+
+
+def read_source(file: str) -> bytes:
+    """The file's bytes, or standard input's for "-"; a clear error when it cannot be read."""
+    try:
+        if file == "-":
+            return sys.stdin.buffer.read()
+        with open(file, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
 
 
 def report_and_exit(command: BaseCommand, result) -> None:

@@ -1,12 +1,11 @@
 """`manage.py import_responses FILE [--dry-run] [--tz ZONE]`: historical answers from a CSV."""
 
-import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.imports import ImportFileError
-from accounts.management.commands.import_contacts import report_and_exit
+from accounts.management.commands.import_contacts import read_source, report_and_exit
 from surveys import imports
 
 
@@ -32,14 +31,7 @@ class Command(BaseCommand):
                 ZoneInfo(tz)
             except (ZoneInfoNotFoundError, ValueError):
                 raise CommandError(f"Unknown time zone {tz!r}.") from None
-        try:
-            if file == "-":
-                source = sys.stdin.buffer.read()
-            else:
-                with open(file, "rb") as handle:
-                    source = handle.read()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
+        source = read_source(file)
 
         def progress(rows: int) -> None:
             self.stderr.write(f"  {rows:,} rows…")
