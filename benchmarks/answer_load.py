@@ -11,8 +11,9 @@ database (npsapp_answer_bench, dropped and created by the script) and Redis data
 The same server also answers /bench/trivial/, a view that returns "ok" through the same
 middleware. 50 concurrent clients (asyncio, one connection per request, as gunicorn's sync
 workers close it) first hit the trivial view, then POST answers: each POST is a first answer to
-a different invitation, with a CSRF cookie and token, as a browser sends it. Every client comes
-from 127.0.0.1, so the per-IP limit is raised for the run; the per-token limit stays as set.
+a different invitation, with the fields the answer page's form sends (respondent pages use no
+cookies: the token is the credential). Every client comes from 127.0.0.1, so the per-IP limit
+is raised for the run; the per-token limit stays as set.
 
 Reports requests/second, latency percentiles and server CPU per request of both, and the ratio.
 The machine is shared with the load generator (and anything else running): CPU per request
@@ -42,6 +43,7 @@ PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "npsapp_answer_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
 QUEUE = "q_answer_bench"
+USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
 
 WSGI = '''
 """gunicorn entry point for the benchmark: the app's URLs plus one trivial view."""
@@ -256,15 +258,14 @@ def main() -> None:
         trivial = (
             f"GET /bench/trivial/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
         ).encode()
-        csrf = secrets.token_hex(16)  # a 32-character secret, as in Django's cookie
         pool = iter(tokens)
 
         def answer() -> bytes:
             token = next(pool)
-            body = f"csrfmiddlewaretoken={csrf}&score={secrets.randbelow(11)}&comment=Fast+support"
+            body = f"score={secrets.randbelow(11)}&comment=Fast+support&via=submit"
             return (
                 f"POST /s/{token}/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-                f"Cookie: csrftoken={csrf}\r\n"
+                f"User-Agent: {USER_AGENT}\r\n"
                 "Content-Type: application/x-www-form-urlencoded\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n{body}"
             ).encode()

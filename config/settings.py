@@ -101,7 +101,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Off by default: a check costs a round trip on every request. After a database restart,
+    # each web process then fails one request before it reconnects.
+    DATABASES["default"].setdefault(
+        "CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False)
+    )
+    # The answer path's statements (surveys/answering.py) are prepared once per connection
+    # after a few runs. Set DATABASE_PREPARED_STATEMENTS=false behind a transaction-pooling
+    # PgBouncer older than 1.21.
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
@@ -189,7 +198,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     "send-reminders": {"task": "surveys.tasks.send_reminders", "schedule": 3600.0},
     "expire-invitations": {"task": "surveys.tasks.expire_invitations", "schedule": 3600.0},
+    # Answers are announced to alerts and webhooks by a run each web process wakes after saving
+    # one (see surveys/announcements.py); this catches a wake-up lost with the broker.
+    "announce-saved-responses": {
+        "task": "surveys.tasks.announce_saved_responses",
+        "schedule": 30.0,
+    },
 }
+# Seconds between an answer and the run that announces it (and all answers saved meanwhile).
+ANSWER_ANNOUNCE_DELAY = env.float("ANSWER_ANNOUNCE_DELAY", default=1.0)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_OUTBOX_DIR = Path(env.str("EMAIL_OUTBOX_DIR", default=str(VAR_DIR / "outbox")))

@@ -590,6 +590,10 @@ class Response(models.Model):
         default=False,
         help_text=_("Bot signals suggest a mail scanner; staff decide whether to exclude."),
     )
+    # The outbox of `response_saved`: an answer is announced to the higher apps by a worker,
+    # never in the respondent's request. `announced_at` is empty until the first announcement.
+    announce_pending = models.BooleanField(_("announcement pending"), default=False)
+    announced_at = models.DateTimeField(_("announced at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("response")
@@ -604,6 +608,10 @@ class Response(models.Model):
                 fields=["survey", "answered_at", "category", "score", "account"],
                 condition=Q(excluded=False),
                 name="response_counted",
+            ),
+            # Only answers still to be announced: tiny however big the table grows.
+            models.Index(
+                fields=["id"], condition=Q(announce_pending=True), name="response_announce_pending"
             ),
         ]
 

@@ -6,12 +6,13 @@ confirm button sends it. Public POSTs are rate-limited per IP and per token.
 """
 
 from functools import wraps
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,8 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 
-from . import emails, ratelimits, scanners, services
-from .forms import AnswerForm, ReferralForm
+from . import answering, emails, ratelimits, scanners, services
+from .forms import PAGE_CONFIRMATIONS, AnswerForm, ReferralForm
 from .models import Invitation, Response
 
 # Every asset comes from this site; the policy makes a stray third-party request impossible.
@@ -34,7 +35,12 @@ AUTO_CONFIRM_SECONDS = 3
 
 
 def public_page(view):
-    """never_cache, plus the content security policy of respondent pages."""
+    """never_cache, the content security policy of respondent pages, and no CSRF cookie.
+
+    The unguessable token in the URL is the only credential of these pages: a forged
+    cross-site POST would need it, and whoever has it can post anyway. So they set no cookie
+    at all, and a respondent whose browser refuses cookies can still answer.
+    """
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -42,13 +48,12 @@ def public_page(view):
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
-    return never_cache(wrapper)
+    return csrf_exempt(never_cache(wrapper))
 
 
-def _invitation_or_404(token: str) -> Invitation:
+def _invitation_or_404(token: str, *, for_answer: bool = False) -> Invitation:
     invitation = (
-        # No ORDER BY: the token is unique, and compiling one costs on every answer.
-        next(iter(Invitation.objects.select_related("survey", "contact").filter(token=token)), None)
+        answering.invitation_for_token(token, for_answer=for_answer)
         if 20 <= len(token) <= 64
         else None
     )
@@ -99,6 +104,63 @@ def _closed(request: HttpRequest, invitation: Invitation, *, wants_json: bool = 
     if wants_json:
         return JsonResponse({"error": _("This survey has closed.")}, status=410)
     return render(request, "public/closed.html", {"invitation": invitation}, status=410)
+
+
+_TOKEN_PLACEHOLDER = "0" * 43
+_thanks_urls: dict[str, str] = {}
+
+
+def _thanks_url(token: str) -> str:
+    """reverse("public:thanks"), resolved once per script prefix: the answer's hot path."""
+    prefix = get_script_prefix()
+    url = _thanks_urls.get(prefix)
+    if url is None:
+        url = _thanks_urls[prefix] = reverse("public:thanks", args=[_TOKEN_PLACEHOLDER])
+    return url.replace(_TOKEN_PLACEHOLDER, quote(token, safe=""), 1)
+
+
+def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
+    """Record an answer. The common case (a valid answer) reads only the columns it needs and
+    lets the service validate; a refusal is explained from the whole invitation and the form."""
+    wants_json = request.headers.get("X-Requested-With") == "fetch"
+    if _rate_limited(request, token):
+        return _too_many(request, token, wants_json=wants_json)
+    invitation = _invitation_or_404(token, for_answer=True)
+    language = _activate_language(request, invitation)
+    via = request.POST.get("via") or Response.ConfirmedVia.SUBMIT
+    refused = None
+    if invitation.is_open and via in PAGE_CONFIRMATIONS:
+        try:
+            response = services.record_answer(
+                invitation=invitation,
+                score=request.POST.get("score"),
+                comment=request.POST.get("comment", ""),
+                reason=request.POST.get("reason", ""),
+                confirmed_via=via,
+                bot_signals=scanners.collect(
+                    invitation=invitation,
+                    user_agent=request.headers.get("User-Agent", ""),
+                    via=via,
+                ),
+            )
+        except ValidationError as exc:
+            refused = exc
+        else:
+            if wants_json:
+                message = _("Thank you, your answer is saved. You can add a comment below.")
+                return JsonResponse({"saved": True, "score": response.score, "message": message})
+            return HttpResponseRedirect(_thanks_url(token))
+    invitation = _invitation_or_404(token)
+    if not invitation.is_open:
+        return _closed(request, invitation, wants_json=wants_json)
+    form = AnswerForm(request.POST, survey=invitation.survey, language=language)
+    if form.is_valid() and refused is not None:
+        form.add_error(None, refused)
+    if wants_json:
+        errors = [str(e) for field in form.errors.values() for e in field]
+        return JsonResponse({"error": " ".join(errors)}, status=400)
+    context = _answer_context(invitation, form, language, _response_of(invitation))
+    return render(request, "public/answer.html", context, status=400)
 
 
 def _is_local_asset(url: str) -> bool:
@@ -173,52 +235,12 @@ def _answer_context(
 @public_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def answer(request: HttpRequest, token: str) -> HttpResponse:
-    wants_json = request.headers.get("X-Requested-With") == "fetch"
-    if request.method == "POST" and _rate_limited(request, token):
-        return _too_many(request, token, wants_json=wants_json)
+    if request.method == "POST":
+        return _answer_post(request, token)
     invitation = _invitation_or_404(token)
     language = _activate_language(request, invitation)
     if not invitation.is_open:
-        return _closed(request, invitation, wants_json=wants_json)
-
-    if request.method == "POST":
-        form = AnswerForm(request.POST, survey=invitation.survey, language=language)
-        if form.is_valid():
-            via = form.cleaned_data["via"]
-            try:
-                response = services.record_answer(
-                    invitation=invitation,
-                    score=form.cleaned_data["score"],
-                    comment=form.cleaned_data["comment"],
-                    reason=form.cleaned_data["reason"],
-                    confirmed_via=via,
-                    bot_signals=scanners.collect(
-                        invitation=invitation,
-                        user_agent=request.headers.get("User-Agent", ""),
-                        via=via,
-                    ),
-                )
-            except ValidationError as exc:
-                if not Invitation.objects.get(pk=invitation.pk).is_open:
-                    return _closed(request, invitation, wants_json=wants_json)
-                form.add_error(None, exc)
-            else:
-                if wants_json:
-                    return JsonResponse(
-                        {
-                            "saved": True,
-                            "score": response.score,
-                            "message": _(
-                                "Thank you, your answer is saved. You can add a comment below."
-                            ),
-                        }
-                    )
-                return redirect("public:thanks", token=token)
-        if wants_json:
-            errors = [str(e) for field in form.errors.values() for e in field]
-            return JsonResponse({"error": " ".join(errors)}, status=400)
-        context = _answer_context(invitation, form, language, _response_of(invitation))
-        return render(request, "public/answer.html", context, status=400)
+        return _closed(request, invitation)
 
     response = _response_of(invitation)
     raw_score = request.GET.get("score")

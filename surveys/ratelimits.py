@@ -1,12 +1,13 @@
 """Fixed-window rate limits for public POSTs, counted in the shared cache.
 
-With the Redis cache, every counter of a request is bumped in one pipelined round trip
-(INCR + EXPIRE per key); other caches use add/incr. Windows are aligned per key so that all
-clients do not reset at the same second.
+With the Redis cache, every counter of a request is bumped in one round trip, by a small
+server-side script (INCR, and EXPIRE on a new key); other caches use add/incr. Windows are
+aligned per key so that all clients do not reset at the same second.
 """
 
 import hashlib
 import time
+import weakref
 
 from django.conf import settings
 from django.core.cache import caches
@@ -14,6 +15,19 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# KEYS: the counters; ARGV: their lifetimes in seconds. Returns the counts.
+_INCR_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call("INCR", key)
+  if counts[i] == 1 then redis.call("EXPIRE", key, ARGV[i]) end
+end
+return counts
+"""
+_script = None
+# One client per connection pool: Django's cache builds a new redis client (and its table of
+# reply parsers) on every call, which costs more than the round trip itself.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -46,13 +60,18 @@ def hit(limits: list[tuple[str, str, str]]) -> bool:
         keys.append((_key(group, value, period, now), allowed, period))
     cache = caches["default"]  # the backend itself, not the proxy, for the isinstance check
     if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
-        pipe = client.pipeline(transaction=False)
-        for key, _, period in keys:
-            full = cache.make_and_validate_key(key)
-            pipe.incr(full)
-            pipe.expire(full, period + 1)
-        counts = pipe.execute()[0::2]
+        global _script
+        pool = cache._cache._get_connection_pool(write=True)
+        client = _clients.get(pool)
+        if client is None:
+            client = _clients[pool] = cache._cache._client(connection_pool=pool)
+        if _script is None:
+            _script = client.register_script(_INCR_SCRIPT)  # EVALSHA, loaded on first NOSCRIPT
+        counts = _script(
+            keys=[cache.make_and_validate_key(key) for key, _, _ in keys],
+            args=[period + 1 for _, _, period in keys],
+            client=client,
+        )
     else:
         counts = []
         for key, _, period in keys:

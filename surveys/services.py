@@ -4,13 +4,12 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contact
 
+from . import announcements, answering
 from .distribution import (  # noqa: F401 - the sending side, re-exported for callers
     TransientSendError,
     create_invitation,
@@ -74,7 +73,7 @@ def validate_score(*, survey: Survey, score: int | str | None) -> int:
 def record_answer(
     *,
     invitation: Invitation,
-    score: int,
+    score: int | str,
     comment: str = "",
     confirmed_via: str = Response.ConfirmedVia.SUBMIT,
     reason: str = "",
@@ -84,6 +83,7 @@ def record_answer(
 
     Raises ValidationError for an out-of-range score, an unknown reason or a closed invitation;
     writes nothing then. An automatic confirmation (tap, visible) keeps an earlier comment.
+    The answer is announced (`response_saved`) by a worker shortly after it is committed.
     """
     survey = invitation.survey
     score = validate_score(survey=survey, score=score)
@@ -94,64 +94,59 @@ def record_answer(
     if reason and reason not in survey.reason_choices:
         raise ValidationError(_("Choose one of the listed reasons."))
     signals = bot_signals or {}
-    suspected = bool(signals.get("reasons"))
-    with transaction.atomic():
-        now = timezone.now()
-        # One UPDATE locks the invitation row (concurrent answers for one token serialize
-        # here), checks that it is still open and keeps the time of the first answer.
-        still_open = (
-            Invitation.objects.filter(pk=invitation.pk, expires_at__gt=now)
-            .exclude(status__in=Invitation.CLOSED_STATUSES)
-            .update(answered_at=Coalesce("answered_at", Value(now)))
-        )
-        if not still_open:
-            raise ValidationError(_("This survey has closed."))
-        # A new statement after the lock: it sees a response committed by the request we waited on.
-        response = next(iter(Response.objects.filter(invitation_id=invitation.pk).order_by()), None)
-        created = response is None
-        if created:
-            response = Response.objects.create(
-                invitation_id=invitation.pk,
-                survey=survey,
-                contact_id=invitation.contact_id,
-                account_id=invitation.contact.account_id,
-                score=score,
-                category=survey.category_of(score),
-                comment=comment,
-                answered_at=now,
-                confirmed_via=confirmed_via,
-                reason=reason,
-                bot_signals=signals,
-                suspected_bot=suspected,
-            )
-        else:
-            response.score = score
-            response.category = survey.category_of(score)
-            if comment or confirmed_via == Response.ConfirmedVia.SUBMIT:
-                response.comment = comment
-            if reason or confirmed_via == Response.ConfirmedVia.SUBMIT:
-                response.reason = reason
-            response.confirmed_via = confirmed_via
-            response.bot_signals = signals
-            response.suspected_bot = suspected
-            response.save(
-                update_fields=[
-                    "score",
-                    "category",
-                    "comment",
-                    "reason",
-                    "confirmed_via",
-                    "bot_signals",
-                    "suspected_bot",
-                    "updated_at",
-                ]
-            )
-        # Higher apps (alerts, webhooks) hear about it only once the answer is committed.
-        transaction.on_commit(
-            lambda: response_saved.send(sender=Response, response_id=response.pk, created=created),
-            robust=True,
-        )
+    now = timezone.now()
+    response = answering.upsert_response(
+        invitation=invitation,
+        values={
+            "survey_id": survey.pk,
+            "contact_id": invitation.contact_id,
+            "account_id": invitation.contact.account_id,
+            "score": score,
+            "category": survey.category_of(score),
+            "comment": comment,
+            "answered_at": now,
+            "confirmed_via": confirmed_via,
+            "reason": reason,
+            "bot_signals": signals,
+            "suspected_bot": bool(signals.get("reasons")),
+            "announce_pending": True,
+        },
+        now=now,
+    )
+    if response is None:
+        raise ValidationError(_("This survey has closed."))
+    transaction.on_commit(announcements.wake_announcer, robust=True)
     return response
+
+
+def announce_saved_responses(*, batch: int = 500) -> int:
+    """Send `response_saved` for every answer saved since its last announcement; returns how
+    many. Safe to run in several workers at once: each claims its rows with SKIP LOCKED.
+
+    A claimed batch is marked announced before its signals go out, so a worker killed in between
+    loses those announcements (the follow-ups sweeper still opens follow-ups and alerts for them);
+    a re-answer saved meanwhile is pending again and announced on the next run.
+    """
+    announced = 0
+    while True:
+        with transaction.atomic():
+            claimed = list(
+                Response.objects.select_for_update(skip_locked=True)
+                .filter(announce_pending=True)
+                .order_by("pk")
+                .values_list("pk", "announced_at")[:batch]
+            )
+            Response.objects.filter(pk__in=[pk for pk, _ in claimed]).update(
+                announce_pending=False, announced_at=timezone.now()
+            )
+        for pk, announced_at in claimed:
+            # A failing receiver is logged (django.dispatch) and does not stop the others.
+            response_saved.send_robust(
+                sender=Response, response_id=pk, created=announced_at is None
+            )
+        announced += len(claimed)
+        if len(claimed) < batch:
+            return announced
 
 
 def record_referral(*, response: Response, name: str, email: str) -> Referral:

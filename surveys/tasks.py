@@ -6,7 +6,7 @@ task carries a long ETA in the broker and a failing invitation cannot loop.
 
 from celery import shared_task
 
-from . import distribution
+from . import distribution, services
 
 
 @shared_task
@@ -51,3 +51,8 @@ def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -
     from .imports import import_responses
 
     run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses)
+
+
+@shared_task
+def announce_saved_responses() -> int:
+    return services.announce_saved_responses()

@@ -49,8 +49,8 @@ def _wait(predicate, timeout: float = 30.0):
 
 def _answer(survey, account, score, comment=""):
     invitation = InvitationFactory(survey=survey, contact=ContactFactory(account=account))
-    # The test database is real here, so the answer commits and its on-commit hook enqueues
-    # the follow-up task to the worker through Redis.
+    # The test database is real here, so the answer commits and wakes the announcer, whose run
+    # in the worker enqueues the follow-up task through Redis.
     return survey_services.record_answer(invitation=invitation, score=score, comment=comment)
 
 

@@ -577,17 +577,37 @@ def test_reason_translation_with_another_count_falls_back_to_the_original():
     assert survey.reason_labels("es") == [("Price", "Price"), ("Support", "Support")]
 
 
-def test_missing_csrf_cookie_shows_a_friendly_page_and_records_nothing():
+def test_respondent_pages_set_no_cookie_and_take_posts_without_one():
+    """The token is the credential: a browser that refuses cookies can still answer."""
     from django.test import Client
 
-    invitation = InvitationFactory(contact=ContactFactory(language="es"))
+    invitation = InvitationFactory(survey=SurveyFactory(referral_enabled=True))
     strict = Client(enforce_csrf_checks=True)
-    page = strict.post(url(invitation), {"score": "9"}, HTTP_ACCEPT_LANGUAGE="es")
+    page = strict.get(url(invitation) + "?score=10")
+    assert page.status_code == 200
+    assert page.cookies == {}
+    assert "csrfmiddlewaretoken" not in page.content.decode()
+    assert strict.post(url(invitation), {"score": "10"}).status_code == 302
+    assert strict.get(url(invitation, "thanks")).cookies == {}
+    referred = strict.post(url(invitation, "referral"), {"name": "Ana", "email": "ana@example.com"})
+    assert referred.status_code == 302
+    assert strict.post(url(invitation, "unsubscribe")).status_code == 200
+    assert Response.objects.get().score == 10
+    assert Referral.objects.get().email == "ana@example.com"
+    assert Contact.objects.get().unsubscribed_at is not None
+
+
+def test_staff_form_without_csrf_cookie_shows_a_friendly_page(settings):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.post(
+        reverse("admin:login"), {"username": "x", "password": "y"}, HTTP_ACCEPT_LANGUAGE="es"
+    )
     assert page.status_code == 403
     html = page.content.decode()
     assert "<h1>Inténtelo de nuevo</h1>" in html
-    assert f'href="{url(invitation)}"' in html
-    assert Response.objects.count() == 0
+    assert f'href="{reverse("admin:login")}"' in html
 
 
 def test_rate_parsing_and_client_address(rf, settings):
