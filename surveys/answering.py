@@ -196,8 +196,10 @@ def upsert_response(*, invitation: Invitation, values: dict, now) -> Response | 
     """
     connection = connections["default"]
     statements = _statements(connection)
-    row = {field.attname: field.get_default() for field in statements.insert_fields}
-    row.update(values, invitation_id=invitation.pk, updated_at=now)
+    row = {**values, "invitation_id": invitation.pk, "updated_at": now}
+    for field in statements.insert_fields:
+        if field.attname not in row:
+            row[field.attname] = field.get_default()
     params = [
         field.get_db_prep_save(row[field.attname], connection) for field in statements.insert_fields
     ]

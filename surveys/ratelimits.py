@@ -5,6 +5,7 @@ server-side script (INCR, and EXPIRE on a new key); other caches use add/incr. W
 aligned per key so that all clients do not reset at the same second.
 """
 
+import functools
 import hashlib
 import time
 import weakref
@@ -30,6 +31,7 @@ _script = None
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
     """ "120/m" -> (120, 60); "5/10s" -> (5, 10)."""
     count, _, per = rate.partition("/")
@@ -68,7 +70,7 @@ def hit(limits: list[tuple[str, str, str]]) -> bool:
         if _script is None:
             _script = client.register_script(_INCR_SCRIPT)  # EVALSHA, loaded on first NOSCRIPT
         counts = _script(
-            keys=[cache.make_and_validate_key(key) for key, _, _ in keys],
+            keys=[cache.make_key(key) for key, _, _ in keys],  # keys are [a-z0-9:-] only
             args=[period + 1 for _, _, period in keys],
             client=client,
         )
