@@ -1,6 +1,7 @@
 """Benchmark the answer POST under load against a trivial view on the same gunicorn.
 
-    .venv/bin/python benchmarks/answer_load.py [--clients 50] [--seconds 15] [--workers 3]
+    .venv/bin/python benchmarks/answer_load.py [--clients 50] [--rounds 3] [--seconds 5]
+                                               [--workers 3] [--no-round-trips]
 
 Runs gunicorn with the production settings (DEBUG off, manifest static files, PostgreSQL,
 Redis cache for the rate limits, Redis broker) and the production command line
@@ -19,7 +20,9 @@ A third, reference endpoint (skip with --no-round-trips) is a POST that makes on
 answer cannot avoid (the Redis rate-limit call and two SQL statements, here SELECT 1) and
 redirects: the ceiling of the ratio on this machine, whatever the answer's own code costs.
 
-Reports requests/second, latency percentiles and server CPU per request of each, and the ratios.
+The endpoints are measured in turn for several rounds (the machine's speed drifts; the ratio of each
+round is printed). Reports requests/second, latency percentiles and server CPU per request of
+each over all rounds, and the ratios.
 The machine is shared with the load generator (and anything else running): CPU per request
 is the figure that does not depend on how busy the machine is.
 Targets: answer POST >= 0.6x the trivial view's requests/second; answer POST p99 < 100 ms.
@@ -33,7 +36,6 @@ import os
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -194,6 +196,7 @@ async def one_request(port: int, raw: bytes) -> tuple[float, int]:
 
 
 async def load(port: int, make_request, clients: int, seconds: float) -> dict:
+    """`clients` concurrent clients for `seconds`; their latencies, statuses and wall time."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     deadline = time.perf_counter() + seconds
@@ -206,19 +209,27 @@ async def load(port: int, make_request, clients: int, seconds: float) -> dict:
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return {"latencies": latencies, "statuses": statuses, "wall": time.perf_counter() - started}
+
+
+def summary(runs: list[dict]) -> dict:
+    """One endpoint over all its rounds: throughput, latency percentiles, CPU per request."""
+    latencies = sorted(x for run in runs for x in run["latencies"])
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
     return {
         "requests": len(latencies),
-        "rps": len(latencies) / wall,
+        "rps": len(latencies) / sum(run["wall"] for run in runs),
         "p50": pct(0.50),
         "p95": pct(0.95),
         "p99": pct(0.99),
-        "mean": statistics.fmean(latencies) * 1000,
+        "cpu_ms": sum(run["cpu"] for run in runs) * 1000 / len(latencies),
         "statuses": statuses,
     }
 
@@ -226,13 +237,14 @@ async def load(port: int, make_request, clients: int, seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument(
         "--threads", type=int, default=1, help="gunicorn --threads (above 1: the gthread worker)"
     )
-    parser.add_argument("--invitations", type=int, default=20000)
+    parser.add_argument("--invitations", type=int, default=30000)
     parser.add_argument(
         "--no-round-trips",
         dest="round_trips",
@@ -311,19 +323,25 @@ def main() -> None:
                 f"Content-Length: {len(body)}\r\n\r\n{body}"
             ).encode()
 
-        async def measured(make_request) -> dict:
-            await load(port, make_request, args.clients, args.warmup)
-            cpu = server_cpu_seconds(server.pid)
-            result = await load(port, make_request, args.clients, args.seconds)
-            result["cpu_ms"] = (server_cpu_seconds(server.pid) - cpu) * 1000 / result["requests"]
-            return result
+        endpoints = {"trivial": lambda: trivial, "answer": answer}
+        if args.round_trips:
+            endpoints = {"trivial": endpoints["trivial"], "floor": round_trips, "answer": answer}
 
-        async def run() -> tuple[dict, dict, dict]:
-            base = await measured(lambda: trivial)
-            floor = await measured(round_trips) if args.round_trips else None
-            return base, floor, await measured(answer)
+        async def run() -> dict[str, list[dict]]:
+            # Rounds of every endpoint in turn, so that a machine that speeds up or slows down
+            # during the run weighs on all of them alike.
+            for make_request in endpoints.values():
+                await load(port, make_request, args.clients, args.warmup)
+            runs: dict[str, list[dict]] = {name: [] for name in endpoints}
+            for _ in range(args.rounds):
+                for name, make_request in endpoints.items():
+                    cpu = server_cpu_seconds(server.pid)
+                    result = await load(port, make_request, args.clients, args.seconds)
+                    result["cpu"] = server_cpu_seconds(server.pid) - cpu
+                    runs[name].append(result)
+            return runs
 
-        base, floor, posts = asyncio.run(run())
+        runs = asyncio.run(run())
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -338,9 +356,12 @@ def main() -> None:
     forget_redis_keys()
     drop_database()
 
+    results = {name: summary(name_runs) for name, name_runs in runs.items()}
+    base, posts, floor = results["trivial"], results["answer"], results.get("floor")
     kind = f"--threads {args.threads} (gthread)" if args.threads > 1 else "(sync)"
     print(f"\n{args.clients} concurrent clients, gunicorn --workers {args.workers} {kind}, "
-          f"{args.seconds:.0f} s per endpoint, production settings on PostgreSQL\n")  # fmt: skip
+          f"{args.rounds} rounds of {args.seconds:.0f} s per endpoint, production settings on "
+          "PostgreSQL\n")  # fmt: skip
     header = ["req/s", "p50 ms", "p95 ms", "p99 ms", "CPU ms/req", "requests"]
     print(f"{'':22}" + "".join(f"{h:>11}" for h in header) + "  statuses")
     rows = [("trivial view (GET)", base), ("round trips only", floor), ("answer POST", posts)]
@@ -348,11 +369,21 @@ def main() -> None:
         print(f"{name:22}{r['rps']:11.1f}{r['p50']:11.1f}{r['p95']:11.1f}{r['p99']:11.1f}"
               f"{r['cpu_ms']:11.2f}{r['requests']:11d}  {r['statuses']}")  # fmt: skip
     print("(CPU ms/req: gunicorn master and workers, user + system, per request served)")
+
+    def per_round(name: str) -> str:
+        ratios = [
+            len(mine["latencies"]) / mine["wall"] / (len(theirs["latencies"]) / theirs["wall"])
+            for mine, theirs in zip(runs[name], runs["trivial"], strict=True)
+        ]
+        return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+
     ratio = posts["rps"] / base["rps"]
     if floor is not None:
         print(f"\nround trips only/trivial: {floor['rps'] / base['rps']:.2f}x "
-              "(a POST that only makes the answer's I/O: 1 Redis + 2 SQL round trips)")  # fmt: skip
-    print(f"answer/trivial throughput: {ratio:.2f}x (target >= 0.60)")
+              f"(rounds: {per_round('floor')}) - a POST that only makes the answer's I/O, "
+              "1 Redis + 2 SQL round trips")  # fmt: skip
+    print(f"answer/trivial throughput: {ratio:.2f}x (rounds: {per_round('answer')}; "
+          "target >= 0.60)")  # fmt: skip
     print(f"answer POST p99: {posts['p99']:.1f} ms (target < 100)")
     print(f"responses recorded: {recorded}")
     ok = ratio >= 0.6 and posts["p99"] < 100 and set(posts["statuses"]) == {302}

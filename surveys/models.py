@@ -434,11 +434,21 @@ class Invitation(models.Model):
         ACCOUNT_CAP = "account_cap", _("Account cap reached")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No single-column indexes where a composite index below leads with the column: each index
+    # costs every write (an answer updates the invitation row).
     survey = models.ForeignKey(
-        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="invitations"
+        Survey,
+        verbose_name=_("survey"),
+        on_delete=models.PROTECT,
+        related_name="invitations",
+        db_index=False,  # invitation_funnel
     )
     contact = models.ForeignKey(
-        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="invitations"
+        Contact,
+        verbose_name=_("contact"),
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        db_index=False,  # invitation_contact_created
     )
     campaign = models.ForeignKey(
         Campaign,
@@ -450,7 +460,11 @@ class Invitation(models.Model):
     )
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+        # Indexed by invitation_status_created and invitation_status_next.
+        _("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.QUEUED,
     )
     suppression_reason = models.CharField(
         _("suppression reason"), max_length=20, choices=Reason.choices, blank=True
@@ -551,7 +565,11 @@ class Response(models.Model):
         related_name="response",
     )
     survey = models.ForeignKey(
-        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="responses"
+        Survey,
+        verbose_name=_("survey"),
+        on_delete=models.PROTECT,
+        related_name="responses",
+        db_index=False,  # response_survey_answered
     )
     contact = models.ForeignKey(
         Contact,
@@ -568,6 +586,7 @@ class Response(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="responses",
+        db_index=False,  # response_account_answered
     )
     score = models.SmallIntegerField(_("score"))
     category = models.SmallIntegerField(
