@@ -89,6 +89,7 @@ class InvitationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "reminder_sent_at",
         "campaign",
+        "link_fetches",
     ]
     exclude = ["token"]
 
@@ -139,6 +140,8 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
         "reason",
         "suspected_bot",
         "bot_signals_display",
+        "announce_pending",
+        "announced_at",
     ]
     exclude = ["bot_signals"]
 

@@ -66,3 +66,20 @@ def test_an_excluded_response_leaves_the_scores_and_a_restored_one_returns(staff
         {"action": "restore_responses", "_selected_action": [detractor.pk]},
     )
     assert selectors.counted_responses(survey=survey).count() == 2
+
+
+def test_recorded_evidence_is_read_only_in_the_admin(staff_client):
+    """Link fetches (bot evidence) and the announcement state are shown, never edited."""
+    response = ResponseFactory()
+    invitation = response.invitation
+    invitation.link_fetches = {"get": 2, "head": 1, "first": "HEAD", "scores": [3, 9]}
+    invitation.save(update_fields=["link_fetches"])
+    page = staff_client.get(f"/admin/surveys/invitation/{invitation.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="link_fetches"' not in html
+    assert "&quot;first&quot;: &quot;HEAD&quot;" in html
+    answer = staff_client.get(f"/admin/surveys/response/{response.pk}/change/").content.decode()
+    assert 'name="announce_pending"' not in answer
+    assert 'name="announced_at' not in answer
+    assert "announcement pending" in answer.lower()
