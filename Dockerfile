@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY config ./config
 COPY accounts ./accounts
 COPY surveys ./surveys
+COPY followups ./followups
 COPY metrics ./metrics
 RUN pip install --no-cache-dir .
 COPY . .
