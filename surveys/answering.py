@@ -23,7 +23,8 @@ from accounts.models import Contact
 
 from .models import Invitation, Response, Survey
 
-_columns_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Per database connection: converters may depend on the connection (time zone, backend).
+_statements_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # What recording an answer reads; the rest of each row stays deferred (not loaded).
@@ -148,6 +149,8 @@ def _cursor(connection):
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    # What connection.cursor() does, with another cursor class (Django offers no argument
+    # for it); _prepare_cursor adds the usual wrapper: error translation, query logging.
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
@@ -155,9 +158,9 @@ def _cursor(connection):
 
 
 def _statements(connection) -> _Statements:
-    statements = _columns_cache.get(connection)
+    statements = _statements_cache.get(connection)
     if statements is None:
-        statements = _columns_cache[connection] = _Statements(connection)
+        statements = _statements_cache[connection] = _Statements(connection)
     return statements
 
 
