@@ -6,13 +6,12 @@ confirm button sends it. Public POSTs are rate-limited per IP and per token.
 """
 
 from functools import wraps
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -106,19 +105,6 @@ def _closed(request: HttpRequest, invitation: Invitation, *, wants_json: bool = 
     return render(request, "public/closed.html", {"invitation": invitation}, status=410)
 
 
-_TOKEN_PLACEHOLDER = "0" * 43
-_thanks_urls: dict[str, str] = {}
-
-
-def _thanks_url(token: str) -> str:
-    """reverse("public:thanks"), resolved once per script prefix: the answer's hot path."""
-    prefix = get_script_prefix()
-    url = _thanks_urls.get(prefix)
-    if url is None:
-        url = _thanks_urls[prefix] = reverse("public:thanks", args=[_TOKEN_PLACEHOLDER])
-    return url.replace(_TOKEN_PLACEHOLDER, quote(token, safe=""), 1)
-
-
 def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
     """Record an answer. The common case (a valid answer) reads only the columns it needs and
     lets the service validate; a refusal is explained from the whole invitation and the form."""
@@ -149,7 +135,7 @@ def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
             if wants_json:
                 message = _("Thank you, your answer is saved. You can add a comment below.")
                 return JsonResponse({"saved": True, "score": response.score, "message": message})
-            return HttpResponseRedirect(_thanks_url(token))
+            return redirect("public:thanks", token=token)
     invitation = _invitation_or_404(token)
     if not invitation.is_open:
         return _closed(request, invitation, wants_json=wants_json)
