@@ -124,8 +124,8 @@ class CsvImportAdminMixin:
         state = cache.get(imports.job_key(job_id))
         if state is None or state.get("user") != request.user.pk:
             raise Http404
-        total = state.get("total") or 0
-        percent = 100 if state["status"] == "done" else min(99, 100 * state["rows"] // (total or 1))
+        total = state.get("total") or 1
+        percent = 100 if state["status"] == "done" else min(99, 100 * state["rows"] // total)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

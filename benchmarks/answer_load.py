@@ -45,6 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.seed import drop_database, free_port, recreate_database  # noqa: E402
+
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "npsapp_answer_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -116,28 +118,6 @@ def server_cpu_seconds(master_pid: int) -> float:
         if pid == master_pid or ppid == master_pid:
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recreate_database() -> str:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"{PG_SERVER}/{DB_NAME}"
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def forget_redis_keys() -> None:
@@ -253,7 +233,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    database_url = recreate_database()
+    database_url = recreate_database(f"{PG_SERVER}/{DB_NAME}")
     tmp = Path(tempfile.mkdtemp(prefix="answer-bench-"))
     (tmp / "answer_bench_wsgi.py").write_text(WSGI)
     (tmp / "answer_bench_urls.py").write_text(URLS)
@@ -354,7 +334,7 @@ def main() -> None:
 
     connections.close_all()
     forget_redis_keys()
-    drop_database()
+    drop_database(database_url)
 
     results = {name: summary(name_runs) for name, name_runs in runs.items()}
     base, posts, floor = results["trivial"], results["answer"], results.get("floor")

@@ -22,7 +22,6 @@ import argparse
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.seed import free_port, recreate_database  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "npsapp_dispatch"
@@ -58,21 +59,6 @@ while True:  # the count, for the benchmark to read; ended by SIGTERM
     os.replace(sys.argv[2] + ".tmp", sys.argv[2])
     time.sleep(0.05)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recreate_database() -> str:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return f"{PG_SERVER}/{DB_NAME}"
 
 
 class Sink:
@@ -121,7 +107,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    database_url = recreate_database()
+    database_url = recreate_database(f"{PG_SERVER}/{DB_NAME}")
     sink = Sink()
     env = {
         **os.environ,
@@ -146,7 +132,6 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from django.core import mail
 
     from accounts.models import Account, Contact
     from config.celery import app
@@ -240,7 +225,6 @@ def main() -> None:
     before = sink.count()
 
     campaign = Campaign.objects.create(survey=survey, name="Everyone")
-    mail.outbox = []
     started = time.perf_counter()
     plan = distribution.launch_campaign(campaign=campaign)
     planning_seconds = time.perf_counter() - started
@@ -290,6 +274,7 @@ if __name__ == "__main__":
     finally:
         for proc in CHILDREN:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL) if proc.pid == os.getpgid(
-                    proc.pid
-                ) else proc.kill()
+                if proc.pid == os.getpgid(proc.pid):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()

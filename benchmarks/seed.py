@@ -26,6 +26,7 @@ Idempotent and safe to call concurrently: an advisory lock serialises callers an
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -65,10 +66,36 @@ def _log(message: str) -> None:
     print(f"[seed] {message}", file=sys.stderr, flush=True)
 
 
-def _ensure_database(database_url: str) -> None:
+def _maintenance(database_url: str) -> tuple[str, str]:
+    """(the database's name, a URL of the server's `postgres` database)."""
     parsed = urlparse(database_url)
-    name = parsed.path.lstrip("/")
-    maintenance = urlunparse(parsed._replace(path="/postgres"))
+    return parsed.path.lstrip("/"), urlunparse(parsed._replace(path="/postgres"))
+
+
+def drop_database(database_url: str) -> None:
+    name, maintenance = _maintenance(database_url)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        conn.execute(drop)
+
+
+def recreate_database(database_url: str) -> str:
+    """An empty database at `database_url` (dropped first if it exists); returns the URL."""
+    drop_database(database_url)
+    name, maintenance = _maintenance(database_url)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ensure_database(database_url: str) -> None:
+    name, maintenance = _maintenance(database_url)
     with psycopg.connect(maintenance, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:

@@ -824,10 +824,14 @@ def _mark_sent(invitation: Invitation, sent_at: datetime | None = None, *, remin
 
 
 def _note_last_invited(sent: list[tuple[Invitation, datetime]]) -> None:
-    if sent:
-        Contact.objects.filter(pk__in=[inv.contact_id for inv, _ in sent]).update(
+    # One value per contact (a batch can hold two of a contact's invitations): the latest.
+    latest: dict[int, datetime] = {}
+    for invitation, at in sent:
+        latest[invitation.contact_id] = max(at, latest.get(invitation.contact_id, at))
+    if latest:
+        Contact.objects.filter(pk__in=latest).update(
             last_invited_at=Case(
-                *[When(pk=inv.contact_id, then=Value(at)) for inv, at in sent],
+                *[When(pk=contact_id, then=Value(at)) for contact_id, at in latest.items()],
                 output_field=DateTimeField(),
             )
         )

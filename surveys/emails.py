@@ -100,10 +100,6 @@ def lead_in(survey: Survey) -> str:
     return ""
 
 
-def sender(invitation: Invitation) -> str:
-    return survey_sender(invitation.survey)
-
-
 def survey_sender(survey: Survey) -> str:
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((survey.sender_name or name, address))

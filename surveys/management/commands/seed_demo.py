@@ -19,6 +19,12 @@ from surveys.models import Invitation, Kind, Response, Survey
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed for the local demo only
 
+# (name, slug, kind, company name, scale minimum, scale maximum)
+SURVEYS = [
+    ("Relational NPS", "demo-nps", Kind.NPS, "Demo Software", 0, 10),
+    ("Support CSAT", "demo-csat", Kind.CSAT, "our support", 1, 5),
+    ("Support effort (CES)", "demo-ces", Kind.CES, "Demo Software", 1, 7),
+]
 ACCOUNTS = [
     ("acme", "Acme Corp", "Enterprise", "Enterprise", "North America", "active", "4200.00", "USD"),
     ("globex", "Globex", "Business", "Mid-market", "Europe", "active", "1300.00", "EUR"),
@@ -102,29 +108,9 @@ class Command(BaseCommand):
                 )
         surveys = [
             Survey.objects.create(
-                name="Relational NPS",
-                slug="demo-nps",
-                kind=Kind.NPS,
-                company_name="Demo Software",
-                scale_min=0,
-                scale_max=10,
-            ),
-            Survey.objects.create(
-                name="Support CSAT",
-                slug="demo-csat",
-                kind=Kind.CSAT,
-                company_name="our support",
-                scale_min=1,
-                scale_max=5,
-            ),
-            Survey.objects.create(
-                name="Support effort (CES)",
-                slug="demo-ces",
-                kind=Kind.CES,
-                company_name="Demo Software",
-                scale_min=1,
-                scale_max=7,
-            ),
+                name=name, slug=slug, kind=kind, company_name=company, scale_min=low, scale_max=high
+            )
+            for name, slug, kind, company, low, high in SURVEYS
         ]
         # Account mood drifts so the trend and the breakdowns have something to show.
         mood = {c.account_id: rng.uniform(-0.3, 0.5) for c in contacts}
