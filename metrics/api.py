@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -23,7 +22,6 @@ from surveys.models import Kind, Survey
 from . import scoring, selectors
 from .models import HealthSettings
 
-PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
 GROUP_BY = [*selectors.GRANULARITIES, *selectors.DIMENSIONS]
 COMPARE = ["previous", "previous_year"]
 
@@ -59,15 +57,10 @@ class SummaryQuerySerializer(serializers.Serializer):
     )
 
     def validate_property(self, value: str) -> tuple[str, str]:
-        key, sep, prop_value = value.partition("=")
-        if not sep or not PROPERTY_KEY.match(key.strip()):
-            raise serializers.ValidationError(
-                _(
-                    "Use key=value (account.key=value for an account property); the key has "
-                    "letters, digits and underscores only."
-                )
-            )
-        return key.strip(), prop_value.strip()
+        parsed = selectors.parse_property_filter(value)
+        if parsed is None:
+            raise serializers.ValidationError(selectors.PROPERTY_FILTER_ERROR)
+        return parsed
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:

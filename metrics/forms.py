@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -17,7 +16,6 @@ from surveys.models import Kind, Survey
 
 from . import selectors
 
-PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
 DEFAULT_DAYS = 365
 
 
@@ -122,16 +120,10 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         value = self.cleaned_data.get("prop", "").strip()
         if not value:
             return None
-        key, sep, prop_value = value.partition("=")
-        key = key.strip()
-        if not sep or not PROPERTY_KEY.match(key):
-            raise forms.ValidationError(
-                _(
-                    "Use key=value (account.key=value for an account property); the key has "
-                    "letters, digits and underscores only."
-                )
-            )
-        return key, prop_value.strip()
+        parsed = selectors.parse_property_filter(value)
+        if parsed is None:
+            raise forms.ValidationError(selectors.PROPERTY_FILTER_ERROR)
+        return parsed
 
     def clean(self):
         data = super().clean()

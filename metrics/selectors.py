@@ -8,6 +8,7 @@ number of aggregate rows (periods x segments x scale points), never individual r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -100,6 +101,23 @@ def _account_q(filters: Filters, prefix: str) -> Q:
     if filters.owner:
         q &= Q(**{f"{prefix}owner_id": filters.owner})
     return q
+
+
+PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
+PROPERTY_FILTER_ERROR = _(
+    "Use key=value (account.key=value for an account property); the key has "
+    "letters, digits and underscores only."
+)
+
+
+def parse_property_filter(value: str) -> tuple[str, str] | None:
+    """ "channel=chat" -> ("channel", "chat"); "account.tier=gold" filters on the account's
+    properties. None when it is not key=value with a valid key."""
+    key, sep, prop_value = value.partition("=")
+    key = key.strip()
+    if not sep or not PROPERTY_KEY.match(key):
+        return None
+    return key, prop_value.strip()
 
 
 def _property_lookup(key: str, invitation_prefix: str, account_prefix: str) -> str:
@@ -654,15 +672,17 @@ def _row(
 
 def _window_counts(
     *,
-    filters: AccountFilters,
+    filters: AccountFilters | None,
     since: dt.datetime | None,
     until: dt.datetime | None,
-    health_settings: HealthSettings,
-    now: dt.datetime,
-) -> tuple[QuerySet[Account], dict[int, dict]]:
-    """The matching accounts and their counts. Without `since`, the window is the health
-    settings' "recent answers" window; the last answer (for recency) is looked for as far back
-    as recency can still score."""
+    health_settings: HealthSettings | None,
+) -> tuple[QuerySet[Account], dict[int, dict], HealthSettings, dt.datetime]:
+    """The matching accounts and their counts, with the health settings and the time they were
+    computed for. Without `since`, the window is the health settings' "recent answers" window;
+    the last answer (for recency) is looked for as far back as recency can still score."""
+    filters = filters or AccountFilters()
+    health_settings = health_settings or HealthSettings.load()
+    now = timezone.now()
     if since is None and until is None:
         since = now - dt.timedelta(days=health_settings.window_days)
     accounts = filtered_accounts(filters=filters)
@@ -672,7 +692,7 @@ def _window_counts(
         until=until,
         last_answer_since=now - dt.timedelta(days=health_settings.recency_zero_days),
     )
-    return accounts, counts
+    return accounts, counts, health_settings, now
 
 
 def account_rows(
@@ -686,14 +706,8 @@ def account_rows(
 
     For many accounts, `account_scores` (no models, no health components) is much cheaper.
     """
-    health_settings = health_settings or HealthSettings.load()
-    now = timezone.now()
-    accounts, counts = _window_counts(
-        filters=filters or AccountFilters(),
-        since=since,
-        until=until,
-        health_settings=health_settings,
-        now=now,
+    accounts, counts, health_settings, now = _window_counts(
+        filters=filters, since=since, until=until, health_settings=health_settings
     )
     return [
         _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, now)
@@ -704,7 +718,7 @@ def account_rows(
 @dataclass(slots=True)
 class AccountScore:
     """An account's NPS, category and health from its counts, without the model or the health
-    components: what lists filter, sort and sum over. `row()` gives the full `AccountRow`."""
+    components: what lists filter, sort and sum over. `account_rows_of` gives full `AccountRow`s."""
 
     pk: int
     name: str
@@ -736,14 +750,8 @@ def account_scores(
     """The same scores as `account_rows` (same window rules, same arithmetic) for every
     matching account, in the accounts' order: one grouped query for the counts, one for the
     account columns, then a few arithmetic steps per account."""
-    health_settings = health_settings or HealthSettings.load()
-    now = timezone.now()
-    accounts, counts = _window_counts(
-        filters=filters or AccountFilters(),
-        since=since,
-        until=until,
-        health_settings=health_settings,
-        now=now,
+    accounts, counts, health_settings, now = _window_counts(
+        filters=filters, since=since, until=until, health_settings=health_settings
     )
     weights = health_settings.weights
     red_below, green_from = health_settings.red_below, health_settings.green_from
