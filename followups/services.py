@@ -414,23 +414,9 @@ def publish_event(*, event: str, key: str, data: dict) -> int:
     if not endpoints:
         return 0
     now = timezone.now()
-    rows = []
-    for endpoint in endpoints:
-        public_id = uuid.uuid4()
-        body = webhooks.dumps(
-            {"id": str(public_id), "event": event, "created_at": now.isoformat(), "data": data}
-        )
-        rows.append(
-            WebhookDelivery(
-                public_id=public_id,
-                endpoint=endpoint,
-                event=event,
-                key=key,
-                body=body,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+    rows = [
+        _new_delivery(endpoint, event=event, key=key, data=data, now=now) for endpoint in endpoints
+    ]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     ids = list(
         WebhookDelivery.objects.filter(
@@ -446,27 +432,32 @@ def send_ping(*, endpoint: WebhookEndpoint) -> bool:
     """Queue a signed test event to one active endpoint, whatever it subscribed to."""
     if not endpoint.active:
         return False
-    now = timezone.now()
+    delivery = _new_delivery(
+        endpoint, event=Event.PING, key="", data={"endpoint": endpoint.url}, now=timezone.now()
+    )
+    delivery.key = f"ping:{delivery.public_id}"
+    delivery.save()
+    _enqueue_webhook(delivery.pk)
+    return True
+
+
+def _new_delivery(
+    endpoint: WebhookEndpoint, *, event: str, key: str, data: dict, now
+) -> WebhookDelivery:
+    """An unsaved delivery: the signed envelope {"id", "event", "created_at", "data"}."""
     public_id = uuid.uuid4()
     body = webhooks.dumps(
-        {
-            "id": str(public_id),
-            "event": Event.PING,
-            "created_at": now.isoformat(),
-            "data": {"endpoint": endpoint.url},
-        }
+        {"id": str(public_id), "event": event, "created_at": now.isoformat(), "data": data}
     )
-    delivery = WebhookDelivery.objects.create(
+    return WebhookDelivery(
         public_id=public_id,
         endpoint=endpoint,
-        event=Event.PING,
-        key=f"ping:{public_id}",
+        event=event,
+        key=key,
         body=body,
         created_at=now,
         next_attempt_at=now,
     )
-    _enqueue_webhook(delivery.pk)
-    return True
 
 
 def _enqueue_webhook(delivery_id: int) -> None:

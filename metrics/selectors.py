@@ -420,15 +420,13 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
     """
     if surveys is None:
         surveys = list(Survey.objects.using(settings.REPORTS_DATABASE).order_by("name", "pk"))
-    # Rows come out in the database's order of names (its collation), as before.
-    names = {survey.pk: survey.name for survey in surveys}
-    position = {survey.pk: index for index, survey in enumerate(surveys)}
+    known = {survey.pk for survey in surveys}
     if filters.surveys:
-        survey_ids = [pk for pk in filters.surveys if pk in names]
+        survey_ids = [pk for pk in filters.surveys if pk in known]
     elif filters.kind:
         survey_ids = [survey.pk for survey in surveys if survey.kind == filters.kind]
     else:
-        survey_ids = list(names)
+        survey_ids = list(known)
     if not survey_ids:
         return []
     qs = Invitation.objects.using(settings.REPORTS_DATABASE).filter(survey_id__in=survey_ids)
@@ -468,14 +466,19 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
     columns = ("survey_id", "invited", "sent", "clicked", "answered", "bounced", "unsubscribed")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
-    result = []
-    for row in rows:
-        name = names.get(row["survey_id"])
-        rate = scoring.proportion(row["answered"], row["sent"]) if row["sent"] else None
-        result.append({**row, "survey__name": name, "name": name, "response_rate": rate})
-    result.sort(key=lambda row: position.get(row["survey_id"], len(position)))
-    return result
+        by_survey = {values[0]: dict(zip(columns, values, strict=True)) for values in cursor}
+    # In the order of `surveys` (by name, in the database's collation).
+    return [
+        {
+            **row,
+            "name": survey.name,
+            "response_rate": scoring.proportion(row["answered"], row["sent"])
+            if row["sent"]
+            else None,
+        }
+        for survey in surveys
+        if (row := by_survey.get(survey.pk)) is not None
+    ]
 
 
 # --- Accounts -------------------------------------------------------------------------------
