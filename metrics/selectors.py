@@ -612,7 +612,6 @@ class AccountFilters:
 class AccountRow:
     account: Account
     nps: scoring.Nps
-    nps_mean: float | None
     category: int | None  # of the account's most recent NPS answer in the category window
     csat: scoring.Proportion
     ces: scoring.Proportion
@@ -660,7 +659,6 @@ _ACCOUNT_ZERO = {
     "nps_n": 0,
     "nps_promoters": 0,
     "nps_detractors": 0,
-    "nps_total": 0,
     "csat_n": 0,
     "csat_satisfied": 0,
     "ces_n": 0,
@@ -710,7 +708,6 @@ def account_counts(
             nps_n=Count("category", filter=nps),
             nps_promoters=Count("category", filter=nps & Q(category=1)),
             nps_detractors=Count("category", filter=nps & Q(category=-1)),
-            nps_total=Sum("score", filter=nps),
             csat_n=Count("category", filter=csat),
             csat_satisfied=Count("category", filter=csat & Q(category=1)),
             ces_n=Count("category", filter=ces),
@@ -759,7 +756,6 @@ def _row(
     promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
     passives = n - promoters - detractors
     nps_result = scoring.nps(promoters, passives, detractors)
-    nps_mean = scoring.mean_score(n, float(counts["nps_total"] or 0))
     csat = scoring.proportion(counts["csat_satisfied"], counts["csat_n"])
     ces = scoring.proportion(counts["ces_agree"], counts["ces_n"])
     last = counts["last_answered_at"]
@@ -773,7 +769,6 @@ def _row(
     return AccountRow(
         account=account,
         nps=nps_result,
-        nps_mean=nps_mean,
         category=category,
         csat=csat,
         ces=ces,
