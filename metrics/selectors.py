@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -665,6 +665,9 @@ _ACCOUNT_ZERO = {
     "ces_agree": 0,
     "ces_total": 0,
     "last_answered_at": None,
+    "nps_last_detractor": None,
+    "nps_last_passive": None,
+    "nps_last_promoter": None,
 }
 
 
@@ -674,9 +677,12 @@ def account_counts(
     since: dt.datetime | None,
     until: dt.datetime | None,
     last_answer_since: dt.datetime | None,
+    category_since: dt.datetime | None = None,
 ) -> dict[int, dict]:
-    """Per account id: counted answers per kind in [since, until) and the last answer time
-    (looked for back to `last_answer_since`). One query grouped by account over responses."""
+    """Per account id: counted answers per kind in [since, until), the last answer time
+    (looked for back to `last_answer_since`) and, per NPS category, the time of the latest
+    NPS answer of that category since `category_since` (`latest_category` reads the account's
+    category from them). One query grouped by account over responses."""
     kinds = dict(
         Survey.objects.using(settings.REPORTS_DATABASE).values_list("pk", "kind").order_by()
     )
@@ -695,10 +701,15 @@ def account_counts(
     window = Q()
     if since is not None:
         window = Q(answered_at__gte=since)
-        lower = since if last_answer_since is None else min(since, last_answer_since)
+        lower = min(
+            bound for bound in (since, last_answer_since, category_since) if bound is not None
+        )
         qs = qs.filter(answered_at__gte=lower)
     if until is not None:
         qs = qs.filter(answered_at__lt=until)
+    any_nps = Q(survey_id__in=of_kind(Kind.NPS))
+    if category_since is not None:
+        any_nps &= Q(answered_at__gte=category_since)
     nps = window & Q(survey_id__in=of_kind(Kind.NPS))
     csat = window & Q(survey_id__in=of_kind(Kind.CSAT))
     ces = window & Q(survey_id__in=of_kind(Kind.CES))
@@ -714,10 +725,31 @@ def account_counts(
             ces_agree=Count("category", filter=ces & Q(category=1)),
             ces_total=Sum("score", filter=ces),
             last_answered_at=Max("answered_at"),
+            **{
+                key: Max("answered_at", filter=any_nps & Q(category=code))
+                for code, key in LATEST_BY_CATEGORY
+            },
         )
         .order_by()
     )
     return {row.pop("account_id"): row for row in rows}
+
+
+# The time of an account's latest NPS answer of each category, detractor first: should two
+# answers share one instant, the more cautious category wins.
+LATEST_BY_CATEGORY = ((-1, "nps_last_detractor"), (0, "nps_last_passive"), (1, "nps_last_promoter"))
+
+
+def latest_category(counts: dict) -> int | None:
+    """The account's NPS category: that of its most recent counted NPS answer in the category
+    window (the one rule for the revenue table, ARR at risk and at-risk lists); None for no
+    answer. Read from three per-category maxima of the grouped query, so no query per account."""
+    category, latest = None, None
+    for code, key in LATEST_BY_CATEGORY:
+        when = counts.get(key)
+        if when is not None and (latest is None or when > latest):
+            category, latest = code, when
+    return category
 
 
 def _health_values(
@@ -746,11 +778,7 @@ def _health_values(
 
 
 def _row(
-    account: Account,
-    counts: dict,
-    health_settings: HealthSettings,
-    now: dt.datetime,
-    category: int | None,
+    account: Account, counts: dict, health_settings: HealthSettings, now: dt.datetime
 ) -> AccountRow:
     n = counts["nps_n"]
     promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
@@ -769,7 +797,7 @@ def _row(
     return AccountRow(
         account=account,
         nps=nps_result,
-        category=category,
+        category=latest_category(counts),
         csat=csat,
         ces=ces,
         ces_mean=scoring.mean_score(counts["ces_n"], float(counts["ces_total"] or 0)),
@@ -812,43 +840,25 @@ def account_windows(
     )
 
 
-def latest_nps_category(*, windows: AccountWindows, account_ref="pk") -> Subquery:
-    """The category of the account's most recent counted NPS answer in the category window:
-    the one account-category rule (revenue table, ARR at risk, at-risk lists). NULL for none."""
-    return Subquery(
-        Response.objects.using(settings.REPORTS_DATABASE)
-        .filter(
-            account_id=OuterRef(account_ref),
-            survey__kind=Kind.NPS,
-            excluded=False,
-            answered_at__gte=windows.category_since,
-            answered_at__lt=windows.reference,
-        )
-        .order_by("-answered_at", "-pk")
-        .values("category")[:1]
-    )
-
-
 def _window_counts(
     *,
     filters: AccountFilters | None,
     reference: dt.datetime | None,
     health_settings: HealthSettings | None,
 ) -> tuple[QuerySet[Account], dict[int, dict], HealthSettings, AccountWindows]:
-    """The matching accounts (with their NPS category) and their counts, with the health
-    settings and the windows they were computed for, ending at `reference` (default now). The
-    last answer (for recency) is looked for as far back as recency can still score."""
+    """The matching accounts and their counts (with what their NPS category is read from), with
+    the health settings and the windows they were computed for, ending at `reference` (default
+    now). The last answer (for recency) is looked for as far back as recency can still score."""
     filters = filters or AccountFilters()
     health_settings = health_settings or HealthSettings.load()
     windows = account_windows(reference=reference, health_settings=health_settings)
-    accounts = filtered_accounts(filters=filters).annotate(
-        nps_category=latest_nps_category(windows=windows)
-    )
+    accounts = filtered_accounts(filters=filters)
     counts = account_counts(
         accounts=accounts if filters != AccountFilters() else None,
         since=windows.health_since,
         until=windows.reference,
         last_answer_since=windows.reference - dt.timedelta(days=health_settings.recency_zero_days),
+        category_since=windows.category_since,
     )
     return accounts, counts, health_settings, windows
 
@@ -868,13 +878,7 @@ def account_rows(
         filters=filters, reference=reference, health_settings=health_settings
     )
     return [
-        _row(
-            account,
-            counts.get(account.pk, _ACCOUNT_ZERO),
-            health_settings,
-            windows.reference,
-            account.nps_category,
-        )
+        _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, windows.reference)
         for account in accounts
     ]
 
@@ -930,7 +934,6 @@ def account_scores(
         owner_name,
         open_tickets,
         adoption_pct,
-        category,
     ) in accounts.order_by(*Account._meta.ordering, "pk").values_list(
         "pk",
         "name",
@@ -941,7 +944,6 @@ def account_scores(
         f"owner__{get_user_model().USERNAME_FIELD}",  # what get_username() gives
         "open_tickets",
         "adoption_pct",
-        "nps_category",
     ):
         own = counts.get(pk, _ACCOUNT_ZERO)
         n = own["nps_n"]
@@ -966,7 +968,7 @@ def account_scores(
                 renewal_date=renewal_date,
                 owner_name=owner_name,
                 nps=scoring.nps(promoters, n - promoters - detractors, detractors),
-                category=category,
+                category=latest_category(own),
                 health_score=score,
                 health_colour=scoring.health_colour(score, red_below, green_from),
                 last_answered_at=own["last_answered_at"],
@@ -996,7 +998,7 @@ def account_rows_of(
         .in_bulk([score.pk for score in scores])
     )
     return [
-        _row(accounts[score.pk], score.counts, health_settings, score.now, score.category)
+        _row(accounts[score.pk], score.counts, health_settings, score.now)
         for score in scores
         if score.pk in accounts
     ]
@@ -1024,7 +1026,7 @@ def revenue(rows: list[AccountRow] | list[AccountScore]) -> list[CurrencyRevenue
 
     Currencies are never added together (no exchange rates): one line per currency, the
     largest ARR first. Churned accounts hold no ARR. An account's category is that of its most
-    recent NPS answer in the category window (`latest_nps_category`; none: "no answer").
+    recent NPS answer in the category window (`latest_category`; none: "no answer").
     Revenue-weighted NPS is the mean of the accounts' own NPS (health window) weighted by their
     ARR, so an account counts once however many of its contacts answer. ARR at risk: detractor
     accounts (by that category) and accounts whose health is red, as of the same date.
