@@ -109,3 +109,45 @@ def test_quarantined_and_excluded_answers_are_not_answered():
     assert Invitation.objects.filter(answered_at__isnull=False).count() == 3
     assert (row["sent"], row["clicked"], row["answered"]) == (3, 1, 1)
     assert row["response_rate"].pct == pytest.approx(100 / 3)
+
+
+def test_the_migration_moves_each_contacts_bounce_onto_its_last_message():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "surveys.migrations.0010_quarantine_and_invitation_outcomes"
+    )
+    survey = SurveyFactory()
+    now = timezone.now()
+    bounced = ContactFactory(bounced_at=now - dt.timedelta(days=5))
+    older, last, after = (
+        InvitationFactory(survey=survey, contact=bounced, sent_at=now - dt.timedelta(days=d))
+        for d in (60, 6, 1)  # the one sent after the bounce never went out in truth
+    )
+    unsubscribed = ContactFactory(unsubscribed_at=now - dt.timedelta(days=2))
+    theirs = InvitationFactory(
+        survey=survey, contact=unsubscribed, sent_at=now - dt.timedelta(days=3)
+    )
+    never_sent = InvitationFactory(survey=survey, contact=unsubscribed, sent_at=None)
+
+    migration.attribute_bounces_and_unsubscribes(apps, None)
+
+    outcomes = {
+        name: Invitation.objects.values_list("bounced_at", "unsubscribed_at").get(pk=inv.pk)
+        for name, inv in [
+            ("older", older),
+            ("last", last),
+            ("after", after),
+            ("theirs", theirs),
+            ("never_sent", never_sent),
+        ]
+    }
+    assert outcomes == {
+        "older": (None, None),
+        "last": (bounced.bounced_at, None),
+        "after": (None, None),
+        "theirs": (None, unsubscribed.unsubscribed_at),
+        "never_sent": (None, None),
+    }
