@@ -458,20 +458,12 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
     if dry_run:
         return
     with transaction.atomic():
+        # PostgreSQL returns the new ids (RETURNING), so the contacts below can point at them.
         Account.objects.bulk_create(new_accounts, batch_size=CHUNK)
         if changed_accounts:
             Account.objects.bulk_update(
                 changed_accounts, [*account_fields, "updated_at"], batch_size=CHUNK
             )
-        if not all(a.pk for a in new_accounts):
-            # SQLite before 3.35 and some backends return no ids from bulk_create.
-            ids = dict(
-                Account.objects.filter(
-                    external_id__in=[a.external_id for a in new_accounts]
-                ).values_list("external_id", "pk")
-            )
-            for account in new_accounts:
-                account.pk = account.id = ids[account.external_id]
         for contact, external_id in new_contacts:
             if external_id:
                 contact.account = accounts[external_id]
