@@ -29,7 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -368,8 +368,9 @@ def _existing_accounts(external_ids: list[str]) -> dict[str, Account]:
 def _existing_contacts(emails: list[str]) -> dict[str, Contact]:
     found: dict[str, Contact] = {}
     for chunk in _chunks(emails):
-        contacts = Contact.objects.annotate(email_lower=Lower("email")).filter(
-            email_lower__in=chunk
+        # upper(email): the expression of the contacts' unique index.
+        contacts = Contact.objects.alias(email_upper=Upper("email")).filter(
+            email_upper__in=[email.upper() for email in chunk]
         )
         found.update({c.email.lower(): c for c in contacts})
     return found
