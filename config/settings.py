@@ -18,7 +18,8 @@ if (BASE_DIR / ".env").exists():
     env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DEBUG", default=False)
-# The default is flagged by `check --deploy`; production sets SECRET_KEY.
+# Without SECRET_KEY a checkout runs on a development key; with DEBUG=false the web process
+# and the Celery processes refuse to start on it (config/startup.py).
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-local-development-key-do-not-use-in-production"
 )

@@ -256,6 +256,8 @@ def worker_env(live_server, smtp_sink, transactional_db):
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
         "SITE_URL": live_server.url,
         "DEBUG": "false",
+        # Worker processes refuse to start on the development key with DEBUG=false.
+        "SECRET_KEY": "integration-tests-only-" + "x" * 40,
         "PYTHONUNBUFFERED": "1",
     }
 
