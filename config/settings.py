@@ -246,6 +246,9 @@ SENDING_STALE_SECONDS = env.int("SENDING_STALE_SECONDS", default=CELERY_TASK_TIM
 
 # --- Alerts, follow-up and webhooks ---------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Webhook and chat URLs never reach loopback, private, link-local or reserved addresses (checked
+# after DNS resolution at every send) unless their host is listed here, e.g. an intranet receiver.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Exponential backoff between attempts: base * 2^(attempt-1) seconds, capped below the broker's
 # visibility timeout so a waiting retry is never redelivered early.
