@@ -3,6 +3,8 @@ from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.roles import MARKETING
+
 from .factories import StaffFactory
 
 
@@ -24,8 +26,11 @@ def _default_language():
 
 
 @pytest.fixture
-def staff_user(db):
-    return StaffFactory(username="staff")
+def staff_user(request, db):
+    """A staff user in the role the test asks for with `@pytest.mark.role(...)`; without the
+    mark, the least-privileged role (Marketing)."""
+    marker = request.node.get_closest_marker("role")
+    return StaffFactory(username="staff", role=marker.args[0] if marker else MARKETING)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 import pytest
 
+from accounts.roles import ADMINISTRATORS
 from followups import services
 from followups.models import AlertRule, WebhookEndpoint
 from tests.factories import ResponseFactory, StaffFactory
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(StaffFactory(username="root"))  # Administrators
+    client.force_login(StaffFactory(username="root", role=ADMINISTRATORS))
     return client
 
 

@@ -192,8 +192,7 @@ def test_endpoint_is_disabled_after_consecutive_failed_deliveries(receiver, sett
     assert hook.active is False
     assert hook.disabled_at is not None
     assert hook.disabled_reason == (
-        "Disabled automatically: 2 deliveries in a row failed every attempt. "
-        "Last error: HTTP 502"
+        "Disabled automatically: 2 deliveries in a row failed every attempt. Last error: HTTP 502"
     )
     # A disabled endpoint gets no new deliveries and pending ones are skipped, not sent.
     assert services.publish_event(event="response.created", key="e", data={}) == 0

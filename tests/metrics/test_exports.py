@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import AuditLog
-from accounts.roles import CS_STAFF, MARKETING
+from accounts.roles import ADMINISTRATORS, CS_STAFF, MARKETING
 from metrics import exports, selectors
 from metrics.models import ExportJob
 from surveys.models import Kind
@@ -360,7 +360,7 @@ def test_download_only_for_requester_or_administrator(client, data, marketing, t
     client.force_login(other)
     assert client.get(url).status_code == 403
     assert client.get(reverse("reports:export-detail", args=[job.public_id])).status_code == 404
-    client.force_login(StaffFactory(username="root"))  # Administrators
+    client.force_login(StaffFactory(username="root", role=ADMINISTRATORS))
     assert client.get(url).status_code == 200
     client.force_login(marketing)
     assert client.get(url).status_code == 200
