@@ -18,8 +18,9 @@ urlpatterns = [
     path("followups/", include("followups.urls")),
     path("s/", include("surveys.urls")),
     path("distribution/", include("surveys.staff_urls")),
-    # Bounce and complaint webhooks of any ESP anymail supports (surveys.receivers).
-    path("anymail/", include("anymail.urls")),
+    # Bounce and complaint webhooks of any ESP anymail supports, refused until secured
+    # (surveys.esp_webhooks); their events are handled in surveys.receivers.
+    path("anymail/", include("surveys.esp_webhooks")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
