@@ -1,7 +1,10 @@
 """API: read and update the follow-up of a response (status, assignee, tags) and its notes."""
 
+import uuid
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -101,8 +104,16 @@ def _representation(response: Response, followup: FollowUp | None) -> dict:
     }
 
 
+def parse_id(value: str) -> uuid.UUID:
+    """A path id as a UUID, or a 400 naming it (the URL pattern only checks its shape)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise serializers.ValidationError({"id": [_("Not a valid id (a UUID).")]}) from None
+
+
 def _response_or_404(public_id) -> Response:
-    response = selectors.response_by_public_id(public_id)
+    response = selectors.response_by_public_id(parse_id(public_id))
     if response is None:
         raise Http404
     return response

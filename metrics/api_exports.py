@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
+from followups.api import parse_id
 from surveys.models import Kind, Response, Survey
 
 from . import exports, selectors
@@ -49,6 +51,14 @@ class FilterSerializer(serializers.Serializer):
     )
     status = serializers.ChoiceField(choices=Account.Status.choices, required=False)
     language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
+
+    def validate_start(self, value):
+        if not selectors.date_in_range(value):
+            raise serializers.ValidationError(selectors.DATE_RANGE_ERROR)
+        return value
+
+    def validate_end(self, value):
+        return self.validate_start(value)
 
     def validate_tz(self, value: str) -> str:
         try:
@@ -164,6 +174,14 @@ class ResponseCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        # A hand-made cursor must not reach the database with a position that is not a time.
+        if cursor is not None and cursor.position is not None:
+            if parse_datetime(cursor.position) is None:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 class ResponseListView(generics.ListAPIView):
     """Responses, newest first, with the export filters; follow `next` to page (cursor)."""
@@ -259,7 +277,7 @@ def _jobs_for(user):
 
 def _job(request: Request, public_id) -> ExportJob:
     # Someone else's job is "not found", not "forbidden": ids are not confirmed to strangers.
-    job = _jobs_for(request.user).filter(public_id=public_id).first()
+    job = _jobs_for(request.user).filter(public_id=parse_id(public_id)).first()
     if job is None:
         raise NotFound()
     return job

@@ -42,6 +42,13 @@ class ExportForm(ReportFilterForm):
         del self.fields["granularity"]
         del self.fields["group_by"]
 
+    def clean(self):
+        data = super().clean()
+        for name in ("start", "end"):
+            if data.get(name) and not selectors.date_in_range(data[name]):
+                self.add_error(name, selectors.DATE_RANGE_ERROR)
+        return data
+
     def filters(self) -> selectors.Filters:
         filters = super().filters()
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}

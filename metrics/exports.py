@@ -47,13 +47,13 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from accounts.audit import record_audit
+from accounts.imports import escape_formula
 from accounts.models import AuditLog
 from surveys.models import Kind, Response, Survey
 
 from . import selectors
 from .models import ExportJob
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff".encode()
 MAX_PROPERTY_COLUMNS = 100
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
@@ -211,10 +211,9 @@ def headers(keys: list[str]) -> list[str]:
 
 
 def escape_cell(value: str) -> str:
-    """Neutralise a spreadsheet formula: prefix a single quote to risky first characters."""
-    if value and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Neutralise a spreadsheet formula: prefix a single quote to risky first characters (and
+    to an apostrophe before one), exactly what the imports take off again."""
+    return escape_formula(value) if value else value
 
 
 def _property_text(value) -> str:
@@ -339,10 +338,12 @@ class _Escape(Func):
     def as_sql(self, compiler, connection, **extra):
         inner, params = compiler.compile(self.source_expressions[0])
         if params:
-            return f"regexp_replace(COALESCE({inner}, ''), '^([-=+@\\t\\r])', '''\\1')", params
+            pattern = "'^([-=+@\\t\\r]|''[-=+@\\t\\r''])'"
+            return f"regexp_replace(COALESCE({inner}, ''), {pattern}, '''\\1')", params
         sql = (
             # ascii() reads the first character's code without building a substring.
-            f"CASE WHEN ascii({inner}) IN (9, 13, 43, 45, 61, 64) "
+            f"CASE WHEN ascii({inner}) IN (9, 13, 43, 45, 61, 64) OR (ascii({inner}) = 39 "
+            f"AND ascii(substr({inner}, 2, 1)) IN (9, 13, 39, 43, 45, 61, 64)) "
             f"THEN '''' || {inner} ELSE COALESCE({inner}, '') END"
         )
         return sql, params

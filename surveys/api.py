@@ -1,6 +1,9 @@
+import uuid
+
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 
@@ -23,6 +26,7 @@ class SurveyViewSet(
     queryset = Survey.objects.order_by("name")
     serializer_class = SurveySerializer
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filterset_fields = ["kind", "active"]
 
 
@@ -34,7 +38,15 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     )
     serializer_class = InvitationSerializer
     lookup_field = "public_id"
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
     filterset_fields = ["status", "event_id"]
+
+    def get_object(self):
+        try:
+            uuid.UUID(self.kwargs["public_id"])
+        except ValueError:
+            raise serializers.ValidationError({"id": [_("Not a valid id (a UUID).")]}) from None
+        return super().get_object()
 
     @extend_schema(
         request=InvitationCreateSerializer,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -16,6 +19,10 @@ from . import privacy
 
 
 def _contact(email: str) -> Contact:
+    try:
+        validate_email(email.strip())
+    except DjangoValidationError:
+        raise ValidationError({"email": [_("Enter a valid email address.")]}) from None
     contact = Contact.objects.select_related("account").filter(email__iexact=email.strip()).first()
     if contact is None:
         raise NotFound("No contact with this email.")
