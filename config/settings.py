@@ -5,6 +5,7 @@ Celery tasks run eagerly, and email goes to a local outbox browsable at /dev/out
 Production values come only from the environment (see README, "Configuration").
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",
     "anymail",
+    "axes",
     "accounts",
     "surveys",
     "followups",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,6 +132,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Staff sign-in lockout (django-axes): after SIGNIN_FAILURE_LIMIT wrong passwords for one
+# username from one IP address, that pair is locked for SIGNIN_LOCKOUT_MINUTES (HTTP 429), even
+# with the right password. Reset early: `manage.py axes_reset_username USERNAME` (or
+# `axes_reset_ip IP`, `axes_reset`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The same client address as the rate limits (RATELIMIT_IP_META_KEY behind a proxy).
+AXES_CLIENT_IP_CALLABLE = "surveys.ratelimits.client_ip"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "/reports/"
 
 # --- Internationalization -------------------------------------------------------------------
@@ -282,7 +302,8 @@ CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Token authentication whose failures are throttled per client address.
+        "config.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Role-aware: tokens act with their user's permissions (see accounts/roles.py).
@@ -291,6 +312,10 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Wrong API tokens from one client address, before it is refused (429) even a right one.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_failures": env.str("API_TOKEN_FAILURE_RATE", default="10/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NPS survey API",

@@ -19,6 +19,18 @@ def _isolated_outbox(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Rate-limit and throttle counters live in the cache: none carries over to the next test.
+    (Only the in-process cache: the integration tier's Redis also holds the broker's queue.)"""
+    yield
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Respondent pages activate the contact's language; do not let it leak into the next test."""
     yield
