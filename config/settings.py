@@ -312,6 +312,9 @@ REST_FRAMEWORK = {
     # Role-aware: tokens act with their user's permissions (see accounts/roles.py).
     "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: a form or multipart body is 415, so no client sends one by mistake.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -325,6 +328,25 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Trigger NPS, CSAT and CES surveys and read their results.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "LICENSE": {"name": "MIT", "url": "https://opensource.org/license/mit"},
+    "SERVERS": [{"url": SITE_URL, "description": "This installation"}],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Request and response bodies as separate components: read-only fields are never asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {"name": "surveys", "description": "Surveys and their distribution settings."},
+        {"name": "invitations", "description": "Trigger a survey for a contact."},
+        {"name": "metrics", "description": "NPS, CSAT and CES with their 95% intervals."},
+        {"name": "accounts", "description": "An account's scores and health."},
+        {"name": "responses", "description": "Answers and their follow-up."},
+        {"name": "exports", "description": "CSV and XLSX exports of the responses."},
+        {"name": "contacts", "description": "Data requests (LGPD/GDPR)."},
+    ],
+    "PREPROCESSING_HOOKS": ["config.api_schema.paths_without_trailing_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.document_errors",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -125,13 +125,14 @@ class FollowUpView(APIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": (VIEW,), "HEAD": (VIEW,), "OPTIONS": (VIEW,), "PATCH": (CHANGE,)}
 
-    @extend_schema(responses={200: FollowUpSerializer})
+    @extend_schema(summary="A response's follow-up", responses={200: FollowUpSerializer})
     def get(self, request: Request, public_id) -> ApiResponse:
         response = _response_or_404(public_id)
         followup = selectors.followup_detail(response=response)
         return ApiResponse(FollowUpSerializer(_representation(response, followup)).data)
 
     @extend_schema(
+        summary="Update a response's follow-up",
         request=FollowUpUpdateSerializer,
         responses={200: FollowUpSerializer, 400: OpenApiResponse(description="Per-field errors.")},
     )
@@ -167,13 +168,16 @@ class FollowUpNotesView(APIView):
         "POST": (ADD_NOTE,),
     }
 
-    @extend_schema(responses={200: NoteSerializer(many=True)})
+    @extend_schema(
+        summary="Notes on a response's follow-up", responses={200: NoteSerializer(many=True)}
+    )
     def get(self, request: Request, public_id) -> ApiResponse:
         response = _response_or_404(public_id)
         notes = Note.objects.filter(followup__response=response).select_related("author")
         return ApiResponse(NoteSerializer(notes, many=True).data)
 
     @extend_schema(
+        summary="Add a note to a response's follow-up",
         request=NoteCreateSerializer,
         responses={201: NoteSerializer, 400: OpenApiResponse(description="Per-field errors.")},
     )

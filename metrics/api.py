@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from surveys.models import Kind, Survey
 
-from . import scoring, selectors
+from . import api_serializers, scoring, selectors
 from .models import HealthSettings
 
 GROUP_BY = [*selectors.GRANULARITIES, *selectors.DIMENSIONS]
@@ -231,7 +231,8 @@ class SummaryView(APIView):
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=GROUP_BY),
             OpenApiParameter("compare", OpenApiTypes.STR, enum=COMPARE),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="A survey's score over a period",
+        responses={200: api_serializers.SummarySerializer},
     )
     def get(self, request: Request) -> Response:
         query = SummaryGroupSerializer(data=request.query_params)
@@ -288,7 +289,8 @@ class TrendView(APIView):
             OpenApiParameter("granularity", OpenApiTypes.STR, enum=list(selectors.GRANULARITIES)),
             *FILTER_PARAMETERS,
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="A survey's score per day, week or month",
+        responses={200: api_serializers.TrendSerializer},
     )
     def get(self, request: Request) -> Response:
         query = TrendQuerySerializer(data=request.query_params)
@@ -334,7 +336,8 @@ class AccountScoresView(APIView):
             OpenApiParameter("months", OpenApiTypes.INT, description="1-60, default 12"),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="An account's scores, health and monthly NPS",
+        responses={200: api_serializers.AccountScoresSerializer},
     )
     def get(self, request: Request, external_id: str) -> Response:
         query = AccountScoresQuerySerializer(data=request.query_params)

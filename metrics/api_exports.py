@@ -28,6 +28,11 @@ from . import exports, selectors
 from .models import ExportJob
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class FilterSerializer(serializers.Serializer):
@@ -191,7 +196,9 @@ class ResponseListView(generics.ListAPIView):
     filter_backends: list = []
     queryset = Response.objects.none()  # permissions: surveys.view_response
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(
+        summary="Responses with account data, newest first", parameters=FILTER_PARAMETERS
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -246,7 +253,11 @@ class ExportListCreateView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(request=ExportRequestSerializer, responses={202: ExportJobSerializer})
+    @extend_schema(
+        summary="Start an export",
+        request=ExportRequestSerializer,
+        responses={202: ExportJobSerializer},
+    )
     def post(self, request: Request) -> ApiResponse:
         data = ExportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -265,7 +276,7 @@ class ExportListCreateView(APIView):
             return ApiResponse({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return ApiResponse(ExportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: ExportJobSerializer(many=True)})
+    @extend_schema(summary="Your export jobs", responses={200: ExportJobSerializer(many=True)})
     def get(self, request: Request) -> ApiResponse:
         return ApiResponse(ExportJobSerializer(_jobs_for(request.user)[:50], many=True).data)
 
@@ -288,7 +299,7 @@ class ExportDetailView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(responses={200: ExportJobSerializer})
+    @extend_schema(summary="An export job", responses={200: ExportJobSerializer})
     def get(self, request: Request, public_id) -> ApiResponse:
         return ApiResponse(ExportJobSerializer(_job(request, public_id)).data)
 
@@ -298,7 +309,17 @@ class ExportFileView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(responses={200: OpenApiResponse(description="The file."), 409: None, 410: None})
+    @extend_schema(
+        summary="Download an export's file",
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The CSV file (UTF-8; see `excel`)."
+            ),
+            (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="The XLSX file."),
+            409: OpenApiResponse(ErrorSerializer, description="The export is not ready."),
+            410: OpenApiResponse(ErrorSerializer, description="The link has expired."),
+        },
+    )
     def get(self, request: Request, public_id):
         job = _job(request, public_id)
         if job.status != ExportJob.Status.DONE:

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
@@ -14,6 +14,13 @@ from .models import Invitation, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List surveys"),
+    create=extend_schema(summary="Create a survey"),
+    retrieve=extend_schema(summary="A survey"),
+    update=extend_schema(summary="Replace a survey's settings"),
+    partial_update=extend_schema(summary="Change a survey's settings"),
+)
 class SurveyViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -30,6 +37,10 @@ class SurveyViewSet(
     filterset_fields = ["kind", "active"]
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List invitations, newest first"),
+    retrieve=extend_schema(summary="An invitation"),
+)
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Trigger a survey for a contact (transactional) and read invitations back."""
 
@@ -49,6 +60,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return super().get_object()
 
     @extend_schema(
+        summary="Trigger a survey for a contact",
         request=InvitationCreateSerializer,
         responses={
             201: InvitationSerializer,

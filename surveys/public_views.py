@@ -353,6 +353,9 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        # API clients parse JSON, errors included.
+        return JsonResponse({"detail": _("Not found.")}, status=404)
     response = render(request, "404.html", status=404)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
