@@ -1,5 +1,6 @@
 """OpenAPI schema hooks (drf-spectacular's documented PREPROCESSING/POSTPROCESSING_HOOKS).
 
+- The servers entry is this installation's SITE_URL.
 - Paths as the README writes them: `/api/v1/surveys`, not `/api/v1/surveys/` (both are served).
 - Every operation documents its errors with their JSON bodies: 400 (per-field errors), 401,
   403, 404, 406, 415 (a body that is not JSON) and 429, so a generated client has a typed error
@@ -7,6 +8,8 @@
 """
 
 from __future__ import annotations
+
+from django.conf import settings
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 FIELD_ERRORS = {"$ref": "#/components/schemas/FieldErrors"}
@@ -53,6 +56,8 @@ def paths_without_trailing_slash(endpoints, **kwargs):
 
 
 def document_errors(result, generator, request, public, **kwargs):
+    # This installation's address (SITE_URL), read when the schema is built.
+    result["servers"] = [{"url": settings.SITE_URL, "description": "This installation"}]
     result.setdefault("components", {}).setdefault("schemas", {}).update(ERROR_COMPONENTS)
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

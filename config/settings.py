@@ -329,7 +329,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "LICENSE": {"name": "MIT", "url": "https://opensource.org/license/mit"},
-    "SERVERS": [{"url": SITE_URL, "description": "This installation"}],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Request and response bodies as separate components: read-only fields are never asked for.
     "COMPONENT_SPLIT_REQUEST": True,

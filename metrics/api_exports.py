@@ -312,8 +312,9 @@ class ExportFileView(APIView):
     @extend_schema(
         summary="Download an export's file",
         responses={
+            # CSV is text: a generated client hands it over as a string.
             (200, "text/csv"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The CSV file (UTF-8; see `excel`)."
+                OpenApiTypes.STR, description="The CSV file (UTF-8; see `excel`)."
             ),
             (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="The XLSX file."),
             409: OpenApiResponse(ErrorSerializer, description="The export is not ready."),
