@@ -11,7 +11,12 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -117,6 +122,25 @@ FILTER_PARAMETERS = [
 ]
 
 
+class ResponseContactSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(allow_blank=True)
+    language = serializers.CharField(allow_blank=True)
+
+
+class ResponseAccountSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    plan = serializers.CharField(allow_blank=True)
+    segment = serializers.CharField(allow_blank=True)
+    region = serializers.CharField(allow_blank=True)
+    owner = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    mrr = serializers.DecimalField(max_digits=14, decimal_places=2)
+    arr = serializers.DecimalField(max_digits=15, decimal_places=2)
+    currency = serializers.CharField()
+
+
 class ResponseSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     survey = serializers.CharField(source="survey.slug")
@@ -146,12 +170,14 @@ class ResponseSerializer(serializers.ModelSerializer):
     def get_category(self, obj: Response) -> str:
         return exports.CATEGORY_WORDS[obj.survey.kind][obj.category]
 
+    @extend_schema_field(ResponseContactSerializer(allow_null=True))
     def get_contact(self, obj: Response) -> dict | None:
         contact = obj.contact
         if contact is None:
             return None
         return {"email": contact.email, "name": contact.name, "language": contact.language}
 
+    @extend_schema_field(ResponseAccountSerializer(allow_null=True))
     def get_account(self, obj: Response) -> dict | None:
         account = obj.account
         if account is None:
