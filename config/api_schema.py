@@ -25,13 +25,14 @@ ERROR_COMPONENTS = {
         "type": "object",
         "description": (
             "Invalid input: each bad field (or parameter) names its errors, a nested object "
-            "for a nested field; `non_field_errors` for the input as a whole. Nothing was "
-            "written."
+            "for a nested field; `non_field_errors` or `detail` (a body that is not JSON) for "
+            "the input as a whole. Nothing was written."
         ),
         "additionalProperties": {
             "anyOf": [
                 {"type": "array", "items": {"type": "string"}},
                 {"type": "object", "additionalProperties": {}},
+                {"type": "string"},
             ]
         },
     },

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import RolePermission
 from surveys.models import Response
+from surveys.serializers import SlugField
 
 from . import selectors, services
 from .models import FollowUp, Note
@@ -46,7 +47,7 @@ class FollowUpSerializer(serializers.Serializer):
 
 class FollowUpUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=FollowUp.Status.choices, required=False)
-    assignee = serializers.SlugRelatedField(
+    assignee = SlugField(
         slug_field="username",
         queryset=selectors.staff_users(),
         required=False,

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from surveys.models import Kind, Survey
+from surveys.serializers import SlugField
 
 from . import api_serializers, scoring, selectors
 from .models import HealthSettings
@@ -42,7 +43,7 @@ def _date_in_range(value: dt.date) -> dt.date:
 
 
 class SummaryQuerySerializer(serializers.Serializer):
-    survey = serializers.SlugRelatedField(
+    survey = SlugField(
         slug_field="slug",
         queryset=Survey.objects.all(),
         error_messages={"does_not_exist": _("No survey with slug {value}.")},

@@ -28,6 +28,7 @@ from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
 from followups.api import parse_id
 from surveys.models import Kind, Response, Survey
+from surveys.serializers import SlugField
 
 from . import exports, selectors
 from .models import ExportJob
@@ -43,9 +44,7 @@ class ErrorSerializer(serializers.Serializer):
 class FilterSerializer(serializers.Serializer):
     """The report and export filters. Without survey or kind, every kind is included."""
 
-    survey = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Survey.objects.all(), required=False
-    )
+    survey = SlugField(slug_field="slug", queryset=Survey.objects.all(), required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     start = serializers.DateField(required=False, help_text="First day, in `tz`.")
     end = serializers.DateField(required=False, help_text="Last day (inclusive), in `tz`.")
@@ -53,7 +52,7 @@ class FilterSerializer(serializers.Serializer):
     plan = serializers.CharField(required=False, allow_blank=True)
     segment = serializers.CharField(required=False, allow_blank=True)
     region = serializers.CharField(required=False, allow_blank=True)
-    owner = serializers.SlugRelatedField(
+    owner = SlugField(
         slug_field="username",
         queryset=get_user_model().objects.all(),
         required=False,

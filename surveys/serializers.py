@@ -11,6 +11,16 @@ from .models import DEFAULT_SCALES, Invitation, Kind, Survey
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
 
+class SlugField(serializers.SlugRelatedField):
+    """SlugRelatedField that refuses a NUL character before asking the database (PostgreSQL
+    cannot compare text holding one): "no such object", like any other unknown slug."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -142,7 +152,7 @@ class AccountInputSerializer(serializers.Serializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer):
-    survey = serializers.SlugRelatedField(slug_field="slug", queryset=Survey.objects.all())
+    survey = SlugField(slug_field="slug", queryset=Survey.objects.all())
     contact = ContactInputSerializer()
     account = AccountInputSerializer(required=False, allow_null=True)
     event_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -154,7 +164,7 @@ class InvitationSerializer(serializers.ModelSerializer):
     survey = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     contact = serializers.EmailField(source="contact.email", read_only=True)
     account = serializers.CharField(
-        source="contact.account.external_id", read_only=True, default=None
+        source="contact.account.external_id", read_only=True, default=None, allow_null=True
     )
     answered = serializers.SerializerMethodField()
 
