@@ -77,6 +77,7 @@ def test_the_api_survives_schemathesis(live_server, transactional_db, tmp_path):
         capture_output=True,
         text=True,
         timeout=240,
+        cwd=tmp_path,  # schemathesis keeps its example cache in the working directory
     )
     elapsed = time.monotonic() - started
     print(result.stdout[-6000:])
