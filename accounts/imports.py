@@ -34,7 +34,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .audit import record_audit
-from .models import CURRENCY_CODES, Account, AuditLog, Contact
+from .models import (
+    CURRENCY_CODES,
+    EXTERNAL_ID_CHARACTERS,
+    Account,
+    AuditLog,
+    Contact,
+    validate_external_id,
+)
 
 CONTACT_COLUMNS = ("email", "name", "language")
 ACCOUNT_COLUMNS = (
@@ -94,6 +101,27 @@ class ImportResult:
 
 
 # --- Reading --------------------------------------------------------------------------------
+
+# Exports prefix a cell that a spreadsheet would run as a formula with "'"; imports take exactly
+# that prefix off, so an export imported again is what was exported (metrics.exports).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """The export's escape: "'" before a risky first character, and before an apostrophe that
+    is followed by one (or by another apostrophe), so that unescaping is exact."""
+    if text.startswith(FORMULA_PREFIXES) or (
+        text[:1] == "'" and text[1:2] != "" and text[1:2] in (*FORMULA_PREFIXES, "'")
+    ):
+        return "'" + text
+    return text
+
+
+def unescape_formula(text: str) -> str:
+    """Undo `escape_formula`, and nothing else."""
+    if text[:1] == "'" and text[1:2] != "" and text[1:2] in (*FORMULA_PREFIXES, "'"):
+        return text[1:]
+    return text
 
 
 def read_rows(source, *, max_rows: int | None = None) -> tuple[list[str], Iterator]:
@@ -162,7 +190,17 @@ def read_rows(source, *, max_rows: int | None = None) -> tuple[list[str], Iterat
                     },
                 )
                 continue
-            yield start, {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+            if any("\x00" in cell for cell in cells):
+                # PostgreSQL stores no NUL character in text.
+                yield start, {"__error__": _("A cell contains a NUL character.")}
+                continue
+            yield (
+                start,
+                {
+                    name: unescape_formula(cell.strip())
+                    for name, cell in zip(header, cells, strict=True)
+                },
+            )
 
     return header, rows()
 
@@ -228,6 +266,13 @@ def _clean_row(row: dict[str, str], owners: dict[str, int]) -> tuple[dict, dict,
             )
         contact["language"] = language
     if row.get("external_id"):
+        try:
+            validate_external_id(row["external_id"])
+        except ValidationError:
+            raise ValueError(
+                _("external_id %(value)r: %(rule)s")
+                % {"value": row["external_id"], "rule": EXTERNAL_ID_CHARACTERS}
+            ) from None
         account["external_id"] = row["external_id"]
     for column, attribute in (
         ("account_name", "name"),
@@ -260,7 +305,8 @@ def _clean_row(row: dict[str, str], owners: dict[str, int]) -> tuple[dict, dict,
             raise ValueError(_("MRR %(value)r is not a number.") % {"value": mrr}) from None
         if not value.is_finite() or value < 0:
             raise ValueError(_("MRR must be zero or more."))
-        if value != value.quantize(Decimal("0.01")) or value >= Decimal("1e12"):
+        # Magnitude first: quantizing 1e999 or a 29-digit number overflows Decimal's precision.
+        if value >= Decimal("1e12") or value != value.quantize(Decimal("0.01")):
             raise ValueError(_("MRR %(value)r has too many digits.") % {"value": mrr})
         account["mrr"] = value.quantize(Decimal("0.01"))
     currency = row.get("currency", "").upper()

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +20,16 @@ CURRENCY_CODES = [
 ]
 
 
+# An account's id in the CRM or billing system. It is part of URLs (/reports/accounts/<id>/,
+# /api/v1/accounts/<id>/scores), so "/", "?", "#", spaces and control characters are refused.
+EXTERNAL_ID_CHARACTERS = _(
+    "Use letters, digits and . _ : @ + - only, starting with a letter or a digit."
+)
+validate_external_id = RegexValidator(
+    r"\A[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z", EXTERNAL_ID_CHARACTERS, code="external_id"
+)
+
+
 class Account(models.Model):
     """A customer company. Its contacts answer surveys; reports join their answers to it."""
 
@@ -33,7 +43,10 @@ class Account(models.Model):
         _("external id"),
         max_length=100,
         unique=True,
-        help_text=_("The account's id in your CRM or billing system."),
+        validators=[validate_external_id],
+        help_text=_(
+            "The account's id in your CRM or billing system: letters, digits and . _ : @ + -"
+        ),
     )
     plan = models.CharField(_("plan"), max_length=100, blank=True, db_index=True)
     segment = models.CharField(_("segment"), max_length=100, blank=True, db_index=True)

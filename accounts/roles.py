@@ -4,10 +4,12 @@ Roles are Django groups holding model permissions, so the Django admin (ModelAdm
 the staff pages (`permission_required`) and the API (`RolePermission`) all ask the same question:
 `user.has_perm(...)`. API tokens act with their user's permissions.
 
-- CS staff: surveys, invitations, contacts, accounts, follow-ups and reports; imports; data
-  requests (export and erase a contact).
-- Marketing: reports and exports; view-only everywhere else.
-- Administrators: every permission (as do superusers).
+- CS staff: surveys, invitations, contacts, accounts, follow-ups, alert rules and reports;
+  imports; data requests (export and erase a contact). No deletes, no integrations.
+- Marketing: reports and exports; view-only on the survey and customer data.
+- Administrators: every permission (as do superusers), including MANAGE_INTEGRATIONS.
+
+Each role is an explicit allow-list (ROLE_PERMISSIONS): nothing is granted by default.
 
 This module lives in `accounts`, the lowest app, so every app may import it. It names the other
 apps' permissions as strings and imports none of them.
@@ -37,29 +39,67 @@ IMPORT_RESPONSES = "surveys.add_response"
 EXPORT_CONTACT_DATA = "accounts.export_contact_data"
 ERASE_CONTACT = "accounts.erase_contact"
 
-# Apps whose models are the product's data; Django's own (auth, sessions...) are admin-only.
-DATA_APPS = ("accounts", "surveys", "followups", "metrics")
-# Models that only administrators see, whatever the role rules below say.
-ADMIN_ONLY_MODELS = {("accounts", "auditlog")}
+# Managing where data leaves the app: webhook endpoints (every answer streamed to a URL),
+# chat alert URLs and ESP settings. Administrators only by default.
+MANAGE_INTEGRATIONS = "followups.manage_integrations"
+
+
+def _model(app_model: str, *actions: str) -> set[str]:
+    app_label, model = app_model.split(".")
+    return {f"{app_label}.{action}_{model}" for action in actions}
+
+
+# Explicit allow-lists: a role holds exactly these permissions (Administrators hold all). A model
+# or an action added later is granted to nobody but Administrators until it is listed here.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    CS_STAFF: frozenset(
+        {
+            *_model("accounts.account", "view", "add", "change"),
+            *_model("accounts.contact", "view", "add", "change"),
+            EXPORT_CONTACT_DATA,
+            ERASE_CONTACT,
+            *_model("surveys.survey", "view", "add", "change"),
+            *_model("surveys.campaign", "view", "add", "change"),
+            *_model("surveys.invitation", "view", "add", "change"),
+            *_model("surveys.response", "view", "add", "change"),
+            *_model("surveys.referral", "view"),
+            *_model("followups.followup", "view", "add", "change"),
+            *_model("followups.note", "view", "add"),
+            *_model("followups.tag", "view", "add", "change"),
+            *_model("followups.alertrule", "view", "add", "change", "delete"),
+            *_model("followups.alertdelivery", "view"),
+            *_model("followups.digestpreference", "view", "add", "change"),
+            *_model("metrics.healthsettings", "view"),
+            VIEW_REPORTS,
+        }
+    ),
+    MARKETING: frozenset(
+        {
+            *_model("accounts.account", "view"),
+            *_model("accounts.contact", "view"),
+            *_model("surveys.survey", "view"),
+            *_model("surveys.campaign", "view"),
+            *_model("surveys.invitation", "view"),
+            *_model("surveys.response", "view"),
+            *_model("surveys.referral", "view"),
+            *_model("followups.followup", "view"),
+            *_model("followups.note", "view"),
+            *_model("followups.tag", "view"),
+            *_model("followups.alertrule", "view"),
+            *_model("metrics.healthsettings", "view"),
+            VIEW_REPORTS,
+            # Exports are Marketing's; a job's list is filtered to the requester's own.
+            *_model("metrics.exportjob", "view", "add"),
+        }
+    ),
+}
 
 
 def role_grants(role: str, app_label: str, model: str, codename: str) -> bool:
-    """Whether a role holds a permission: the one rule both the migration and post_migrate use."""
+    """Whether a role holds a permission: the one rule both the migrations and post_migrate use."""
     if role == ADMINISTRATORS:
         return True
-    if app_label not in DATA_APPS or (app_label, model) in ADMIN_ONLY_MODELS:
-        return False
-    action = codename.split("_", 1)[0]
-    if app_label == "metrics":
-        if codename == "view_reports":
-            return True
-        if model == "exportjob":
-            # Exports are Marketing's; a job's list is filtered to the requester's own.
-            return role == MARKETING and action in ("add", "view")
-        return action == "view"
-    if role == MARKETING:
-        return action == "view"
-    return role == CS_STAFF
+    return f"{app_label}.{codename}" in ROLE_PERMISSIONS.get(role, frozenset())
 
 
 def sync_roles(apps=None, *, using: str = "default") -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import smtplib
 import subprocess
@@ -119,6 +120,7 @@ def main() -> None:
         "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
         "SITE_URL": "https://surveys.example.com",
         "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)

@@ -29,7 +29,8 @@ urlpatterns = [
     re_path(r"^metrics/summary/?$", SummaryView.as_view(), name="metrics-summary"),
     re_path(r"^metrics/trend/?$", TrendView.as_view(), name="metrics-trend"),
     re_path(
-        r"^accounts/(?P<external_id>[^/]+)/scores/?$",
+        # Any id, "/" included: accounts stored before ids were checked stay reachable.
+        r"^accounts/(?P<external_id>.+?)/scores/?$",
         AccountScoresView.as_view(),
         name="account-scores",
     ),

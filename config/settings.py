@@ -6,6 +6,7 @@ goes to a local outbox browsable at /dev/outbox/.
 Production values come only from the environment (see README, "Configuration").
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -20,7 +21,8 @@ if (BASE_DIR / ".env").exists():
     env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DEBUG", default=False)
-# The default is flagged by `check --deploy`; production sets SECRET_KEY.
+# Without SECRET_KEY a checkout runs on a development key; with DEBUG=false the web process
+# and the Celery processes refuse to start on it (config/startup.py).
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-local-development-key-do-not-use-in-production"
 )
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",
     "anymail",
+    "axes",
+    "csp",
     "accounts",
     "surveys",
     "followups",
@@ -65,6 +69,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.StaffPagesPrivate",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,6 +143,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# Staff sign-in lockout (django-axes): after SIGNIN_FAILURE_LIMIT wrong passwords for one
+# username from one IP address, that pair is locked for SIGNIN_LOCKOUT_MINUTES (HTTP 429), even
+# with the right password. Reset early: `manage.py axes_reset_username USERNAME` (or
+# `axes_reset_ip IP`, `axes_reset`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The same client address as the rate limits (RATELIMIT_IP_META_KEY behind a proxy).
+AXES_CLIENT_IP_CALLABLE = "surveys.ratelimits.client_ip"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "/reports/"
 
 # --- Internationalization -------------------------------------------------------------------
@@ -253,6 +277,9 @@ SENDING_STALE_SECONDS = env.int("SENDING_STALE_SECONDS", default=CELERY_TASK_TIM
 
 # --- Alerts, follow-up and webhooks ---------------------------------------------------------
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Webhook and chat URLs never reach loopback, private, link-local or reserved addresses (checked
+# after DNS resolution at every send) unless their host is listed here, e.g. an intranet receiver.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Exponential backoff between attempts: base * 2^(attempt-1) seconds, capped below the broker's
 # visibility timeout so a waiting retry is never redelivered early.
@@ -291,21 +318,47 @@ CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Token authentication whose failures are throttled per client address.
+        "config.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Role-aware: tokens act with their user's permissions (see accounts/roles.py).
     "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only: a form or multipart body is 415, so no client sends one by mistake.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Wrong API tokens from one client address, before it is refused (429) even a right one.
+    "DEFAULT_THROTTLE_RATES": {
+        "token_failures": env.str("API_TOKEN_FAILURE_RATE", default="10/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NPS survey API",
     "DESCRIPTION": "Trigger NPS, CSAT and CES surveys and read their results.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "LICENSE": {"name": "MIT", "url": "https://opensource.org/license/mit"},
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Request and response bodies as separate components: read-only fields are never asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "TAGS": [
+        {"name": "surveys", "description": "Surveys and their distribution settings."},
+        {"name": "invitations", "description": "Trigger a survey for a contact."},
+        {"name": "metrics", "description": "NPS, CSAT and CES with their 95% intervals."},
+        {"name": "accounts", "description": "An account's scores and health."},
+        {"name": "responses", "description": "Answers and their follow-up."},
+        {"name": "exports", "description": "CSV and XLSX exports of the responses."},
+        {"name": "contacts", "description": "Data requests (LGPD/GDPR)."},
+    ],
+    "PREPROCESSING_HOOKS": ["config.api_schema.paths_without_trailing_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.document_errors",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -335,6 +388,25 @@ if not DEBUG and SITE_URL.startswith("https://"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Staff pages, the admin and the API docs (django-csp): nothing from other origins, no inline
+# script. Respondent pages send their own, stricter policy (surveys.public_views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # The admin, Bootstrap and the inline SVG charts use style attributes.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        # ReDoc parses the schema in a worker it builds from a blob.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

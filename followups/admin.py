@@ -4,7 +4,9 @@ from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from accounts.roles import MANAGE_INTEGRATIONS
+
+from . import outbound, services
 from .models import (
     SUBSCRIBABLE_EVENTS,
     AlertDelivery,
@@ -43,13 +45,31 @@ class AlertRuleAdmin(admin.ModelAdmin):
     ]
 
     def get_fieldsets(self, request, obj=None):
-        if self.has_change_permission(request, obj):
+        if request.user.has_perm(MANAGE_INTEGRATIONS):
             return self.fieldsets
-        # A chat webhook URL is a credential: read-only roles do not see it.
+        # A chat webhook URL is a credential and a way out for the data: only users who manage
+        # integrations set it or see it; others see where it points.
         return [
-            (name, {"fields": [f for f in opts["fields"] if f != "chat_webhook_url"]})
+            (
+                name,
+                {
+                    "fields": [
+                        "chat_destination" if f == "chat_webhook_url" else f for f in opts["fields"]
+                    ]
+                },
+            )
             for name, opts in self.fieldsets
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm(MANAGE_INTEGRATIONS):
+            readonly.append("chat_destination")
+        return readonly
+
+    @admin.display(description=_("chat webhook URL"))
+    def chat_destination(self, obj: AlertRule) -> str:
+        return outbound.redact_url(obj.chat_webhook_url) if obj else ""
 
 
 @admin.register(AlertDelivery)
@@ -141,7 +161,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     form = WebhookEndpointForm
     list_display = [
-        "url",
+        "destination",
         "description",
         "event_list",
         "state",
@@ -159,13 +179,35 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     ]
     actions = ["enable", "ping"]
 
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and request.user.has_perm(MANAGE_INTEGRATIONS)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and request.user.has_perm(
+            MANAGE_INTEGRATIONS
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and request.user.has_perm(
+            MANAGE_INTEGRATIONS
+        )
+
     def get_fields(self, request, obj=None):
+        if not request.user.has_perm(MANAGE_INTEGRATIONS):
+            # The URL (its path, query and user info) and the signing secret are credentials:
+            # users who do not manage integrations see where deliveries go, nothing more.
+            return ["destination", "description", "event_list", "state", "consecutive_failures"]
         fields = ["url", "description", "events", "active"]
-        readonly = self.readonly_fields if obj else []
-        if not self.has_change_permission(request, obj):
-            # The signing secret is a credential: read-only roles do not see it.
-            readonly = [f for f in readonly if f != "secret"]
-        return fields + readonly
+        return fields + (list(self.readonly_fields) if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        if not request.user.has_perm(MANAGE_INTEGRATIONS):
+            return self.get_fields(request, obj)
+        return super().get_readonly_fields(request, obj)
+
+    @admin.display(description=_("URL"), ordering="url")
+    def destination(self, obj: WebhookEndpoint) -> str:
+        return outbound.redact_url(obj.url)
 
     def get_inlines(self, request, obj):
         return [WebhookDeliveryInline] if obj else []
@@ -221,6 +263,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and request.user.has_perm(
+            MANAGE_INTEGRATIONS
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and request.user.has_perm(
+            MANAGE_INTEGRATIONS
+        )
 
     @admin.action(description=_("Deliver again (failed or skipped only)"), permissions=["change"])
     def redeliver(self, request, queryset):

@@ -1,7 +1,10 @@
 """API: read and update the follow-up of a response (status, assignee, tags) and its notes."""
 
+import uuid
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import RolePermission
 from surveys.models import Response
+from surveys.serializers import SlugField
 
 from . import selectors, services
 from .models import FollowUp, Note
@@ -43,7 +47,7 @@ class FollowUpSerializer(serializers.Serializer):
 
 class FollowUpUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=FollowUp.Status.choices, required=False)
-    assignee = serializers.SlugRelatedField(
+    assignee = SlugField(
         slug_field="username",
         queryset=selectors.staff_users(),
         required=False,
@@ -101,8 +105,16 @@ def _representation(response: Response, followup: FollowUp | None) -> dict:
     }
 
 
+def parse_id(value: str) -> uuid.UUID:
+    """A path id as a UUID, or a 400 naming it (the URL pattern only checks its shape)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise serializers.ValidationError({"id": [_("Not a valid id (a UUID).")]}) from None
+
+
 def _response_or_404(public_id) -> Response:
-    response = selectors.response_by_public_id(public_id)
+    response = selectors.response_by_public_id(parse_id(public_id))
     if response is None:
         raise Http404
     return response
@@ -114,13 +126,14 @@ class FollowUpView(APIView):
     permission_classes = [RolePermission]
     required_permissions = {"GET": (VIEW,), "HEAD": (VIEW,), "OPTIONS": (VIEW,), "PATCH": (CHANGE,)}
 
-    @extend_schema(responses={200: FollowUpSerializer})
+    @extend_schema(summary="A response's follow-up", responses={200: FollowUpSerializer})
     def get(self, request: Request, public_id) -> ApiResponse:
         response = _response_or_404(public_id)
         followup = selectors.followup_detail(response=response)
         return ApiResponse(FollowUpSerializer(_representation(response, followup)).data)
 
     @extend_schema(
+        summary="Update a response's follow-up",
         request=FollowUpUpdateSerializer,
         responses={200: FollowUpSerializer, 400: OpenApiResponse(description="Per-field errors.")},
     )
@@ -156,13 +169,16 @@ class FollowUpNotesView(APIView):
         "POST": (ADD_NOTE,),
     }
 
-    @extend_schema(responses={200: NoteSerializer(many=True)})
+    @extend_schema(
+        summary="Notes on a response's follow-up", responses={200: NoteSerializer(many=True)}
+    )
     def get(self, request: Request, public_id) -> ApiResponse:
         response = _response_or_404(public_id)
         notes = Note.objects.filter(followup__response=response).select_related("author")
         return ApiResponse(NoteSerializer(notes, many=True).data)
 
     @extend_schema(
+        summary="Add a note to a response's follow-up",
         request=NoteCreateSerializer,
         responses={201: NoteSerializer, 400: OpenApiResponse(description="Per-field errors.")},
     )

@@ -17,7 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account
 from surveys.models import Response, Survey
 
-# Outbound posts go to web URLs only (no ftp://, file://, ...).
+from .outbound import redact_url, validate_public_url
+
+# Outbound posts go to web URLs only (no ftp://, file://, ...), never to internal networks.
 http_url = URLValidator(schemes=["http", "https"])
 
 
@@ -71,7 +73,7 @@ class AlertRule(models.Model):
         _("chat webhook URL"),
         max_length=500,
         blank=True,
-        validators=[http_url],
+        validators=[http_url, validate_public_url],
         help_text=_('A Slack-compatible incoming webhook; receives {"text": ...}.'),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -330,7 +332,7 @@ SUBSCRIBABLE_EVENTS = [(value, label) for value, label in Event.choices if value
 class WebhookEndpoint(models.Model):
     """A URL that receives signed JSON for the events it subscribed to."""
 
-    url = models.URLField(_("URL"), max_length=500, validators=[http_url])
+    url = models.URLField(_("URL"), max_length=500, validators=[http_url, validate_public_url])
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(
         _("events"), default=list, blank=True, help_text=_("Event names this endpoint receives.")
@@ -361,9 +363,16 @@ class WebhookEndpoint(models.Model):
         verbose_name = _("webhook endpoint")
         verbose_name_plural = _("webhook endpoints")
         ordering = ["url"]
+        permissions = [
+            (
+                "manage_integrations",
+                _("Can manage integrations (webhook endpoints, chat alert URLs, ESP settings)"),
+            )
+        ]
 
     def __str__(self) -> str:
-        return self.description or self.url
+        # Shown wherever an endpoint is named (deliveries, filters): never the whole URL.
+        return self.description or redact_url(self.url)
 
     def clean(self) -> None:
         valid = {value for value, _label in SUBSCRIBABLE_EVENTS}

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Contact
 from surveys.models import Response, Survey
 
-from . import emails, selectors, webhooks
+from . import emails, outbound, selectors, webhooks
 from .models import (
     AlertDelivery,
     AlertRule,
@@ -220,14 +220,14 @@ def send_alert(*, delivery_id: int) -> bool:
         try:
             emails.alert_message(rule, response, recipients).send()
         except (smtplib.SMTPException, OSError) as exc:
-            errors.append(f"email: {exc!r}")
+            errors.append(f"email: {type(exc).__name__}")
         else:
             AlertDelivery.objects.filter(pk=delivery_id).update(
                 email_sent_at=timezone.now(), recipients=", ".join(recipients)
             )
     if delivery.chat_sent_at is None and rule.chat_webhook_url:
         body = webhooks.dumps(emails.chat_payload(rule, response)).encode()
-        result = webhooks.post(rule.chat_webhook_url, body, {})
+        result = outbound.post(rule.chat_webhook_url, body, {})
         if result.ok:
             AlertDelivery.objects.filter(pk=delivery_id).update(chat_sent_at=timezone.now())
         else:
@@ -482,7 +482,11 @@ def send_ping(*, endpoint: WebhookEndpoint) -> bool:
     if not endpoint.active:
         return False
     delivery = _new_delivery(
-        endpoint, event=Event.PING, key="", data={"endpoint": endpoint.url}, now=timezone.now()
+        endpoint,
+        event=Event.PING,
+        key="",
+        data={"endpoint": outbound.redact_url(endpoint.url)},
+        now=timezone.now(),
     )
     delivery.key = f"ping:{delivery.public_id}"
     delivery.save()
@@ -535,7 +539,7 @@ def deliver_webhook(*, delivery_id: int) -> bool:
     headers = webhooks.signed_headers(
         secret=endpoint.secret, body=body, event=delivery.event, delivery_id=str(delivery.public_id)
     )
-    result = webhooks.post(endpoint.url, body, headers)
+    result = outbound.post(endpoint.url, body, headers)
     done = timezone.now()
     if result.ok:
         with transaction.atomic():

@@ -18,8 +18,9 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from surveys.models import Kind, Survey
+from surveys.serializers import SlugField
 
-from . import scoring, selectors
+from . import api_serializers, scoring, selectors
 from .models import HealthSettings
 
 GROUP_BY = [*selectors.GRANULARITIES, *selectors.DIMENSIONS]
@@ -35,14 +36,20 @@ class TimeZoneField(serializers.CharField):
             raise serializers.ValidationError(_("Unknown time zone.")) from None
 
 
+def _date_in_range(value: dt.date) -> dt.date:
+    if not selectors.date_in_range(value):
+        raise serializers.ValidationError(selectors.DATE_RANGE_ERROR)
+    return value
+
+
 class SummaryQuerySerializer(serializers.Serializer):
-    survey = serializers.SlugRelatedField(
+    survey = SlugField(
         slug_field="slug",
         queryset=Survey.objects.all(),
         error_messages={"does_not_exist": _("No survey with slug {value}.")},
     )
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
+    start = serializers.DateField(required=False, help_text="First day, in `tz` (1900-2999).")
+    end = serializers.DateField(required=False, help_text="Last day (inclusive), in `tz`.")
     tz = TimeZoneField(required=False)
     plan = serializers.CharField(required=False, max_length=100)
     segment = serializers.CharField(required=False, max_length=100)
@@ -61,6 +68,12 @@ class SummaryQuerySerializer(serializers.Serializer):
         if parsed is None:
             raise serializers.ValidationError(selectors.PROPERTY_FILTER_ERROR)
         return parsed
+
+    def validate_start(self, value):
+        return _date_in_range(value)
+
+    def validate_end(self, value):
+        return _date_in_range(value)
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
@@ -94,8 +107,13 @@ class SummaryGroupSerializer(SummaryQuerySerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        if attrs.get("compare") and not (attrs.get("start") and attrs.get("end")):
+        compare = attrs.get("compare")
+        if compare and not (attrs.get("start") and attrs.get("end")):
             raise serializers.ValidationError({"compare": _("Comparing needs both start and end.")})
+        if compare:
+            other = _other_period(compare, selectors.Period(attrs["start"], attrs["end"], dt.UTC))
+            if other.start < selectors.MIN_DATE:
+                raise serializers.ValidationError({"compare": selectors.COMPARE_RANGE_ERROR})
         return attrs
 
 
@@ -194,6 +212,10 @@ def _shift_year(period: selectors.Period) -> selectors.Period:
     return selectors.Period(back(period.start), back(period.end), period.tz)
 
 
+def _other_period(compare: str, period: selectors.Period) -> selectors.Period:
+    return period.previous() if compare == "previous" else _shift_year(period)
+
+
 # The account and contact filters every metrics endpoint accepts.
 FILTER_PARAMETERS = [
     OpenApiParameter("plan", OpenApiTypes.STR),
@@ -225,7 +247,8 @@ class SummaryView(APIView):
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=GROUP_BY),
             OpenApiParameter("compare", OpenApiTypes.STR, enum=COMPARE),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="A survey's score over a period",
+        responses={200: api_serializers.SummarySerializer},
     )
     def get(self, request: Request) -> Response:
         query = SummaryGroupSerializer(data=request.query_params)
@@ -257,7 +280,7 @@ class SummaryView(APIView):
             ]
         compare = query.validated_data.get("compare")
         if compare:
-            other = period.previous() if compare == "previous" else _shift_year(period)
+            other = _other_period(compare, period)
             before = selectors.score_summary(filters=filters.with_period(other))
             payload["compare"] = {
                 "mode": compare,
@@ -289,7 +312,8 @@ class TrendView(APIView):
             ),
             *FILTER_PARAMETERS,
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="A survey's score per day, week or month",
+        responses={200: api_serializers.TrendSerializer},
     )
     def get(self, request: Request) -> Response:
         query = TrendQuerySerializer(data=request.query_params)
@@ -337,7 +361,8 @@ class AccountScoresView(APIView):
             OpenApiParameter("months", OpenApiTypes.INT, description="1-60, default 12"),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        summary="An account's scores, health and monthly NPS",
+        responses={200: api_serializers.AccountScoresSerializer},
     )
     def get(self, request: Request, external_id: str) -> Response:
         query = AccountScoresQuerySerializer(data=request.query_params)

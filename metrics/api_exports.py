@@ -8,9 +8,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -20,20 +26,25 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
+from followups.api import parse_id
 from surveys.models import Kind, Response, Survey
+from surveys.serializers import SlugField
 
 from . import exports, selectors
 from .models import ExportJob
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class FilterSerializer(serializers.Serializer):
     """The report and export filters. Without survey or kind, every kind is included."""
 
-    survey = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Survey.objects.all(), required=False
-    )
+    survey = SlugField(slug_field="slug", queryset=Survey.objects.all(), required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     start = serializers.DateField(required=False, help_text="First day, in `tz`.")
     end = serializers.DateField(required=False, help_text="Last day (inclusive), in `tz`.")
@@ -41,7 +52,7 @@ class FilterSerializer(serializers.Serializer):
     plan = serializers.CharField(required=False, allow_blank=True)
     segment = serializers.CharField(required=False, allow_blank=True)
     region = serializers.CharField(required=False, allow_blank=True)
-    owner = serializers.SlugRelatedField(
+    owner = SlugField(
         slug_field="username",
         queryset=get_user_model().objects.all(),
         required=False,
@@ -55,6 +66,14 @@ class FilterSerializer(serializers.Serializer):
         help_text="Answers quarantined as suspected bots: left out as in the reports (exclude), "
         "added (include) or alone (only).",
     )
+
+    def validate_start(self, value):
+        if not selectors.date_in_range(value):
+            raise serializers.ValidationError(selectors.DATE_RANGE_ERROR)
+        return value
+
+    def validate_end(self, value):
+        return self.validate_start(value)
 
     def validate_tz(self, value: str) -> str:
         try:
@@ -109,6 +128,25 @@ FILTER_PARAMETERS = [
 ]
 
 
+class ResponseContactSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(allow_blank=True)
+    language = serializers.CharField(allow_blank=True)
+
+
+class ResponseAccountSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    plan = serializers.CharField(allow_blank=True)
+    segment = serializers.CharField(allow_blank=True)
+    region = serializers.CharField(allow_blank=True)
+    owner = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    mrr = serializers.DecimalField(max_digits=14, decimal_places=2)
+    arr = serializers.DecimalField(max_digits=15, decimal_places=2)
+    currency = serializers.CharField()
+
+
 class ResponseSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     survey = serializers.CharField(source="survey.slug")
@@ -140,12 +178,14 @@ class ResponseSerializer(serializers.ModelSerializer):
     def get_category(self, obj: Response) -> str:
         return exports.CATEGORY_WORDS[obj.survey.kind][obj.category]
 
+    @extend_schema_field(ResponseContactSerializer(allow_null=True))
     def get_contact(self, obj: Response) -> dict | None:
         contact = obj.contact
         if contact is None or contact.erased_at is not None:
             return None
         return {"email": contact.email, "name": contact.name, "language": contact.language}
 
+    @extend_schema_field(ResponseAccountSerializer(allow_null=True))
     def get_account(self, obj: Response) -> dict | None:
         account = obj.account
         if account is None:
@@ -173,6 +213,14 @@ class ResponseCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        # A hand-made cursor must not reach the database with a position that is not a time.
+        if cursor is not None and cursor.position is not None:
+            if parse_datetime(cursor.position) is None:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 class ResponseListView(generics.ListAPIView):
     """Responses, newest first, with the export filters; follow `next` to page (cursor)."""
@@ -182,7 +230,9 @@ class ResponseListView(generics.ListAPIView):
     filter_backends: list = []
     queryset = Response.objects.none()  # permissions: surveys.view_response
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(
+        summary="Responses with account data, newest first", parameters=FILTER_PARAMETERS
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -237,7 +287,11 @@ class ExportListCreateView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(request=ExportRequestSerializer, responses={202: ExportJobSerializer})
+    @extend_schema(
+        summary="Start an export",
+        request=ExportRequestSerializer,
+        responses={202: ExportJobSerializer},
+    )
     def post(self, request: Request) -> ApiResponse:
         data = ExportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -257,7 +311,7 @@ class ExportListCreateView(APIView):
             return ApiResponse({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return ApiResponse(ExportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: ExportJobSerializer(many=True)})
+    @extend_schema(summary="Your export jobs", responses={200: ExportJobSerializer(many=True)})
     def get(self, request: Request) -> ApiResponse:
         return ApiResponse(ExportJobSerializer(_jobs_for(request.user)[:50], many=True).data)
 
@@ -269,7 +323,7 @@ def _jobs_for(user):
 
 def _job(request: Request, public_id) -> ExportJob:
     # Someone else's job is "not found", not "forbidden": ids are not confirmed to strangers.
-    job = _jobs_for(request.user).filter(public_id=public_id).first()
+    job = _jobs_for(request.user).filter(public_id=parse_id(public_id)).first()
     if job is None:
         raise NotFound()
     return job
@@ -280,7 +334,7 @@ class ExportDetailView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(responses={200: ExportJobSerializer})
+    @extend_schema(summary="An export job", responses={200: ExportJobSerializer})
     def get(self, request: Request, public_id) -> ApiResponse:
         return ApiResponse(ExportJobSerializer(_job(request, public_id)).data)
 
@@ -290,7 +344,18 @@ class ExportFileView(APIView):
 
     required_permissions = (EXPORT_RESPONSES,)
 
-    @extend_schema(responses={200: OpenApiResponse(description="The file."), 409: None, 410: None})
+    @extend_schema(
+        summary="Download an export's file",
+        responses={
+            # CSV is text: a generated client hands it over as a string.
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="The CSV file (UTF-8; see `excel`)."
+            ),
+            (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="The XLSX file."),
+            409: OpenApiResponse(ErrorSerializer, description="The export is not ready."),
+            410: OpenApiResponse(ErrorSerializer, description="The link has expired."),
+        },
+    )
     def get(self, request: Request, public_id):
         job = _job(request, public_id)
         if job.status != ExportJob.Status.DONE:

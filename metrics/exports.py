@@ -301,10 +301,12 @@ class _Escape(Func):
     def as_sql(self, compiler, connection, **extra):
         inner, params = compiler.compile(self.source_expressions[0])
         if params:
-            return f"regexp_replace(COALESCE({inner}, ''), '^([-=+@\\t\\r])', '''\\1')", params
+            pattern = "'^([-=+@\\t\\r]|''[-=+@\\t\\r''])'"
+            return f"regexp_replace(COALESCE({inner}, ''), {pattern}, '''\\1')", params
         sql = (
             # ascii() reads the first character's code without building a substring.
-            f"CASE WHEN ascii({inner}) IN (9, 13, 43, 45, 61, 64) "
+            f"CASE WHEN ascii({inner}) IN (9, 13, 43, 45, 61, 64) OR (ascii({inner}) = 39 "
+            f"AND ascii(substr({inner}, 2, 1)) IN (9, 13, 39, 43, 45, 61, 64)) "
             f"THEN '''' || {inner} ELSE COALESCE({inner}, '') END"
         )
         return sql, params

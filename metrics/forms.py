@@ -70,10 +70,6 @@ class TimeZoneField(forms.ChoiceField):
             ) from None
 
 
-# Dates a report can ask for: wide enough for any history, narrow enough that the period and
-# the one before it stay valid dates in every time zone.
-FIRST_DATE = dt.date(1900, 1, 1)
-LAST_DATE = dt.date(2999, 12, 31)
 # A trend with more points than this is unreadable (and slow): choose weeks or months.
 MAX_TREND_POINTS = 1200
 
@@ -89,11 +85,8 @@ class ReportDateField(forms.DateField):
 
     def clean(self, value):
         value = super().clean(value)
-        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
-            raise forms.ValidationError(
-                _("Use a date between %(first)s and %(last)s.")
-                % {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()}
-            )
+        if value is not None and not selectors.date_in_range(value):
+            raise forms.ValidationError(selectors.DATE_RANGE_ERROR)
         return value
 
 

@@ -41,6 +41,18 @@ DIMENSIONS = {
 }
 
 
+# Dates the reports and the API accept: far enough from the calendar's ends that a period, its
+# comparison period and any time zone stay representable.
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2999, 12, 31)
+DATE_RANGE_ERROR = _("Use a date from 1900-01-01 to 2999-12-31.")
+COMPARE_RANGE_ERROR = _("The comparison period would start before 1900-01-01.")
+
+
+def date_in_range(value: dt.date) -> bool:
+    return MIN_DATE <= value <= MAX_DATE
+
+
 @dataclass(frozen=True)
 class Period:
     start: dt.date | None
@@ -103,10 +115,11 @@ def _account_q(filters: Filters, prefix: str) -> Q:
     return q
 
 
-PROPERTY_KEY = re.compile(r"^(account\.)?[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# No "__" in a key: the ORM would read `a__regex` as a lookup on key "a", not as a key.
+PROPERTY_KEY = re.compile(r"^(account\.)?(?!.*__)[A-Za-z_][A-Za-z0-9_]{0,63}$")
 PROPERTY_FILTER_ERROR = _(
-    "Use key=value (account.key=value for an account property); the key has "
-    "letters, digits and underscores only."
+    "Use key=value (account.key=value for an account property); the key has letters, "
+    "digits and single underscores only."
 )
 
 
@@ -981,6 +994,8 @@ def account_scores(
 
 def account_row(*, external_id: str, health_settings: HealthSettings) -> AccountRow | None:
     """One account's row (scores, health) by its external id; None when there is none."""
+    if "\x00" in external_id:
+        return None  # no id holds one, and PostgreSQL refuses it in a query
     rows = account_rows(
         filters=AccountFilters(external_id=external_id), health_settings=health_settings
     )

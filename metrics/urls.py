@@ -10,5 +10,6 @@ urlpatterns = [
     path("exports/<uuid:public_id>/", export_views.export_detail, name="export-detail"),
     path("exports/<uuid:public_id>/download", export_views.export_download, name="export-download"),
     path("accounts/", views.account_list, name="accounts"),
-    path("accounts/<str:external_id>/", views.account_detail, name="account"),
+    # <path:>: an account stored before ids were checked may hold a "/" and must stay reachable.
+    path("accounts/<path:external_id>/", views.account_detail, name="account"),
 ]

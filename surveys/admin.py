@@ -6,6 +6,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.roles import TRIGGER_INVITATIONS
+
 from . import distribution, selectors, services
 from .admin_data import ResponseImportMixin
 from .models import Campaign, Invitation, Referral, Response, Survey
@@ -35,12 +37,12 @@ class SurveyAdmin(admin.ModelAdmin):
         url = reverse("distribution:status", args=[obj.slug])
         return format_html('<a href="{}">{}</a>', url, _("status"))
 
-    @admin.action(description=_("Pause sending of the selected surveys"))
+    @admin.action(description=_("Pause sending of the selected surveys"), permissions=["change"])
     def pause_surveys(self, request, queryset) -> None:
         paused = sum(distribution.pause_survey(survey=survey) for survey in queryset)
         self.message_user(request, _("%(count)d surveys paused.") % {"count": paused})
 
-    @admin.action(description=_("Resume sending of the selected surveys"))
+    @admin.action(description=_("Resume sending of the selected surveys"), permissions=["change"])
     def resume_surveys(self, request, queryset) -> None:
         queued = sum(distribution.resume_survey(survey=survey) for survey in queryset)
         self.message_user(
@@ -94,7 +96,7 @@ class InvitationAdmin(admin.ModelAdmin):
     ]
     exclude = ["token"]
 
-    @admin.action(description=_("Resend the selected failed invitations"))
+    @admin.action(description=_("Resend the selected failed invitations"), permissions=["change"])
     def resend_failed(self, request, queryset) -> None:
         count = distribution.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
         message = _("%(count)d failed invitations queued again.") % {"count": count}
@@ -171,14 +173,16 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
             % {"count": released},
         )
 
-    @admin.action(description=_("Exclude selected responses from every score"))
+    @admin.action(
+        description=_("Exclude selected responses from every score"), permissions=["change"]
+    )
     def exclude_responses(self, request, queryset) -> None:
         changed = services.set_excluded(
             response_ids=list(queryset.values_list("pk", flat=True)), excluded=True
         )
         self.message_user(request, _("%(count)d responses excluded.") % {"count": changed})
 
-    @admin.action(description=_("Restore selected responses to the scores"))
+    @admin.action(description=_("Restore selected responses to the scores"), permissions=["change"])
     def restore_responses(self, request, queryset) -> None:
         changed = services.set_excluded(
             response_ids=list(queryset.values_list("pk", flat=True)),
@@ -297,7 +301,14 @@ class CampaignAdmin(admin.ModelAdmin):
         url = reverse("distribution:status", args=[obj.survey.slug]) + f"?campaign={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, _("progress"))
 
-    @admin.action(description=_("Launch the selected campaigns (shows a preview first)"))
+    def has_launch_permission(self, request) -> bool:
+        # Launching writes invitations: it takes the right to trigger them too.
+        return request.user.has_perms(["surveys.change_campaign", TRIGGER_INVITATIONS])
+
+    @admin.action(
+        description=_("Launch the selected campaigns (shows a preview first)"),
+        permissions=["launch"],
+    )
     def launch_campaigns(self, request, queryset):
         drafts = list(queryset.filter(status=Campaign.Status.DRAFT).select_related("survey"))
         if not drafts:

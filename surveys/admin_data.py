@@ -44,7 +44,10 @@ class ResponseImportMixin(CsvImportAdminMixin):
         return import_responses_file
 
 
-@admin.action(description=gettext_lazy("Export personal data (JSON, LGPD/GDPR)"))
+@admin.action(
+    description=gettext_lazy("Export personal data (JSON, LGPD/GDPR)"),
+    permissions=["export_contact_data"],
+)
 def export_personal_data(modeladmin, request, queryset):
     if not request.user.has_perm(EXPORT_CONTACT_DATA):
         raise PermissionDenied
@@ -61,7 +64,10 @@ def export_personal_data(modeladmin, request, queryset):
     return response
 
 
-@admin.action(description=gettext_lazy("Erase personal data (LGPD/GDPR), keep scores anonymously"))
+@admin.action(
+    description=gettext_lazy("Erase personal data (LGPD/GDPR), keep scores anonymously"),
+    permissions=["erase_contact"],
+)
 def erase_personal_data(modeladmin, request, queryset):
     if not request.user.has_perm(ERASE_CONTACT):
         raise PermissionDenied
@@ -92,10 +98,8 @@ admin.site.unregister(Contact)
 class ContactAdmin(BaseContactAdmin):
     actions = [*(BaseContactAdmin.actions or []), export_personal_data, erase_personal_data]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm(EXPORT_CONTACT_DATA):
-            actions.pop("export_personal_data", None)
-        if not request.user.has_perm(ERASE_CONTACT):
-            actions.pop("erase_personal_data", None)
-        return actions
+    def has_export_contact_data_permission(self, request) -> bool:
+        return request.user.has_perm(EXPORT_CONTACT_DATA)
+
+    def has_erase_contact_permission(self, request) -> bool:
+        return request.user.has_perm(ERASE_CONTACT)

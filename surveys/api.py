@@ -1,7 +1,9 @@
+import uuid
+
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
@@ -14,6 +16,13 @@ from .models import Invitation, Response, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List surveys"),
+    create=extend_schema(summary="Create a survey"),
+    retrieve=extend_schema(summary="A survey"),
+    update=extend_schema(summary="Replace a survey's settings"),
+    partial_update=extend_schema(summary="Change a survey's settings"),
+)
 class SurveyViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -26,9 +35,14 @@ class SurveyViewSet(
     queryset = Survey.objects.order_by("name")
     serializer_class = SurveySerializer
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filterset_fields = ["kind", "active"]
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List invitations, newest first"),
+    retrieve=extend_schema(summary="An invitation"),
+)
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Trigger a survey for a contact (transactional) and read invitations back."""
 
@@ -37,9 +51,18 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     )
     serializer_class = InvitationSerializer
     lookup_field = "public_id"
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
     filterset_fields = ["status", "event_id"]
 
+    def get_object(self):
+        try:
+            uuid.UUID(self.kwargs["public_id"])
+        except ValueError:
+            raise serializers.ValidationError({"id": [_("Not a valid id (a UUID).")]}) from None
+        return super().get_object()
+
     @extend_schema(
+        summary="Trigger a survey for a contact",
         request=InvitationCreateSerializer,
         responses={
             201: InvitationSerializer,
@@ -79,6 +102,16 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         )
 
 
+class ReleasedResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    released = serializers.BooleanField(help_text="False when it was not quarantined.")
+    suspected_bot = serializers.BooleanField()
+    quarantined = serializers.BooleanField()
+    excluded = serializers.BooleanField()
+    released_at = serializers.DateTimeField(allow_null=True)
+    released_by = serializers.CharField(allow_null=True)
+
+
 class ResponseReleaseView(APIView):
     """Release a quarantined answer (a suspected bot that staff judged to be a person): it
     counts from now on and gets its alerts, follow-up and webhooks. Idempotent: the answer's
@@ -87,25 +120,30 @@ class ResponseReleaseView(APIView):
     required_permissions = ("surveys.change_response",)
 
     @extend_schema(
+        summary="Release a quarantined answer",
         request=None,
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such answer.")},
+        responses={
+            200: ReleasedResponseSerializer,
+            404: OpenApiResponse(description="No such answer."),
+        },
     )
     def post(self, request: Request, public_id) -> ApiResponse:
+        try:
+            uuid.UUID(public_id)
+        except ValueError:
+            raise serializers.ValidationError({"id": [_("Not a valid id (a UUID).")]}) from None
         response = Response.objects.filter(public_id=public_id).only("pk").first()
         if response is None:
             raise NotFound("No response with this id.")
         released = services.release_responses(response_ids=[response.pk], actor=request.user)
         response = Response.objects.select_related("released_by").get(pk=response.pk)
-        return ApiResponse(
-            {
-                "id": str(response.public_id),
-                "released": bool(released),
-                "suspected_bot": response.suspected_bot,
-                "quarantined": response.quarantined,
-                "excluded": response.excluded,
-                "released_at": response.released_at,
-                "released_by": (
-                    response.released_by.get_username() if response.released_by else None
-                ),
-            }
-        )
+        body = {
+            "id": response.public_id,
+            "released": bool(released),
+            "suspected_bot": response.suspected_bot,
+            "quarantined": response.quarantined,
+            "excluded": response.excluded,
+            "released_at": response.released_at,
+            "released_by": response.released_by.get_username() if response.released_by else None,
+        }
+        return ApiResponse(ReleasedResponseSerializer(body).data)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -14,8 +17,67 @@ from accounts.roles import ERASE_CONTACT, EXPORT_CONTACT_DATA
 
 from . import privacy
 
+# The answers' shapes (documented in the schema).
+
+
+class ContactDataContactSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    properties = serializers.DictField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    unsubscribed_at = serializers.DateTimeField(allow_null=True)
+    bounced_at = serializers.DateTimeField(allow_null=True)
+    complained_at = serializers.DateTimeField(allow_null=True)
+    last_invited_at = serializers.DateTimeField(allow_null=True)
+
+
+class ContactDataAccountSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ContactDataInvitationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    survey = serializers.CharField()
+    status = serializers.CharField()
+    event_id = serializers.CharField(allow_null=True)
+    properties = serializers.DictField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    clicked_at = serializers.DateTimeField(allow_null=True)
+    answered_at = serializers.DateTimeField(allow_null=True)
+
+
+class ContactDataResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    survey = serializers.CharField()
+    score = serializers.IntegerField()
+    comment = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+    answered_at = serializers.DateTimeField(allow_null=True)
+    confirmed_via = serializers.CharField()
+
+
+class ContactDataSerializer(serializers.Serializer):
+    exported_at = serializers.DateTimeField()
+    contact = ContactDataContactSerializer()
+    account = ContactDataAccountSerializer(allow_null=True)
+    invitations = ContactDataInvitationSerializer(many=True)
+    responses = ContactDataResponseSerializer(many=True)
+
+
+class ContactErasedSerializer(serializers.Serializer):
+    erased = serializers.BooleanField()
+    responses_anonymised = serializers.IntegerField()
+    invitations_anonymised = serializers.IntegerField()
+
 
 def _contact(email: str) -> Contact:
+    try:
+        validate_email(email.strip())
+    except DjangoValidationError:
+        raise ValidationError({"email": [_("Enter a valid email address.")]}) from None
     contact = Contact.objects.select_related("account").filter(email__iexact=email.strip()).first()
     if contact is None:
         raise NotFound("No contact with this email.")
@@ -27,7 +89,7 @@ class ContactDataView(APIView):
 
     required_permissions = (EXPORT_CONTACT_DATA,)
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="")})
+    @extend_schema(summary="A contact's data (LGPD/GDPR)", responses={200: ContactDataSerializer})
     def get(self, request: Request, email: str) -> ApiResponse:
         data = privacy.export_contact_data(contact=_contact(email), actor=request.user)
         response = ApiResponse(data)
@@ -40,7 +102,11 @@ class ContactEraseView(APIView):
 
     required_permissions = (ERASE_CONTACT,)
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 404: None})
+    @extend_schema(
+        summary="Erase a contact (LGPD/GDPR)",
+        request=None,
+        responses={200: ContactErasedSerializer},
+    )
     def post(self, request: Request, email: str) -> ApiResponse:
         summary = privacy.erase_contact(contact=_contact(email), actor=request.user)
         return ApiResponse({"erased": True, **summary})

@@ -7,4 +7,4 @@ class SurveysConfig(AppConfig):
     verbose_name = _("Surveys")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the anymail tracking receiver
+        from . import checks, receivers  # noqa: F401 - registers the checks, connects receivers

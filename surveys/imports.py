@@ -45,7 +45,13 @@ def _parse_when(value: str, zone: ZoneInfo) -> dt.datetime:
         ) from None
     if timezone.is_naive(when):
         when = when.replace(tzinfo=zone)
-    return when.astimezone(dt.UTC)
+    try:
+        when = when.astimezone(dt.UTC)
+    except OverflowError:
+        when = None
+    if when is None or not 1900 <= when.year <= 2999:
+        raise ValueError(_("The date %(value)r is out of range (1900 to 2999).") % {"value": value})
+    return when
 
 
 def import_responses(
@@ -87,6 +93,8 @@ def import_responses(
             email = row["email"]
             if not email:
                 raise ValueError(_("The email is empty."))
+            if len(email) > 254:
+                raise ValueError(_("email is longer than 254 characters."))
             try:
                 validate_email(email)
             except ValidationError:

@@ -1,3 +1,4 @@
+import re
 import secrets
 import uuid
 
@@ -64,6 +65,9 @@ def default_question(kind: str, subject: str, language: str | None = None) -> st
         )
 
 
+PROPERTY_NAME = re.compile(r"^(?!.*__)[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
 def split_list(value: str) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
@@ -113,6 +117,15 @@ class Audience(models.Model):
         if self.audience_property_value and not self.audience_property:
             raise ValidationError(
                 {"audience_property": _("Name the contact property the value applies to.")}
+            )
+        if self.audience_property and not PROPERTY_NAME.match(self.audience_property):
+            # It becomes an ORM lookup: "a__regex" must not be read as a lookup on "a".
+            raise ValidationError(
+                {
+                    "audience_property": _(
+                        "Use letters, digits and single underscores in a property name."
+                    )
+                }
             )
 
     def audience_q(self) -> Q:

@@ -348,12 +348,23 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
     if _rate_limited(request, token):
         return HttpResponse("Too many requests.\n", status=429, content_type="text/plain")
     invitation = _invitation_or_404(token)
+    # RFC 8058: the body says "List-Unsubscribe=One-Click" (Gmail sends it form-encoded or as
+    # multipart/form-data; both are request.POST). Any other POST unsubscribes nobody.
+    if request.POST.get("List-Unsubscribe") != "One-Click":
+        return HttpResponse(
+            "Expected the body List-Unsubscribe=One-Click (RFC 8058).\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     if account_services.unsubscribe_contact(contact=invitation.contact):
         services.record_unsubscribe(invitation=invitation)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        # API clients parse JSON, errors included.
+        return JsonResponse({"detail": _("Not found.")}, status=404)
     response = render(request, "404.html", status=404)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

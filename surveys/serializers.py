@@ -4,11 +4,37 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from accounts.models import CURRENCY_CODES
+from accounts.models import CURRENCY_CODES, validate_external_id
 
 from .models import DEFAULT_SCALES, Invitation, Kind, Survey
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+
+
+class SlugField(serializers.SlugRelatedField):
+    """SlugRelatedField that refuses a NUL character before asking the database (PostgreSQL
+    cannot compare text holding one): "no such object", like any other unknown slug."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def no_nul(value) -> None:
+    """JSON for PostgreSQL's jsonb, which refuses the NUL character in any string."""
+    if _has_nul(value):
+        raise serializers.ValidationError(_("Remove the NUL characters (\\u0000)."))
 
 
 class SurveySerializer(serializers.ModelSerializer):
@@ -53,7 +79,10 @@ class SurveySerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_at"]
-        extra_kwargs = {"slug": {"required": False}}
+        extra_kwargs = {
+            "slug": {"required": False},
+            "question_translations": {"validators": [no_nul]},
+        }
 
     def get_effective_question(self, obj: Survey) -> str:
         return obj.question_for(None)
@@ -100,7 +129,7 @@ class ContactInputSerializer(serializers.Serializer):
     language = serializers.ChoiceField(
         choices=LANGUAGE_CODES, required=False, allow_blank=True, default=""
     )
-    properties = serializers.DictField(required=False, default=dict)
+    properties = serializers.DictField(required=False, default=dict, validators=[no_nul])
 
     def validate_language(self, value: str) -> str:
         return value.lower()
@@ -112,7 +141,11 @@ class ContactInputSerializer(serializers.Serializer):
 
 
 class AccountInputSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=100)
+    external_id = serializers.CharField(
+        max_length=100,
+        validators=[validate_external_id],
+        help_text="Letters, digits and . _ : @ + - only, starting with a letter or a digit.",
+    )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     plan = serializers.CharField(max_length=100, required=False, allow_blank=True)
     mrr = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, min_value=0)
@@ -125,11 +158,11 @@ class AccountInputSerializer(serializers.Serializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer):
-    survey = serializers.SlugRelatedField(slug_field="slug", queryset=Survey.objects.all())
+    survey = SlugField(slug_field="slug", queryset=Survey.objects.all())
     contact = ContactInputSerializer()
     account = AccountInputSerializer(required=False, allow_null=True)
     event_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    properties = serializers.DictField(required=False, default=dict)
+    properties = serializers.DictField(required=False, default=dict, validators=[no_nul])
 
 
 class InvitationSerializer(serializers.ModelSerializer):
@@ -137,7 +170,7 @@ class InvitationSerializer(serializers.ModelSerializer):
     survey = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     contact = serializers.EmailField(source="contact.email", read_only=True)
     account = serializers.CharField(
-        source="contact.account.external_id", read_only=True, default=None
+        source="contact.account.external_id", read_only=True, default=None, allow_null=True
     )
     answered = serializers.SerializerMethodField()
 

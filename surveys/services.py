@@ -109,6 +109,8 @@ def record_answer(
     comment = (comment or "").strip()
     if len(comment) > 5000:
         raise ValidationError(_("Keep the comment under 5,000 characters."))
+    if "\x00" in comment:
+        raise ValidationError(_("Remove the NUL characters from the comment."))
     reason = (reason or "").strip()
     if reason and reason not in survey.reason_choices:
         raise ValidationError(_("Choose one of the listed reasons."))

@@ -1,7 +1,8 @@
 """Staff pages of the surveys app: distribution status and campaign progress."""
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 
 from accounts.roles import permission_required
 
@@ -26,7 +27,13 @@ def distribution_status(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
     campaign = None
     if request.GET.get("campaign"):
-        campaign = get_object_or_404(Campaign, pk=request.GET["campaign"], survey=survey)
+        raw = request.GET["campaign"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            message = _("campaign: use the id of one of this survey's campaigns (a number).")
+            if request.GET.get("format") == "json":
+                return JsonResponse({"campaign": [message]}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        campaign = get_object_or_404(Campaign, pk=int(raw), survey=survey)
     counts = selectors.distribution_counts(survey=survey, campaign=campaign)
     if request.GET.get("format") == "json":
         return JsonResponse(counts.as_dict())

@@ -8,6 +8,8 @@ from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.roles import MARKETING
+
 from .factories import StaffFactory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,18 @@ def _isolated_outbox(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Rate-limit and throttle counters live in the cache: none carries over to the next test.
+    (Only the in-process cache: the integration tier's Redis also holds the broker's queue.)"""
+    yield
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Respondent pages activate the contact's language; do not let it leak into the next test."""
     yield
@@ -83,8 +97,11 @@ def _default_language():
 
 
 @pytest.fixture
-def staff_user(db):
-    return StaffFactory(username="staff")
+def staff_user(request, db):
+    """A staff user in the role the test asks for with `@pytest.mark.role(...)`; without the
+    mark, the least-privileged role (Marketing)."""
+    marker = request.node.get_closest_marker("role")
+    return StaffFactory(username="staff", role=marker.args[0] if marker else MARKETING)
 
 
 @pytest.fixture

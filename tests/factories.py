@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import Account, Contact
-from accounts.roles import ADMINISTRATORS, sync_roles
+from accounts.roles import MARKETING, sync_roles
 from surveys.models import Invitation, Kind, Response, Survey
 
 
@@ -23,8 +23,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(UserFactory):
-    """A staff user in a role: Administrators unless `role="CS staff"`, `"Marketing"`, or `""`
-    for no role at all."""
+    """A staff user in a role: the least-privileged one (Marketing) unless the test asks for
+    another, `role="CS staff"` or `"Administrators"`, or `""` for no role at all."""
 
     is_staff = True
 
@@ -32,7 +32,7 @@ class StaffFactory(UserFactory):
     def role(obj, create, extracted, **kwargs):
         if not create:
             return
-        role = ADMINISTRATORS if extracted is None else extracted
+        role = MARKETING if extracted is None else extracted
         if role:
             if not Group.objects.filter(name=role).exists():
                 sync_roles()

@@ -6,6 +6,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import override_settings
 
+from accounts.roles import CS_STAFF
 from surveys.models import Invitation, Response, Survey
 from tests.factories import InvitationFactory, ResponseFactory, SurveyFactory
 
@@ -26,6 +27,7 @@ def test_healthz_reports_an_unreachable_broker(client):
     assert response.json()["broker"].startswith("error")
 
 
+@pytest.mark.role(CS_STAFF)
 @pytest.mark.django_db
 def test_outbox_backend_keeps_messages_browsable_by_staff(settings, staff_client):
     settings.EMAIL_BACKEND = "config.outbox.OutboxEmailBackend"
@@ -49,6 +51,7 @@ def test_outbox_backend_keeps_messages_browsable_by_staff(settings, staff_client
     assert staff_client.get("/dev/outbox/../../etc/").status_code == 404
 
 
+@pytest.mark.role(CS_STAFF)
 @pytest.mark.django_db
 def test_outbox_is_hidden_when_a_real_backend_is_configured(settings, staff_client):
     settings.OUTBOX_BROWSABLE = False

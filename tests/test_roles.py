@@ -92,6 +92,10 @@ ADMIN_MODELS = [
     ("surveys", "response", {CS, MKT, ADM}, set()),  # answers are never typed in
     ("surveys", "campaign", {CS, MKT, ADM}, {CS, ADM}),
     ("followups", "followup", {CS, MKT, ADM}, {CS, ADM}),
+    ("followups", "alertrule", {CS, MKT, ADM}, {CS, ADM}),
+    # Integrations: where answers leave the app. Administrators only.
+    ("followups", "webhookendpoint", {ADM}, {ADM}),
+    ("followups", "webhookdelivery", {ADM}, set()),
     ("auth", "user", {ADM}, {ADM}),
     ("auth", "group", {ADM}, {ADM}),
     ("authtoken", "tokenproxy", {ADM}, {ADM}),
@@ -240,6 +244,18 @@ def test_sync_roles_is_idempotent_and_restores_removed_permissions(db):
         (MKT, "metrics", "exportjob", "view_reports", True),
         (ADM, "auth", "user", "change_user", True),
         (CS, "auth", "user", "change_user", False),
+        # Explicit allow-lists: no deletes for CS staff, no integrations for either role.
+        (CS, "surveys", "survey", "delete_survey", False),
+        (CS, "accounts", "contact", "delete_contact", False),
+        (CS, "followups", "webhookendpoint", "add_webhookendpoint", False),
+        (CS, "followups", "webhookendpoint", "manage_integrations", False),
+        (MKT, "followups", "webhookendpoint", "view_webhookendpoint", False),
+        (MKT, "followups", "webhookdelivery", "view_webhookdelivery", False),
+        (ADM, "followups", "webhookendpoint", "manage_integrations", True),
+        # A model added later is nobody's but the Administrators' until it is listed.
+        (CS, "surveys", "newthing", "view_newthing", False),
+        (MKT, "metrics", "newthing", "view_newthing", False),
+        (ADM, "metrics", "newthing", "view_newthing", True),
     ],
 )
 def test_role_rules(role, app, model, codename, granted):
@@ -254,3 +270,25 @@ def test_sync_roles_keeps_permissions_an_administrator_added(db):
     group.permissions.add(extra)
     sync_roles()
     assert group.permissions.filter(pk=extra.pk).exists()
+
+
+def test_the_roles_migration_takes_back_the_old_defaults_and_keeps_extras(db):
+    """Groups of an install made before the allow-lists lose what the old rule gave them (CS
+    staff could add webhook endpoints) and keep what an administrator added on purpose."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+
+    migration = importlib.import_module("accounts.migrations.0007_least_privilege_roles")
+    cs = Group.objects.get(name=CS_STAFF)
+    old_default = Permission.objects.get(codename="add_webhookendpoint")
+    old_delete = Permission.objects.get(codename="delete_survey")
+    extra = Permission.objects.get(codename="view_user")
+    cs.permissions.add(old_default, old_delete, extra)
+    migration.narrow_roles(apps, type("Editor", (), {"connection": connection})())
+    held = set(cs.permissions.values_list("codename", flat=True))
+    assert "add_webhookendpoint" not in held and "delete_survey" not in held
+    assert "view_user" in held
+    assert "change_survey" in held

@@ -7,6 +7,14 @@ register = template.Library()
 
 
 @register.filter
+def slack(value) -> str:
+    """Text for Slack-compatible chat: `&`, `<` and `>` escaped as Slack asks, so a comment
+    cannot ping a channel (`<!channel>`) or show a link of its own (`<https://…|label>`)."""
+    text = "" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@register.filter
 def duration(value: timedelta | None) -> str:
     """A mean time as people say it: "2 d 3 h", "3 h 20 min", "12 min"; "–" when unknown."""
     if value is None:

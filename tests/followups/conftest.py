@@ -11,6 +11,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):
+    # The test receivers listen on 127.0.0.1, which outbound posts refuse unless allowed.
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def receiver():
     server = Receiver().start()

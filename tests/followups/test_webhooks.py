@@ -166,7 +166,7 @@ def test_failure_schedules_a_retry_with_backoff_then_gives_up_and_counts(receive
     delivery.refresh_from_db()
     hook.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("failed", 3, 500)
-    assert delivery.last_error == "HTTP 500: nope"
+    assert delivery.last_error == "HTTP 500"  # the status only, never the reply
     assert (hook.active, hook.consecutive_failures) == (True, 1)
     # Every attempt sent the same body and delivery id, each freshly signed.
     bodies = {r.body for r in receiver.requests}
@@ -192,8 +192,7 @@ def test_endpoint_is_disabled_after_consecutive_failed_deliveries(receiver, sett
     assert hook.active is False
     assert hook.disabled_at is not None
     assert hook.disabled_reason == (
-        "Disabled automatically: 2 deliveries in a row failed every attempt. "
-        "Last error: HTTP 502: nope"
+        "Disabled automatically: 2 deliveries in a row failed every attempt. Last error: HTTP 502"
     )
     # A disabled endpoint gets no new deliveries and pending ones are skipped, not sent.
     assert services.publish_event(event="response.created", key="e", data={}) == 0
@@ -219,7 +218,7 @@ def test_connection_refused_is_a_failed_attempt(settings):
         services.deliver_webhook(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
-    assert delivery.last_error.startswith("ConnectionError")
+    assert delivery.last_error == "NewConnectionError"
 
 
 def test_redirects_are_not_followed(receiver, settings):

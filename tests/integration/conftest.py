@@ -250,7 +250,11 @@ def worker_env(live_server, smtp_sink, transactional_db):
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
         "SITE_URL": live_server.url,
+        # The tests' webhook receivers listen on 127.0.0.1, which outbound posts refuse else.
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "DEBUG": "false",
+        # Worker processes refuse to start on the development key with DEBUG=false.
+        "SECRET_KEY": "integration-tests-only-" + "x" * 40,
         "PYTHONUNBUFFERED": "1",
     }
 

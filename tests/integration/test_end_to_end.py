@@ -7,6 +7,7 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
+from accounts.roles import CS_STAFF
 from surveys.models import Invitation, Response
 from tests.factories import StaffFactory
 
@@ -18,7 +19,7 @@ BROWSER_UA = (
 
 
 def _api(live_server):
-    user = StaffFactory(username="integrator")
+    user = StaffFactory(username="integrator", role=CS_STAFF)  # the README's integrator role
     token = Token.objects.create(user=user)
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token.key}"

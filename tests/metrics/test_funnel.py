@@ -56,12 +56,18 @@ def test_unsubscribes_count_through_their_invitation_before_an_answer(client):
     one_click = InvitationFactory(survey=survey)
     # Unsubscribes through the confirm page and RFC 8058's one-click POST.
     client.post(reverse("public:unsubscribe", args=[quiet.token]))
-    client.post(reverse("public:unsubscribe_one_click", args=[one_click.token]))
+    client.post(
+        reverse("public:unsubscribe_one_click", args=[one_click.token]),
+        {"List-Unsubscribe": "One-Click"},
+    )
     # A person who answered, then unsubscribed: not a non-response, not counted here.
     services.record_answer(invitation=answered_first, score=10)
     client.post(reverse("public:unsubscribe", args=[answered_first.token]))
     # A second unsubscribe of the same person counts nowhere again.
-    client.post(reverse("public:unsubscribe_one_click", args=[quiet.token]))
+    client.post(
+        reverse("public:unsubscribe_one_click", args=[quiet.token]),
+        {"List-Unsubscribe": "One-Click"},
+    )
 
     row = funnel_row(survey)
 

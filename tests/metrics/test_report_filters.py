@@ -64,7 +64,7 @@ def test_a_valid_filter_narrows_the_numbers(admin_user_client, answers):
             {"prop": "bad key=1"},
             "prop",
             "Use key=value (account.key=value for an account property); the key has letters, "
-            "digits and underscores only.",
+            "digits and single underscores only.",
         ),
         (
             {"start": "2026-02-01", "end": "2026-01-01"},
@@ -73,7 +73,7 @@ def test_a_valid_filter_narrows_the_numbers(admin_user_client, answers):
         ),
         ({"start": "2026-13-45"}, "start", "Enter a date as YYYY-MM-DD, e.g. 2025-01-31."),
         # Used to overflow (a 500) when the day after the end was computed.
-        ({"end": "9999-12-31"}, "end", "Use a date between 1900-01-01 and 2999-12-31."),
+        ({"end": "9999-12-31"}, "end", "Use a date from 1900-01-01 to 2999-12-31."),
         (
             {"granularity": "day", "start": "2000-01-01", "end": "2025-12-31"},
             "granularity",

@@ -23,7 +23,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 PROPERTY_ERROR = (
     "Use key=value (account.key=value for an account property); the key has letters, "
-    "digits and underscores only."
+    "digits and single underscores only."
 )
 
 

@@ -8,6 +8,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from accounts.models import Account, Contact
+from accounts.roles import CS_STAFF
 from surveys import distribution, tasks
 from surveys.models import Campaign, Invitation
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory, SurveyFactory
@@ -189,6 +190,7 @@ def test_the_same_event_for_another_contact_is_kept_as_a_duplicate_event(run_com
     assert len(backend.sent) == 1
 
 
+@pytest.mark.role(CS_STAFF)
 def test_the_api_returns_the_suppression_reason(api_client, clock):
     survey = SurveyFactory(slug="rel")
     contact = ContactFactory(email="ana@example.com")

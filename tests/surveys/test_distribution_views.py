@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.roles import CS_STAFF
 from surveys.models import Campaign, Invitation, Survey
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory, SurveyFactory
 
@@ -255,6 +256,7 @@ def test_the_webhook_rejects_wrong_credentials_and_changes_nothing(client, setti
 # --- API ------------------------------------------------------------------------------------
 
 
+@pytest.mark.role(CS_STAFF)
 def test_the_api_sets_and_returns_distribution_settings(api_client):
     response = api_client.post(
         "/api/v1/surveys",
@@ -281,6 +283,7 @@ def test_the_api_sets_and_returns_distribution_settings(api_client):
     assert (survey.send_delay_minutes, survey.reminder_days) == (120, None)
 
 
+@pytest.mark.role(CS_STAFF)
 def test_the_api_rejects_an_unknown_audience_status_and_writes_nothing(api_client):
     response = api_client.post(
         "/api/v1/surveys",

@@ -2,12 +2,14 @@
 
 import pytest
 
+from accounts.roles import CS_STAFF
 from surveys.models import Referral, Response
 from tests.factories import ResponseFactory
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.role(CS_STAFF)
 def test_exclude_and_restore_actions(staff_client):
     suspect = ResponseFactory(suspected_bot=True, bot_signals={"reasons": ["scanner user agent"]})
     person = ResponseFactory()
@@ -49,6 +51,7 @@ def test_referrals_list(staff_client):
     assert "bea@example.org" in page.content.decode()
 
 
+@pytest.mark.role(CS_STAFF)
 def test_an_excluded_response_leaves_the_scores_and_a_restored_one_returns(staff_client):
     from metrics import selectors
 
