@@ -38,9 +38,21 @@ EXPORT_CONTACT_DATA = "accounts.export_contact_data"
 ERASE_CONTACT = "accounts.erase_contact"
 
 # Apps whose models are the product's data; Django's own (auth, sessions...) are admin-only.
-DATA_APPS = ("accounts", "surveys", "followups", "metrics")
+DATA_APPS = ("accounts", "surveys", "outcomes", "followups", "metrics")
 # Models that only administrators see, whatever the role rules below say.
 ADMIN_ONLY_MODELS = {("accounts", "auditlog")}
+# The subscription ledger is append-only (no change or delete for anyone but administrators);
+# CS staff record events and retry Stripe inbox rows, Marketing reads the ledger.
+OUTCOMES_PERMISSIONS = {
+    CS_STAFF: {
+        "add_subscriptionevent",
+        "view_subscriptionevent",
+        "view_stripeevent",
+        "change_stripeevent",
+        "view_stripesubscription",
+    },
+    MARKETING: {"view_subscriptionevent"},
+}
 
 
 def role_grants(role: str, app_label: str, model: str, codename: str) -> bool:
@@ -50,6 +62,8 @@ def role_grants(role: str, app_label: str, model: str, codename: str) -> bool:
     if app_label not in DATA_APPS or (app_label, model) in ADMIN_ONLY_MODELS:
         return False
     action = codename.split("_", 1)[0]
+    if app_label == "outcomes":
+        return codename in OUTCOMES_PERMISSIONS.get(role, set())
     if app_label == "metrics":
         if codename == "view_reports":
             return True

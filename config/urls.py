@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from outcomes.receivers import stripe as stripe_receiver
 from surveys import public_views
 
 from . import views
@@ -20,6 +21,7 @@ urlpatterns = [
     path("distribution/", include("surveys.staff_urls")),
     # Bounce and complaint webhooks of any ESP anymail supports (surveys.receivers).
     path("anymail/", include("anymail.urls")),
+    path("integrations/stripe/webhook", stripe_receiver.webhook, name="stripe-webhook"),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
