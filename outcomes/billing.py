@@ -166,6 +166,8 @@ def subscription_mrr(
             else None
         )
         if not recurring:
+            if price.get("type") != "one_time":
+                raise BillingError(f"price {price.get('id')} has no recurring interval")
             notes.append(f"item {item.get('id')} is not recurring; left out")
             continue
         if recurring.get("usage_type") == "metered":

@@ -145,12 +145,20 @@ def on_account_billing_changed(
     for change in changes:
         churned = "status" in change.fields and change.status == Account.Status.CHURNED
         if churned or LEDGER_FIELDS & change.fields:
+            effective_at = at
+            if churned and change.churned_at and change.churned_at < at:
+                # A churn dated before the account's latest recorded change would be undone
+                # by it; it then takes effect now.
+                later = SubscriptionEvent.objects.filter(
+                    account_id=change.account_id, effective_at__gt=change.churned_at
+                ).exists()
+                effective_at = at if later else change.churned_at
             rows.append(
                 SubscriptionEvent(
                     account_id=change.account_id,
                     source=ANNOUNCED_SOURCES.get(source, Source.ADMIN),
                     external_id=uuid.uuid4().hex,
-                    effective_at=(change.churned_at or at) if churned else at,
+                    effective_at=effective_at,
                     mrr=ZERO if churned else change.mrr,
                     currency=change.currency,
                     plan=change.plan,
@@ -167,9 +175,9 @@ def on_account_billing_changed(
 
 
 def _enqueue_unmatched(customer_id: str) -> None:
-    from celery import current_app
+    from . import tasks  # tasks import the services; imported here so there is no circle
 
-    current_app.send_task("outcomes.tasks.apply_unmatched_stripe_events", args=[customer_id])
+    tasks.apply_unmatched_stripe_events.delay(customer_id)
 
 
 def _latest(field_name: str, *, extra: Q | None = None):

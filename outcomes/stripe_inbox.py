@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -65,7 +64,9 @@ def store_event(*, payload: dict) -> tuple[StripeEvent, bool]:
 
 
 def enqueue(inbox_id: int) -> None:
-    current_app.send_task("outcomes.tasks.process_stripe_event", args=[inbox_id])
+    from . import tasks  # tasks import this module; imported here so there is no circle
+
+    tasks.process_stripe_event.delay(inbox_id)
 
 
 def _resolve_account(subscription: dict, customer_id: str) -> Account | None:
