@@ -245,3 +245,34 @@ def test_account_history_movements(february):
         (D("0"), "churn"),
         (D("300"), "new"),
     ]
+
+
+def test_revenue_page_exports_and_account_page(
+    staff_client, february, django_assert_max_num_queries
+):
+    params = {"start": "2025-02-01", "end": "2025-03-01", "tz": "UTC"}
+    with django_assert_max_num_queries(20):
+        response = staff_client.get("/reports/revenue/", params)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "4,500.00" in page and "4,700.00" in page  # start and end of the bridge
+    assert "84.44%" in page and "88.89%" in page and "25.0%" in page
+    assert "/reports/accounts/C/" in page  # C, the churned account, is a top mover
+    bridge = staff_client.get("/reports/revenue/bridge.csv", params)
+    assert bridge.status_code == 200
+    lines = bridge.content.decode().splitlines()
+    assert lines[1].startswith(
+        "2025-02-01,2025-03-01,USD,4500.00,400.00,300.00,200.00,200.00,500.00,4700.00,4,1,25.0,"
+    )
+    movements = staff_client.get("/reports/revenue/movements.csv", params).content.decode()
+    assert "C,C,churn,USD,500.00,0.00,500.00," in movements
+    assert "D,D,reactivation,USD,0.00,300.00,300.00," in movements
+    assert staff_client.get("/reports/revenue/", {"tz": "Nowhere/City"}).status_code == 400
+    account = staff_client.get("/reports/accounts/A/").content.decode()
+    assert "MRR history" in account and "1,200.00 USD" in account
+
+
+def test_revenue_page_without_ledger_says_no_data(staff_client):
+    response = staff_client.get("/reports/revenue/")
+    assert response.status_code == 200
+    assert 'id="no-data"' in response.content.decode()
