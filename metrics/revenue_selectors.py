@@ -414,7 +414,8 @@ class RevenueReport:
     def renewals(self) -> dict[str, rs.Renewal]:
         out: dict[str, rs.Renewal] = {}
         for move in self.moves or []:
-            if move.renews_on and self.window.start <= move.renews_on < self.window.end:
+            due = move.renews_on and self.window.start <= move.renews_on < self.window.end
+            if due and move.s > 0:
                 currency = move.s_currency or move.e_currency
                 e = move.e if move.e_currency == currency else Decimal(0)
                 out.setdefault(currency, rs.Renewal(currency)).add(move.s, e)
