@@ -230,30 +230,39 @@ def retention_payload(groups: dict[str, rs.CategoryRetention]) -> list[dict]:
     return out
 
 
-def retention_sections(
-    *, window: sel.Window, filters: sel.RevenueFilters, survey: Survey | None
-) -> dict:
+def retention_surveys(survey: Survey | None) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """({"nps": ids, "csat": ids}, {kind: slug of the chosen survey}): a chosen survey narrows
+    its own kind; the other kind reads all its surveys."""
+    ids: dict[str, list[int]] = {"nps": [], "csat": []}
+    for pk, kind in Survey.objects.filter(kind__in=[Kind.NPS, Kind.CSAT]).values_list("pk", "kind"):
+        ids[kind].append(pk)
+    slugs = {}
+    if survey is not None:
+        ids[survey.kind] = [survey.pk]
+        slugs[survey.kind] = survey.slug
+    return ids, slugs
+
+
+def retention_payloads(rows: dict[str, list[tuple]], slugs: dict[str, str]) -> dict:
     """NPS and CSAT categories at period start vs churn and NRR by its end."""
-    lo, hi = window.bounds
-    surveys = list(
-        Survey.objects.filter(kind__in=[Kind.NPS, Kind.CSAT]).values_list("pk", "kind", "slug")
-    )
     sections = {}
-    kinds = ((Kind.NPS, NPS_CATEGORIES, "nps"), (Kind.CSAT, CSAT_CATEGORIES, "csat"))
-    for kind, names, key in kinds:
-        if survey is not None and survey.kind == kind:
-            ids, slug = [survey.pk], survey.slug
-        else:
-            ids, slug = [pk for pk, k, _s in surveys if k == kind], None
-        rows = sel.retention_by_category(start=lo, end=hi, filters=filters, survey_ids=ids)
-        groups = category_rows(rows, names)
-        section = {"survey": slug, "categories": retention_payload(groups)}
-        if kind == Kind.NPS:
+    for key, names in (("nps", NPS_CATEGORIES), ("csat", CSAT_CATEGORIES)):
+        groups = category_rows(rows.get(key, []), names)
+        section = {"survey": slugs.get(key), "categories": retention_payload(groups)}
+        if key == "nps":
             section["detractor_promoter_churn_ratio"] = rs.churn_ratio(
                 groups["detractors"], groups["promoters"]
             )
         sections[key] = section
     return sections
+
+
+def retention_sections(
+    *, window: sel.Window, filters: sel.RevenueFilters, survey: Survey | None
+) -> dict:
+    ids, slugs = retention_surveys(survey)
+    found = sel.sections(boundaries=[], pairs=[window.bounds], filters=filters, retention=ids)
+    return retention_payloads(found.retention, slugs)
 
 
 class RetentionByScoreView(APIView):

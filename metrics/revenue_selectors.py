@@ -10,12 +10,13 @@ aggregates over pairs of boundaries of that grid.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
 from . import revenue_scoring as rs
 
@@ -64,8 +65,16 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+@contextmanager
 def _cursor():
-    return connections[settings.REPORTS_DATABASE].cursor()
+    """A cursor on the reports database with PostgreSQL's JIT off for the statement: these
+    statements run in tens of milliseconds, and their row estimates (a join of ranges) can
+    exceed JIT's cost threshold, which then spends most of a second compiling them."""
+    alias = settings.REPORTS_DATABASE
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '32MB'")
+        yield cursor
 
 
 def _account_filter(filters: RevenueFilters) -> tuple[str, list]:
@@ -73,29 +82,38 @@ def _account_filter(filters: RevenueFilters) -> tuple[str, list]:
     for column in ("plan", "segment", "region"):
         value = getattr(filters, column)
         if value:
-            clauses.append(f"{column} = %s")
+            clauses.append(f"a.{column} = %s")
             params.append(value)
     if filters.owner:
-        clauses.append("owner_id = %s")
+        clauses.append("a.owner_id = %s")
         params.append(filters.owner)
     if filters.account:
-        clauses.append("id = %s")
+        clauses.append("a.id = %s")
         params.append(filters.account)
     return (" AND ".join(clauses) or "TRUE"), params
 
 
 def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[str, list]:
-    """CTEs ending in `st(j, account_id, mrr, currency, paid)`: the account's MRR and currency
-    at boundary j (1-based; from its latest event before that instant) and whether it paid
-    anything before it. Accounts with no event before boundary j have no row for j."""
+    """CTEs ending in `wide(account_id, j0, m, c, first_paid)`: for each account with an
+    event before the last boundary, its MRR (`m`) and currency (`c`) at boundaries j0..K
+    (1-based; from its latest event before that instant; none before j0) and the instant of
+    its first paid event. `bounds.t` holds the boundaries."""
     where, params = _account_filter(filters)
-    first, last, count = boundaries[0], boundaries[-1], len(boundaries)
+    count = len(boundaries)
     sql = f"""
-    acc AS (SELECT id FROM accounts_account WHERE {where}),
+    bounds AS (SELECT %s::timestamptz[] AS t),
+    acc AS (
+        SELECT a.id, fp.at AS first_paid
+        FROM accounts_account a
+        LEFT JOIN LATERAL (
+            SELECT f.effective_at AS at FROM {EVENTS} f
+            WHERE f.account_id = a.id AND f.mrr > 0
+            ORDER BY f.effective_at, f.id LIMIT 1
+        ) fp ON true
+        WHERE {where}
+    ),
     head AS (
-        SELECT a.id AS account_id, 0 AS k, h.mrr, h.currency,
-               EXISTS (SELECT 1 FROM {EVENTS} p
-                       WHERE p.account_id = a.id AND p.effective_at < %s AND p.mrr > 0) AS paid
+        SELECT a.id AS account_id, 0 AS k, h.mrr, h.currency
         FROM acc a
         CROSS JOIN LATERAL (
             SELECT e.mrr, e.currency FROM {EVENTS} e
@@ -104,34 +122,47 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
         ) h
     ),
     body AS (
-        SELECT e.account_id, width_bucket(e.effective_at, %s::timestamptz[]) AS k,
-               (array_agg(e.mrr ORDER BY e.effective_at DESC, e.id DESC))[1] AS mrr,
-               (array_agg(e.currency ORDER BY e.effective_at DESC, e.id DESC))[1] AS currency,
-               bool_or(e.mrr > 0) AS paid
-        FROM {EVENTS} e JOIN acc a ON a.id = e.account_id
+        SELECT DISTINCT ON (e.account_id, k) e.account_id, k, e.mrr, e.currency
+        FROM {EVENTS} e
+        CROSS JOIN LATERAL (
+            SELECT width_bucket(e.effective_at, (SELECT t FROM bounds)) AS k
+        ) w
         WHERE e.effective_at >= %s AND e.effective_at < %s
-        GROUP BY 1, 2
+          AND e.account_id IN (SELECT id FROM acc)
+        ORDER BY e.account_id DESC, k DESC, e.effective_at DESC, e.id DESC
     ),
     seg AS (
         SELECT account_id, k, mrr, currency,
-               bool_or(paid) OVER (PARTITION BY account_id ORDER BY k) AS paid,
                LEAD(k) OVER (PARTITION BY account_id ORDER BY k) AS next_k
         FROM (SELECT * FROM head UNION ALL SELECT * FROM body) u
     ),
-    st AS MATERIALIZED (
-        SELECT j, account_id, mrr, currency, paid
-        FROM seg CROSS JOIN LATERAL generate_series(k + 1, COALESCE(next_k, %s)) AS j
+    wide AS MATERIALIZED (
+        SELECT seg.account_id, min(js.j) AS j0,
+               array_agg(seg.mrr ORDER BY js.j) AS m,
+               array_agg(seg.currency ORDER BY js.j) AS c,
+               min(acc.first_paid) AS first_paid
+        FROM seg
+        JOIN generate_series(1, %s) AS js(j)
+          ON js.j > seg.k AND js.j <= COALESCE(seg.next_k, %s)
+        JOIN acc ON acc.id = seg.account_id
+        GROUP BY seg.account_id
     )"""
-    return sql, [*params, first, first, list(boundaries), first, last, count]
+    # generate_series over constants, joined: the planner knows its size, so it does not
+    # estimate millions of rows (and spend a second compiling the statement with JIT).
+    first, last = boundaries[0], boundaries[-1]
+    return sql, [list(boundaries), *params, first, first, last, count, count]
 
 
 MOVES_CTE = """
-    mv AS (
-        SELECT p.pid, e.account_id, COALESCE(s.mrr, 0) AS s, e.mrr AS e,
-               s.currency AS s_cur, e.currency AS e_cur, COALESCE(s.paid, false) AS paid
-        FROM pairs p
-        JOIN st e ON e.j = p.z
-        LEFT JOIN st s ON s.j = p.a AND s.account_id = e.account_id
+    mv AS MATERIALIZED (
+        SELECT p.pid, w.account_id,
+               COALESCE(w.m[p.a - w.j0 + 1], 0) AS s, w.m[p.z - w.j0 + 1] AS e,
+               w.c[p.a - w.j0 + 1] AS s_cur, w.c[p.z - w.j0 + 1] AS e_cur,
+               COALESCE(w.first_paid < (SELECT t FROM bounds)[p.a], false) AS paid
+        FROM wide w CROSS JOIN pairs p
+        -- Accounts paying nothing at either end move nothing and count nowhere.
+        WHERE w.j0 <= p.z
+          AND (w.m[p.z - w.j0 + 1] > 0 OR COALESCE(w.m[p.a - w.j0 + 1], 0) > 0)
     ),
     split AS (
         SELECT pid, account_id, e_cur AS cur,
@@ -141,13 +172,15 @@ MOVES_CTE = """
         SELECT pid, account_id, s_cur, s, 0, paid FROM mv WHERE s_cur <> e_cur
     )"""
 
+
+# Money sums as text, so they travel through JSON as exact decimals.
 BRIDGE_COLUMNS = """
-        SUM(s), SUM(e),
-        COALESCE(SUM(e) FILTER (WHERE s = 0 AND e > 0 AND NOT paid), 0),
-        COALESCE(SUM(e) FILTER (WHERE s = 0 AND e > 0 AND paid), 0),
-        COALESCE(SUM(e - s) FILTER (WHERE s > 0 AND e > s), 0),
-        COALESCE(SUM(s - e) FILTER (WHERE e > 0 AND e < s), 0),
-        COALESCE(SUM(s) FILTER (WHERE s > 0 AND e = 0), 0),
+        text(SUM(s)), text(SUM(e)),
+        text(COALESCE(SUM(e) FILTER (WHERE s = 0 AND e > 0 AND NOT paid), 0)),
+        text(COALESCE(SUM(e) FILTER (WHERE s = 0 AND e > 0 AND paid), 0)),
+        text(COALESCE(SUM(e - s) FILTER (WHERE s > 0 AND e > s), 0)),
+        text(COALESCE(SUM(s - e) FILTER (WHERE e > 0 AND e < s), 0)),
+        text(COALESCE(SUM(s) FILTER (WHERE s > 0 AND e = 0), 0)),
         COUNT(*) FILTER (WHERE s > 0), COUNT(*) FILTER (WHERE e > 0),
         COUNT(*) FILTER (WHERE s = 0 AND e > 0 AND NOT paid),
         COUNT(*) FILTER (WHERE s = 0 AND e > 0 AND paid),
@@ -181,28 +214,6 @@ def _bridge_from_row(currency: str, values) -> rs.Bridge:
     )
 
 
-def bridges(
-    *, pairs: list[tuple[dt.datetime, dt.datetime]], filters: RevenueFilters
-) -> list[dict[str, rs.Bridge]]:
-    """The per-currency bridge of each (start, end) pair, in one statement."""
-    boundaries = sorted({instant for pair in pairs for instant in pair})
-    index = {instant: j for j, instant in enumerate(boundaries, start=1)}
-    cte, params = grid_cte(boundaries, filters)
-    sql = f"""
-    WITH {cte},
-    pairs AS (SELECT * FROM unnest(%s::int[], %s::int[]) WITH ORDINALITY AS p(a, z, pid)),
-    {MOVES_CTE}
-    SELECT pid, cur, {BRIDGE_COLUMNS}
-    FROM split GROUP BY pid, cur ORDER BY pid, cur"""
-    params += [[index[a] for a, _z in pairs], [index[z] for _a, z in pairs]]
-    out: list[dict[str, rs.Bridge]] = [{} for _pair in pairs]
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        for pid, currency, *values in cursor.fetchall():
-            out[pid - 1][currency] = _bridge_from_row(currency, values)
-    return out
-
-
 @dataclass(frozen=True)
 class AccountMove:
     account_id: int
@@ -219,59 +230,26 @@ class AccountMove:
     churned_at: dt.datetime | None
 
     @property
+    def switched(self) -> bool:
+        return bool(self.s_currency) and self.s_currency != self.e_currency and self.s > 0
+
+    @property
     def kind(self) -> str | None:
-        if self.s_currency and self.s_currency != self.e_currency:
-            return "churn" if self.s > 0 else rs.movement(self.s, self.e, self.paid_before)[0]
-        return rs.movement(self.s, self.e, self.paid_before)[0]
+        return "churn" if self.switched else rs.movement(self.s, self.e, self.paid_before)[0]
 
     @property
     def amount(self) -> Decimal:
-        if self.s_currency and self.s_currency != self.e_currency and self.s > 0:
-            return self.s
-        return rs.movement(self.s, self.e, self.paid_before)[1]
+        return self.s if self.switched else rs.movement(self.s, self.e, self.paid_before)[1]
 
     @property
     def currency(self) -> str:
         return self.s_currency if self.kind == "churn" and self.s_currency else self.e_currency
 
 
-def account_moves(
-    *,
-    start: dt.datetime,
-    end: dt.datetime,
-    filters: RevenueFilters,
-    renewals_from: dt.date,
-    renewals_to: dt.date,
-) -> list[AccountMove]:
-    """Accounts that moved between start and end, or whose renewal (as known at start) fell in
-    [renewals_from, renewals_to): the rows for top movers, churn reasons and renewals."""
-    cte, params = grid_cte([start, end], filters)
-    sql = f"""
-    WITH {cte},
-    pairs AS (SELECT 1 AS a, 2 AS z, 1 AS pid),
-    {MOVES_CTE}
-    SELECT mv.account_id, a.external_id, a.name, mv.s, mv.e, mv.s_cur, mv.e_cur, mv.paid,
-           r.renews_on, cr.name, a.churn_note, a.churned_at
-    FROM mv
-    JOIN accounts_account a ON a.id = mv.account_id
-    LEFT JOIN accounts_churnreason cr ON cr.id = a.churn_reason_id
-    LEFT JOIN LATERAL (
-        SELECT x.renews_on FROM {EVENTS} x
-        WHERE x.account_id = mv.account_id AND x.effective_at < %s AND x.renews_on IS NOT NULL
-        ORDER BY x.effective_at DESC, x.id DESC LIMIT 1
-    ) r ON true
-    WHERE mv.s <> mv.e OR mv.s_cur <> mv.e_cur
-       OR (r.renews_on >= %s AND r.renews_on < %s)"""
-    params += [start, renewals_from, renewals_to]
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        return [AccountMove(*row) for row in cursor.fetchall()]
-
-
 @dataclass(frozen=True)
 class CohortCell:
-    cohort: int  # boundary index at the end of the cohort's first paid month
-    j: int
+    cohort: int  # index (1-based) of the cohort boundary closing the cohort's first paid month
+    j: int  # index of a later cohort boundary
     currency: str
     accounts: int
     mrr: Decimal
@@ -279,29 +257,157 @@ class CohortCell:
     paying: int
 
 
-def cohorts(*, boundaries: list[dt.datetime], filters: RevenueFilters) -> list[CohortCell]:
-    """Accounts grouped by the month they first paid (the first boundary at which they had paid,
-    after the first one), with their MRR at each later boundary in their first currency."""
-    cte, params = grid_cte(boundaries, filters)
-    sql = f"""
-    WITH {cte},
-    firsts AS (
-        SELECT DISTINCT ON (account_id) account_id, j AS cohort, mrr AS initial, currency
-        FROM st WHERE paid ORDER BY account_id, j
-    )
-    SELECT f.cohort, st.j, f.currency, COUNT(*),
-           SUM(CASE WHEN st.currency = f.currency THEN st.mrr ELSE 0 END),
-           SUM(CASE WHEN st.currency = f.currency THEN LEAST(st.mrr, f.initial) ELSE 0 END),
-           COUNT(*) FILTER (WHERE st.mrr > 0)
-    FROM firsts f JOIN st ON st.account_id = f.account_id AND st.j >= f.cohort
-    WHERE f.cohort > 1 AND f.initial > 0
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
-    with _cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            CohortCell(c, j, cur, n, Decimal(m), Decimal(k), p)
-            for c, j, cur, n, m, k, p in cursor.fetchall()
+@dataclass
+class Sections:
+    """What one statement read: bridges per pair, moves of the first pair, cohort cells and
+    retention rows by category."""
+
+    bridges: list[dict[str, rs.Bridge]]
+    moves: list[AccountMove] | None = None
+    cohorts: list[CohortCell] | None = None
+    retention: dict[str, list[tuple]] | None = None
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def sections(
+    *,
+    boundaries: list[dt.datetime],
+    pairs: list[tuple[dt.datetime, dt.datetime]],
+    filters: RevenueFilters,
+    moves: bool = False,
+    renewals: tuple[dt.date, dt.date] | None = None,
+    cohort_boundaries: list[dt.datetime] | None = None,
+    retention: dict[str, list[int]] | None = None,
+) -> Sections:
+    """One statement over one grid of account states: the per-currency bridge of each pair;
+    with `moves`, the accounts that moved over the first pair (or whose renewal, as known at
+    its start, falls in `renewals`); with `cohort_boundaries`, the cohort cells; with
+    `retention` ({name: survey ids}), accounts paying at the first pair's start by their
+    category then, with what became of them. Every row is one JSON array, so sections of
+    different shapes come back from one pass over the ledger."""
+    boundaries = sorted(set(boundaries) | {i for pair in pairs for i in pair})
+    index = {instant: j for j, instant in enumerate(boundaries, start=1)}
+    grid, params = grid_cte(boundaries, filters)
+    ctes = [
+        grid,
+        "pairs AS (SELECT * FROM unnest(%s::int[], %s::int[]) WITH ORDINALITY AS p(a, z, pid))",
+        MOVES_CTE,
+    ]
+    params += [[index[a] for a, _z in pairs], [index[z] for _a, z in pairs]]
+    selects = [
+        f"""SELECT 'B', json_build_array(pid, cur, {BRIDGE_COLUMNS})
+        FROM split GROUP BY pid, cur"""
+    ]
+    select_params: list = []
+    if moves:
+        lo, hi = renewals or (dt.date.min, dt.date.min)
+        selects.append(
+            f"""SELECT 'M', json_build_array(mv.account_id, a.external_id, a.name, text(mv.s),
+                   text(mv.e), mv.s_cur, mv.e_cur, mv.paid, r.renews_on, cr.name, a.churn_note,
+                   a.churned_at)
+            FROM mv
+            JOIN accounts_account a ON a.id = mv.account_id
+            LEFT JOIN accounts_churnreason cr ON cr.id = a.churn_reason_id
+            LEFT JOIN LATERAL (
+                SELECT x.renews_on FROM {EVENTS} x
+                WHERE x.account_id = mv.account_id AND x.effective_at < %s
+                  AND x.renews_on IS NOT NULL
+                ORDER BY x.effective_at DESC, x.id DESC LIMIT 1
+            ) r ON mv.s > 0
+            WHERE mv.pid = 1 AND (mv.s <> mv.e OR mv.s_cur <> mv.e_cur
+                                  OR (r.renews_on >= %s AND r.renews_on < %s))"""
+        )
+        select_params += [pairs[0][0], lo, hi]
+    if cohort_boundaries:
+        # An account's cohort is the first cohort boundary at which it had paid (its first
+        # paid event is before it); cohort 1 paid before the first month and is left out.
+        ctes.append(
+            """cb AS (SELECT %s::int[] AS j, %s::timestamptz[] AS t),
+            firsts AS (
+                SELECT w.*, 1 + width_bucket(w.first_paid, cb.t) AS cohort, cb.j AS cj
+                FROM wide w, cb
+                WHERE w.first_paid IS NOT NULL
+            ),
+            cst AS (
+                SELECT f.account_id, f.cohort, n, f.c[f.cj[f.cohort] - f.j0 + 1] AS currency,
+                       f.m[f.cj[f.cohort] - f.j0 + 1] AS initial,
+                       f.m[f.cj[n] - f.j0 + 1] AS mrr, f.c[f.cj[n] - f.j0 + 1] AS cur
+                FROM firsts f, generate_series(f.cohort, cardinality(f.cj)) AS n
+                WHERE f.cohort > 1 AND f.cohort <= cardinality(f.cj)
+            )"""
+        )
+        params += [
+            [index[instant] for instant in cohort_boundaries],
+            list(cohort_boundaries),
         ]
+        selects.append(
+            """SELECT 'C', json_build_array(cohort, n, currency, COUNT(*),
+                   text(SUM(CASE WHEN cur = currency THEN mrr ELSE 0 END)),
+                   text(SUM(CASE WHEN cur = currency THEN LEAST(mrr, initial) ELSE 0 END)),
+                   COUNT(*) FILTER (WHERE mrr > 0))
+            FROM cst WHERE initial > 0
+            GROUP BY cohort, n, currency"""
+        )
+    if retention:
+        cat, cat_params = category_at_cte(groups=retention, reference=pairs[0][0])
+        ctes.append(cat)
+        params += cat_params
+        selects.append(
+            """SELECT 'R', json_build_array(g.grp, c.category, mv.s_cur, COUNT(*),
+                   COUNT(*) FILTER (WHERE mv.e = 0 OR mv.e_cur <> mv.s_cur),
+                   text(SUM(mv.s)),
+                   text(SUM(CASE WHEN mv.e_cur = mv.s_cur THEN mv.e ELSE 0 END)))
+            FROM mv
+            CROSS JOIN unnest(%s::text[]) AS g(grp)
+            LEFT JOIN cat c ON c.account_id = mv.account_id AND c.grp = g.grp
+            WHERE mv.pid = 1 AND mv.s > 0
+            GROUP BY g.grp, c.category, mv.s_cur"""
+        )
+        select_params.append(list(retention))
+    sql = "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
+    out = Sections(bridges=[{} for _pair in pairs])
+    if moves:
+        out.moves = []
+    if cohort_boundaries:
+        out.cohorts = []
+    if retention is not None:
+        out.retention = {name: [] for name in retention}
+    with _cursor() as cursor:
+        cursor.execute(sql, [*params, *select_params])
+        for section, row in cursor.fetchall():
+            if section == "B":
+                pid, currency, *values = row
+                out.bridges[pid - 1][currency] = _bridge_from_row(currency, values)
+            elif section == "M":
+                pk, ext, name, s, e, s_cur, e_cur, paid, renews_on, reason, note, churned = row
+                out.moves.append(
+                    AccountMove(
+                        pk,
+                        ext,
+                        name,
+                        Decimal(s),
+                        Decimal(e),
+                        s_cur,
+                        e_cur,
+                        paid,
+                        dt.date.fromisoformat(renews_on) if renews_on else None,
+                        reason,
+                        note,
+                        _when(churned),
+                    )  # fmt: skip
+                )
+            elif section == "C":
+                cohort, j, currency, n, mrr, kept, paying = row
+                out.cohorts.append(
+                    CohortCell(cohort, j, currency, n, Decimal(mrr), Decimal(kept), paying)
+                )
+            else:
+                name, category, currency, n, churned, s, e = row
+                out.retention[name].append((category, currency, n, churned, Decimal(s), Decimal(e)))
+    return out
 
 
 def account_history(*, account_id: int, limit: int = 200) -> list[dict]:
@@ -340,47 +446,24 @@ def account_history(*, account_id: int, limit: int = 200) -> list[dict]:
 CATEGORY_WINDOW_DAYS = 365
 
 
-def category_at_cte(*, survey_ids: list[int], reference: dt.datetime) -> tuple[str, list]:
-    """`cat(account_id, category)`: the category (+1, 0, -1) of each account's most recent
-    counted answer to the given surveys in the 365 days before `reference` (DESIGN.md, "An
-    account's NPS category"); accounts without one have no row ("no answer"). Frozen at
-    `reference`, so later answers cannot leak in."""
+def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> tuple[str, list]:
+    """`cat(account_id, grp, category)`: for each group of surveys (say "nps": the NPS
+    surveys), the category (+1, 0, -1) of each account's most recent counted answer to them in
+    the 365 days before `reference` (DESIGN.md, "An account's NPS category"); accounts without
+    one have no row ("no answer"). Frozen at `reference`, so later answers cannot leak in."""
+    names = [name for name, ids in groups.items() for _id in ids]
+    ids = [survey_id for _name, survey_ids in groups.items() for survey_id in survey_ids]
     sql = """
     cat AS (
-        SELECT DISTINCT ON (r.account_id) r.account_id, r.category
+        SELECT DISTINCT ON (r.account_id, g.grp) r.account_id, g.grp, r.category
         FROM surveys_response r
-        WHERE r.survey_id = ANY(%s) AND r.account_id IS NOT NULL AND NOT r.excluded
+        JOIN unnest(%s::text[], %s::bigint[]) AS g(grp, survey_id) ON g.survey_id = r.survey_id
+        WHERE r.account_id IS NOT NULL AND NOT r.excluded
           AND r.answered_at < %s AND r.answered_at >= %s
-        ORDER BY r.account_id, r.answered_at DESC, r.id DESC
+        ORDER BY r.account_id, g.grp, r.answered_at DESC, r.id DESC
     )"""
     since = reference - dt.timedelta(days=CATEGORY_WINDOW_DAYS)
-    return sql, [list(survey_ids), reference, since]
-
-
-def retention_by_category(
-    *, start: dt.datetime, end: dt.datetime, filters: RevenueFilters, survey_ids: list[int]
-) -> list[tuple[int | None, str, int, int, Decimal, Decimal]]:
-    """(category or None, start currency, accounts paying at start, of them churned by end,
-    their MRR at start, their MRR at end in that currency) per category and currency."""
-    grid, params = grid_cte([start, end], filters)
-    cat, cat_params = category_at_cte(survey_ids=survey_ids, reference=start)
-    sql = f"""
-    WITH {grid},
-    pairs AS (SELECT 1 AS a, 2 AS z, 1 AS pid),
-    {MOVES_CTE},
-    {cat}
-    SELECT cat.category, mv.s_cur, COUNT(*),
-           COUNT(*) FILTER (WHERE mv.e = 0 OR mv.e_cur <> mv.s_cur),
-           SUM(mv.s), SUM(CASE WHEN mv.e_cur = mv.s_cur THEN mv.e ELSE 0 END)
-    FROM mv LEFT JOIN cat ON cat.account_id = mv.account_id
-    WHERE mv.s > 0
-    GROUP BY 1, 2 ORDER BY 1, 2"""
-    with _cursor() as cursor:
-        cursor.execute(sql, [*params, *cat_params])
-        return [
-            (category, currency, n, churned, Decimal(s), Decimal(e))
-            for category, currency, n, churned, s, e in cursor.fetchall()
-        ]
+    return sql, [names, ids, reference, since]
 
 
 # --- The revenue report ------------------------------------------------------------------------
@@ -396,6 +479,8 @@ class RevenueReport:
     ltv_months: list[tuple[dt.date, dt.date, dict[str, rs.Bridge]]]
     trailing_12m: tuple[dt.date, dict[str, rs.Bridge]]
     moves: list[AccountMove] | None = None
+    cohorts: list[CohortCell] | None = None
+    retention: dict[str, list[tuple]] | None = None
 
     def currencies(self) -> list[str]:
         found = set(self.totals)
@@ -465,10 +550,12 @@ def revenue_report(
     monthly: bool,
     now: dt.datetime,
     with_moves: bool = True,
+    with_cohorts: bool = False,
+    retention: dict[str, list[int]] | None = None,
 ) -> RevenueReport:
-    """The period's bridge per currency, its months, the last complete months for LTV and the
-    trailing 12 months, in one statement; the per-account moves (renewals, churn reasons, top
-    movers) in a second."""
+    """The period's bridge per currency, its months, the last complete months for LTV, the
+    trailing 12 months, and, as asked, the per-account moves (renewals, churn reasons, top
+    movers), the monthly cohorts and retention by category: one statement."""
     months = window.months() if monthly else []
     anchor = _ltv_anchor(window, now)
     ltv_months = [
@@ -476,20 +563,28 @@ def revenue_report(
     ]
     year_before = _year_before(window.end)
     date_pairs = [(window.start, window.end), *months, *ltv_months, (year_before, window.end)]
-    results = bridges(
-        pairs=[(window.instant(a), window.instant(b)) for a, b in date_pairs], filters=filters
+    pairs = [(window.instant(a), window.instant(b)) for a, b in date_pairs]
+    cohort_boundaries = None
+    if with_cohorts and len(months) > 1:
+        cohort_boundaries = [window.instant(months[0][0])] + [window.instant(b) for _a, b in months]
+    found = sections(
+        boundaries=[],
+        pairs=pairs,
+        filters=filters,
+        moves=with_moves,
+        renewals=(window.start, window.end),
+        cohort_boundaries=cohort_boundaries,
+        retention=retention,
     )
+    results = found.bridges
     n = len(months)
-    report = RevenueReport(
+    return RevenueReport(
         window=window,
         totals=results[0],
         months=[(a, b, results[1 + i]) for i, (a, b) in enumerate(months)],
         ltv_months=[(a, b, results[1 + n + i]) for i, (a, b) in enumerate(ltv_months)],
         trailing_12m=(year_before, results[-1]),
+        moves=found.moves,
+        cohorts=found.cohorts,
+        retention=found.retention,
     )
-    if with_moves:
-        lo, hi = window.bounds
-        report.moves = account_moves(
-            start=lo, end=hi, filters=filters, renewals_from=window.start, renewals_to=window.end
-        )
-    return report

@@ -179,15 +179,13 @@ def trend_chart(months: list[dict]) -> str:
 
 
 def _cohort_table(
-    window: sel.Window, filters: sel.RevenueFilters, currencies: list[str]
+    window: sel.Window, cells: list[sel.CohortCell] | None, currencies: list[str]
 ) -> dict[str, list[dict]]:
     """Per currency, one row per month's cohort (accounts first paying that month): MRR kept
     after each full month, net (with expansion) and gross (capped at the first MRR), in %."""
     months = window.months()
-    if len(months) < 2:
+    if len(months) < 2 or not cells:
         return {}
-    boundaries = [window.instant(months[0][0])] + [window.instant(end) for _s, end in months]
-    cells = sel.cohorts(boundaries=boundaries, filters=filters)
     table: dict[str, dict[int, dict]] = {}
     for cell in cells:
         rows = table.setdefault(cell.currency, {})
@@ -225,8 +223,16 @@ def revenue_context(form: RevenueFilterForm) -> dict:
     if window is None:
         return {"form": form, "invalid": True}
     filters = form.filters()
-    report = sel.revenue_report(window=window, filters=filters, monthly=True, now=timezone.now())
     survey = form.cleaned_data.get("survey") if form.is_bound else None
+    retention_ids, slugs = revenue_api.retention_surveys(survey)
+    report = sel.revenue_report(
+        window=window,
+        filters=filters,
+        monthly=True,
+        now=timezone.now(),
+        with_cohorts=True,
+        retention=retention_ids,
+    )
     currencies = report.currencies()
     renewals = report.renewals()
     reasons = report.churn_reasons()
@@ -254,7 +260,7 @@ def revenue_context(form: RevenueFilterForm) -> dict:
                 "reasons": [r for r in reasons if r["currency"] == currency],
             }
         )
-    retention = revenue_api.retention_sections(window=window, filters=filters, survey=survey)
+    retention = revenue_api.retention_payloads(report.retention, slugs)
     names = category_labels()
     for section in retention.values():
         for group in section["categories"]:
@@ -264,7 +270,7 @@ def revenue_context(form: RevenueFilterForm) -> dict:
         "window": window,
         "last_day": window.end - dt.timedelta(days=1),
         "sections": sections,
-        "cohorts": _cohort_table(window, filters, currencies),
+        "cohorts": _cohort_table(window, report.cohorts, currencies),
         "retention": retention,
         "rule": revenue_api.RULE,
         "movers": [
@@ -337,11 +343,13 @@ def revenue_movements_csv(request: HttpRequest) -> HttpResponse:
     window = form.window()
     if window is None:
         return HttpResponse(_("Invalid filters."), status=400, content_type="text/plain")
-    lo, hi = window.bounds
-    moves = sel.account_moves(
-        start=lo, end=hi, filters=form.filters(), renewals_from=window.start,
-        renewals_to=window.end,
-    )  # fmt: skip
+    moves = sel.sections(
+        boundaries=[],
+        pairs=[window.bounds],
+        filters=form.filters(),
+        moves=True,
+        renewals=(window.start, window.end),
+    ).moves
     header = ["account_external_id", "account_name", "movement", "currency", "mrr_start",
               "mrr_end", "amount", "churn_reason"]  # fmt: skip
     rows = [

@@ -69,9 +69,12 @@ class SubscriptionEvent(models.Model):
             ),
         ]
         indexes = [
-            # MRR at an instant: the latest event of an account before it.
+            # MRR at an instant: the latest event of an account before it. Covering, so the
+            # revenue reports read the ledger from the index alone.
             models.Index(
-                fields=["account", "effective_at", "id"], name="subscription_event_timeline"
+                fields=["account", "effective_at", "id"],
+                include=["mrr", "currency"],
+                name="subscription_event_timeline",
             ),
             models.Index(fields=["effective_at"], name="subscription_event_effective"),
         ]
