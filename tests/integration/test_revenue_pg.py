@@ -276,3 +276,34 @@ def test_revenue_page_without_ledger_says_no_data(staff_client):
     response = staff_client.get("/reports/revenue/")
     assert response.status_code == 200
     assert 'id="no-data"' in response.content.decode()
+
+
+def test_monthly_cohorts(staff_client):
+    """X pays from 10 Jan (100), 150 from 5 Feb, churns 3 Mar; Y pays 200 from 20 Jan; Z pays 50
+    from 10 Feb. January's cohort (X, Y) starts at 300 on 1 Feb: 350 on 1 Mar (net 116.67%,
+    gross min(150, 100) + 200 = 300, 100%), 200 on 1 Apr (net and gross 66.67%). February's
+    (Z) keeps its 50."""
+    ledger(AccountFactory(external_id="X", mrr=D(0)), ("2025-01-10", "100"), ("2025-02-05", "150"),
+           ("2025-03-03", "0"))  # fmt: skip
+    ledger(AccountFactory(external_id="Y", mrr=D(0)), ("2025-01-20", "200"))
+    ledger(AccountFactory(external_id="Z", mrr=D(0)), ("2025-02-10", "50"))
+    window = sel.Window(dt.date(2025, 1, 1), dt.date(2025, 4, 1), UTC)
+    report = sel.revenue_report(
+        window=window,
+        filters=sel.RevenueFilters(),
+        monthly=True,
+        now=at("2026-01-01"),
+        with_cohorts=True,
+    )
+    cells = {(c.cohort, c.j): (c.accounts, c.mrr, c.kept, c.paying) for c in report.cohorts}
+    assert cells == {
+        (2, 2): (2, D("300"), D("300"), 2),
+        (2, 3): (2, D("350"), D("300"), 2),
+        (2, 4): (2, D("200"), D("200"), 1),
+        (3, 3): (1, D("50"), D("50"), 1),
+        (3, 4): (1, D("50"), D("50"), 1),
+    }
+    page = staff_client.get(
+        "/reports/revenue/", {"start": "2025-01-01", "end": "2025-04-01", "tz": "UTC"}
+    ).content.decode()
+    assert "117 / 100" in page and "67 / 67" in page
