@@ -17,6 +17,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import OuterRef, Subquery
+
+from accounts.models import Account
+from outcomes.models import SubscriptionEvent
 
 from . import revenue_scoring as rs
 
@@ -72,8 +76,10 @@ def _cursor():
     exceed JIT's cost threshold, which then spends most of a second compiling them."""
     alias = settings.REPORTS_DATABASE
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '32MB'")
+        # Memory for the sorts too, so they stay off disk; both only for this transaction.
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"
+        )
         yield cursor
 
 
@@ -411,34 +417,55 @@ def sections(
 
 
 def account_history(*, account_id: int, limit: int = 200) -> list[dict]:
-    """An account's ledger, newest first, with each event's movement against the one before."""
-    sql = f"""
-    SELECT id, effective_at, mrr, currency, plan, source, external_id,
-           LAG(mrr) OVER w, LAG(currency) OVER w,
-           bool_or(mrr > 0) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    FROM {EVENTS} WHERE account_id = %s
-    WINDOW w AS (ORDER BY effective_at, id)
-    ORDER BY effective_at DESC, id DESC LIMIT %s"""
+    """An account's ledger, newest first (at most `limit`), each event with its movement
+    against the one before (the period-balance rules, one event at a time)."""
+    events = (
+        SubscriptionEvent.objects.using(settings.REPORTS_DATABASE)
+        .filter(account_id=account_id)
+        .order_by("effective_at", "pk")
+        .values_list("pk", "effective_at", "mrr", "currency", "plan", "source", "external_id")
+    )
     rows = []
-    with _cursor() as cursor:
-        cursor.execute(sql, [account_id, limit])
-        for pk, at, mrr, cur, plan, source, ext, prev, prev_cur, paid in cursor.fetchall():
-            before = Decimal(prev) if prev is not None and prev_cur == cur else Decimal(0)
-            kind, amount = rs.movement(before, Decimal(mrr), bool(paid))
-            rows.append(
-                {
-                    "id": pk,
-                    "effective_at": at,
-                    "mrr": Decimal(mrr),
-                    "currency": cur,
-                    "plan": plan,
-                    "source": source,
-                    "external_id": ext,
-                    "movement": kind,
-                    "amount": amount,
-                }
-            )
-    return rows
+    previous: tuple[Decimal, str] | None = None
+    paid = False
+    for pk, at, mrr, currency, plan, source, external_id in events:
+        before = previous[0] if previous and previous[1] == currency else Decimal(0)
+        kind, amount = rs.movement(before, mrr, paid)
+        rows.append(
+            {
+                "id": pk,
+                "effective_at": at,
+                "mrr": mrr,
+                "currency": currency,
+                "plan": plan,
+                "source": source,
+                "external_id": external_id,
+                "movement": kind,
+                "amount": amount,
+            }
+        )
+        previous = (mrr, currency)
+        paid = paid or mrr > 0
+    return rows[::-1][:limit]
+
+
+def mrr_at(*, instant: dt.datetime, account_ids: list[int]) -> dict[int, tuple[Decimal, str]]:
+    """{account id: (MRR, currency)} at an instant, from each account's latest ledger event
+    before it (an index probe per account); accounts without one are left out (MRR 0)."""
+    latest = SubscriptionEvent.objects.filter(
+        account=OuterRef("pk"), effective_at__lt=instant
+    ).order_by("-effective_at", "-pk")
+    rows = (
+        Account.objects.using(settings.REPORTS_DATABASE)
+        .filter(pk__in=account_ids)
+        .annotate(
+            ledger_mrr=Subquery(latest.values("mrr")[:1]),
+            ledger_currency=Subquery(latest.values("currency")[:1]),
+        )
+        .filter(ledger_mrr__isnull=False)
+        .values_list("pk", "ledger_mrr", "ledger_currency")
+    )
+    return {pk: (mrr, currency) for pk, mrr, currency in rows}
 
 
 # --- An account's category at a reference instant ---------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -367,6 +368,17 @@ def revenue_movements_csv(request: HttpRequest) -> HttpResponse:
         if m.kind
     ]
     return _csv_response(f"mrr-movements-{window.start}-{window.end}.csv", header, rows)
+
+
+def with_ledger_mrr(rows: list, *, at: dt.datetime) -> list:
+    """Account score rows with their ARR and currency as the ledger had them at `at` (the
+    report date), so revenue-weighted NPS and ARR at risk describe the report's period."""
+    ledger = sel.mrr_at(instant=at, account_ids=[row.pk for row in rows])
+    out = []
+    for row in rows:
+        mrr, currency = ledger.get(row.pk, (Decimal(0), row.currency))
+        out.append(replace(row, arr=mrr * 12, currency=currency))
+    return out
 
 
 def account_revenue(account: Account) -> dict:

@@ -64,6 +64,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     # The revenue table needs each account's category and health, not its model.
     scores = selectors.account_scores(filters=account_filters, since=lo, until=hi)
+    # ARR as the subscription ledger had it at the report date (the period's end).
+    scores = revenue_views.with_ledger_mrr(scores, at=hi or timezone.now())
     date_format = "%Y-%m" if granularity == "month" else "%Y-%m-%d"
     context = {
         "form": form,

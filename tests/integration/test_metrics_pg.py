@@ -37,13 +37,13 @@ def test_report_pages_and_api_on_postgresql(
         "granularity": "week",
         "prop": "channel=chat",
     }
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert staff_client.get("/reports/", params).status_code == 200
     with django_assert_max_num_queries(10):
         response = staff_client.get("/reports/accounts/", {"sort": "nps", "at_risk": "on"})
     assert response.status_code == 200
     account = nps.responses.exclude(account=None).first().account
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         response = staff_client.get(f"/reports/accounts/{account.external_id}/")
     assert response.status_code == 200
     body = api_client.get(

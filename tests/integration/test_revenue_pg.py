@@ -307,3 +307,21 @@ def test_monthly_cohorts(staff_client):
         "/reports/revenue/", {"start": "2025-01-01", "end": "2025-04-01", "tz": "UTC"}
     ).content.decode()
     assert "117 / 100" in page and "67 / 67" in page
+
+
+def test_dashboard_revenue_table_uses_the_ledger_mrr_at_the_report_date(staff_client):
+    """The account paid 100 until March and 1,000 after: a January-February report shows
+    ARR 1,200 (12 x 100), not today's 12,000."""
+    survey = SurveyFactory(slug="nps-arr")
+    account = AccountFactory(external_id="arr", mrr=D("1000.00"))
+    ledger(account, ("2024-12-01", "100"), ("2025-03-10", "1000"))
+    ResponseFactory(
+        invitation__survey=survey,
+        invitation__contact=ContactFactory(account=account),
+        score=3,
+        answered_at=at("2025-01-15"),
+    )
+    page = staff_client.get(
+        "/reports/", {"kind": "nps", "start": "2025-01-01", "end": "2025-02-28", "tz": "UTC"}
+    ).content.decode()
+    assert "1,200" in page and "12,000" not in page
