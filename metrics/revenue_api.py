@@ -6,6 +6,7 @@ added together). Periods are [start, end) in the viewer's time zone.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,8 @@ from surveys.models import Kind, Survey
 
 from . import revenue_scoring as rs
 from . import revenue_selectors as sel
+from . import selectors
+from .models import HealthSettings
 
 MAX_DAYS = 366 * 10
 
@@ -174,6 +177,8 @@ class RevenueView(APIView):
 
 NPS_CATEGORIES = {1: "promoters", 0: "passives", -1: "detractors", None: "no_answer"}
 CSAT_CATEGORIES = {1: "satisfied", 0: "not_satisfied", -1: "not_satisfied", None: "no_answer"}
+HEALTH_CATEGORIES = {1: "green", 0: "yellow", -1: "red", None: "no_data"}
+HEALTH_CODES = {"green": 1, "yellow": 0, "red": -1}
 
 
 class RetentionQuerySerializer(RevenueQuerySerializer):
@@ -244,24 +249,52 @@ def retention_surveys(survey: Survey | None) -> tuple[dict[str, list[int]], dict
 
 
 def retention_payloads(rows: dict[str, list[tuple]], slugs: dict[str, str]) -> dict:
-    """NPS and CSAT categories at period start vs churn and NRR by its end."""
+    """NPS and CSAT (and, when computed, health) categories at period start vs churn and NRR
+    by its end."""
     sections = {}
-    for key, names in (("nps", NPS_CATEGORIES), ("csat", CSAT_CATEGORIES)):
-        groups = category_rows(rows.get(key, []), names)
+    kinds = (("nps", NPS_CATEGORIES), ("csat", CSAT_CATEGORIES), ("health", HEALTH_CATEGORIES))
+    for key, names in kinds:
+        if key not in rows:
+            continue
+        groups = category_rows(rows[key], names)
         section = {"survey": slugs.get(key), "categories": retention_payload(groups)}
         if key == "nps":
             section["detractor_promoter_churn_ratio"] = rs.churn_ratio(
                 groups["detractors"], groups["promoters"]
             )
+        if key == "health":
+            del section["survey"]
         sections[key] = section
     return sections
+
+
+def health_at(*, start: dt.datetime, filters: sel.RevenueFilters) -> dict[int, int | None]:
+    """Each account's health colour from the answers in the health window before `start`
+    (the scoring of the accounts list, frozen at the start for its answers)."""
+    health_settings = HealthSettings.load()
+    rows = selectors.account_scores(
+        filters=selectors.AccountFilters(
+            plan=filters.plan, segment=filters.segment, region=filters.region, owner=filters.owner
+        ),
+        since=start - dt.timedelta(days=health_settings.window_days),
+        until=start,
+        health_settings=health_settings,
+    )
+    return {row.pk: HEALTH_CODES.get(row.health_colour) for row in rows}
 
 
 def retention_sections(
     *, window: sel.Window, filters: sel.RevenueFilters, survey: Survey | None
 ) -> dict:
     ids, slugs = retention_surveys(survey)
-    found = sel.sections(boundaries=[], pairs=[window.bounds], filters=filters, retention=ids)
+    start, _end = window.bounds
+    found = sel.sections(
+        boundaries=[],
+        pairs=[window.bounds],
+        filters=filters,
+        retention=ids,
+        given={"health": health_at(start=start, filters=filters)},
+    )
     return retention_payloads(found.retention, slugs)
 
 

@@ -287,12 +287,14 @@ def sections(
     renewals: tuple[dt.date, dt.date] | None = None,
     cohort_boundaries: list[dt.datetime] | None = None,
     retention: dict[str, list[int]] | None = None,
+    given: dict[str, dict[int, int | None]] | None = None,
 ) -> Sections:
     """One statement over one grid of account states: the per-currency bridge of each pair;
     with `moves`, the accounts that moved over the first pair (or whose renewal, as known at
     its start, falls in `renewals`); with `cohort_boundaries`, the cohort cells; with
     `retention` ({name: survey ids}), accounts paying at the first pair's start by their
-    category then, with what became of them. Every row is one JSON array, so sections of
+    category then, with what became of them; `given` adds groups whose categories were
+    computed elsewhere ({name: {account id: category}}). Every row is one JSON array, so sections of
     different shapes come back from one pass over the ledger."""
     boundaries = sorted(set(boundaries) | {i for pair in pairs for i in pair})
     index = {instant: j for j, instant in enumerate(boundaries, start=1)}
@@ -357,10 +359,22 @@ def sections(
             FROM cst WHERE initial > 0
             GROUP BY cohort, n, currency"""
         )
-    if retention:
-        cat, cat_params = category_at_cte(groups=retention, reference=pairs[0][0])
+    if retention or given:
+        cat, cat_params = category_at_cte(groups=retention or {}, reference=pairs[0][0])
         ctes.append(cat)
         params += cat_params
+        # Categories computed elsewhere (health colour at the start), as (group, id, category).
+        rows = [(name, pk, c) for name, by_id in (given or {}).items() for pk, c in by_id.items()]
+        ctes.append(
+            """given AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::int[])
+                         AS g(account_id_grp, account_id, category)),
+            cat_all AS (
+                SELECT account_id, grp, category FROM cat
+                UNION ALL SELECT account_id, account_id_grp, category FROM given
+            )"""
+        )
+        params += [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
+        groups = [*(retention or {}), *(given or {})]
         selects.append(
             """SELECT 'R', json_build_array(g.grp, c.category, mv.s_cur, COUNT(*),
                    COUNT(*) FILTER (WHERE mv.e = 0 OR mv.e_cur <> mv.s_cur),
@@ -368,19 +382,19 @@ def sections(
                    text(SUM(CASE WHEN mv.e_cur = mv.s_cur THEN mv.e ELSE 0 END)))
             FROM mv
             CROSS JOIN unnest(%s::text[]) AS g(grp)
-            LEFT JOIN cat c ON c.account_id = mv.account_id AND c.grp = g.grp
+            LEFT JOIN cat_all c ON c.account_id = mv.account_id AND c.grp = g.grp
             WHERE mv.pid = 1 AND mv.s > 0
             GROUP BY g.grp, c.category, mv.s_cur"""
         )
-        select_params.append(list(retention))
+        select_params.append(groups)
     sql = "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL\n".join(selects)
     out = Sections(bridges=[{} for _pair in pairs])
     if moves:
         out.moves = []
     if cohort_boundaries:
         out.cohorts = []
-    if retention is not None:
-        out.retention = {name: [] for name in retention}
+    if retention is not None or given is not None:
+        out.retention = {name: [] for name in [*(retention or {}), *(given or {})]}
     with _cursor() as cursor:
         cursor.execute(sql, [*params, *select_params])
         for section, row in cursor.fetchall():

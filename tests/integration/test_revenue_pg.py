@@ -236,6 +236,11 @@ def test_retention_by_score_freezes_the_category_at_period_start(api_client):
     ]
     assert body["nps"]["detractor_promoter_churn_ratio"] == 3.0
     assert body["csat"]["categories"][-1]["category"] == "no_answer"
+    health = {g["category"]: g["accounts_start"] for g in body["health"]["categories"]}
+    assert list(health) == ["green", "yellow", "red", "no_data"]
+    assert sum(health.values()) == 25
+    # The 5 accounts without answers have no health data at the start.
+    assert health["no_data"] == 5
 
 
 def test_account_history_movements(february):
