@@ -113,7 +113,7 @@ def import_events(
             continue
         seen[data["external_id"]] = line
         event = serializer.to_event(data)
-        events.append(services.EventInput(**{**event.__dict__, "raw": {"csv_line": line, **row}}))
+        events.append(replace(event, raw={"csv_line": line, **row}))
     if result.errors:
         return result
     existing = set(
