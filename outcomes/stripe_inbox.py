@@ -88,7 +88,8 @@ def _resolve_account(subscription: dict, customer_id: str) -> Account | None:
             and not account.stripe_customer_id
             and not Account.objects.filter(stripe_customer_id=customer_id).exists()
         ):
-            Account.objects.filter(pk=account.pk).update(stripe_customer_id=customer_id)
+            # Announced like any mapping, so the customer's other waiting events get applied.
+            account_services.set_stripe_customer(account=account, customer_id=customer_id)
         return account
     if customer_id:
         return Account.objects.filter(stripe_customer_id=customer_id).first()

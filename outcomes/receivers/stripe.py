@@ -40,6 +40,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
             and isinstance(event.get("id"), str)
             and event.get("object") == "event"
             and isinstance(event.get("created"), int)
+            # A Unix time between 2000 and 2100: anything else is not Stripe's.
+            and 946_684_800 <= event["created"] < 4_102_444_800
         )
     except (ValueError, UnicodeDecodeError):
         valid = False
