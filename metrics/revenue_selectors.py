@@ -10,9 +10,11 @@ aggregates over pairs of boundaries of that grid.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -222,13 +224,13 @@ def _bridge_from_row(currency: str, values) -> rs.Bridge:
      c_churn) = values  # fmt: skip
     return rs.Bridge(
         currency=currency,
-        mrr_start=Decimal(s),
-        mrr_end=Decimal(e),
-        new=Decimal(new),
-        reactivation=Decimal(react),
-        expansion=Decimal(exp),
-        contraction=Decimal(contr),
-        churn=Decimal(churn),
+        mrr_start=rs.money(Decimal(s)),
+        mrr_end=rs.money(Decimal(e)),
+        new=rs.money(Decimal(new)),
+        reactivation=rs.money(Decimal(react)),
+        expansion=rs.money(Decimal(exp)),
+        contraction=rs.money(Decimal(contr)),
+        churn=rs.money(Decimal(churn)),
         accounts_start=n_start,
         accounts_end=n_end,
         accounts_churned=c_churn,
@@ -257,17 +259,19 @@ class AccountMove:
     churn_note: str
     churned_at: dt.datetime | None
 
-    @property
-    def switched(self) -> bool:
-        return bool(self.s_currency) and self.s_currency != self.e_currency and self.s > 0
+    @cached_property
+    def _movement(self) -> tuple[str | None, Decimal]:
+        if self.s_currency and self.s_currency != self.e_currency and self.s > 0:
+            return "churn", self.s  # a change of currency churns the old one
+        return rs.movement(self.s, self.e, self.paid_before)
 
     @property
     def kind(self) -> str | None:
-        return "churn" if self.switched else rs.movement(self.s, self.e, self.paid_before)[0]
+        return self._movement[0]
 
     @property
     def amount(self) -> Decimal:
-        return self.s if self.switched else rs.movement(self.s, self.e, self.paid_before)[1]
+        return self._movement[1]
 
     @property
     def currency(self) -> str:
@@ -589,7 +593,7 @@ class RevenueReport:
 
     def top_movers(self, kind: str, limit: int = 10) -> list[AccountMove]:
         moves = [m for m in self.moves or [] if m.kind == kind]
-        return sorted(moves, key=lambda m: (-m.amount, m.name))[:limit]
+        return heapq.nsmallest(limit, moves, key=lambda m: (-m.amount, m.name))
 
 
 def _ltv_anchor(window: Window, now: dt.datetime) -> dt.date:
