@@ -200,6 +200,7 @@ def sync_accounts(*, account_ids: Iterable[int]) -> int:
         rows = Account.objects.filter(pk__in=chunk).annotate(
             ledger_mrr=_latest("mrr"),
             ledger_currency=_latest("currency"),
+            ledger_effective_at=_latest("effective_at"),
             ledger_plan=_latest("plan", extra=~Q(plan="")),
             ledger_renews_on=_latest("renews_on", extra=Q(renews_on__isnull=False)),
             last_paid_at=_latest("effective_at", extra=Q(mrr__gt=0)),
@@ -215,6 +216,10 @@ def sync_accounts(*, account_ids: Iterable[int]) -> int:
             if account.ledger_mrr == 0 and account.last_paid_at is not None:
                 wanted["status"] = Account.Status.CHURNED
                 wanted["churned_at"] = _churn_instant(account.pk, account.last_paid_at)
+            elif account.ledger_mrr == 0 and account.status == Account.Status.CHURNED:
+                # Churned by staff with no paid event on record: churned since the zero event.
+                if account.churned_at is None:
+                    wanted["churned_at"] = account.ledger_effective_at
             elif account.ledger_mrr > 0 and account.status == Account.Status.CHURNED:
                 wanted.update(
                     status=Account.Status.ACTIVE, churned_at=None, churn_reason=None, churn_note=""

@@ -244,3 +244,26 @@ def test_admin_mrr_edit_and_staff_churn(client):
     account.refresh_from_db()
     assert (account.status, account.mrr, account.churn_reason) == ("churned", D("0.00"), reason)
     assert SubscriptionEvent.objects.order_by("pk").last().mrr == D("0.00")
+
+
+def test_import_marking_an_account_churned_appends_a_zero_event():
+    account = AccountFactory(external_id="acme", mrr=D("100.00"))
+    imports.import_contacts(source=b"external_id,mrr\nacme,120.00\n")
+    result = imports.import_contacts(source=b"external_id,status\nacme,churned\n")
+    assert result.ok
+    account.refresh_from_db()
+    assert (account.status, account.mrr) == ("churned", D("0.00"))
+    assert list(SubscriptionEvent.objects.order_by("pk").values_list("mrr", flat=True)) == [
+        D("120.00"),
+        D("0.00"),
+    ]
+    zero = SubscriptionEvent.objects.order_by("pk").last()
+    assert account.churned_at == zero.effective_at
+
+
+def test_staff_churn_without_ledger_history_still_dates_the_churn():
+    account = AccountFactory(external_id="acme", mrr=D("100.00"))
+    imports.import_contacts(source=b"external_id,status\nacme,churned\n")
+    account.refresh_from_db()
+    assert (account.status, account.mrr) == ("churned", D("0.00"))
+    assert account.churned_at == SubscriptionEvent.objects.get().effective_at

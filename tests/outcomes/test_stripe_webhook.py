@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import Account
 from outcomes.models import StripeEvent, SubscriptionEvent
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, StaffFactory
 
 from . import stripe_payloads as sp
 
@@ -223,3 +223,26 @@ def test_unsupported_currency_fails_visibly(deliver, acme):
     event = StripeEvent.objects.get()
     assert event.status == "failed" and "JPY" in event.note
     assert SubscriptionEvent.objects.count() == 0
+
+
+def test_admin_process_again_applies_a_failed_event_after_the_cause_is_fixed(
+    deliver, client, acme, django_capture_on_commit_callbacks
+):
+    """An event whose account does not exist yet fails as unmatched; once the customer is mapped
+    in the admin, the action applies it. Marketing may not run the action."""
+    deliver(sp.event(sub(2, metadata={}, customer="cus_Later"), created=T0))
+    event = StripeEvent.objects.get()
+    assert event.status == "unmatched"
+    Account.objects.filter(pk=acme.pk).update(stripe_customer_id="cus_Later")
+    client.force_login(StaffFactory(role="Marketing"))
+    url = "/admin/outcomes/stripeevent/"
+    data = {"action": "process_again", "_selected_action": [event.pk]}
+    client.post(url, data)
+    event.refresh_from_db()
+    assert event.status == "unmatched"
+    client.force_login(StaffFactory(role="CS staff"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, data).status_code == 302
+    event.refresh_from_db()
+    acme.refresh_from_db()
+    assert (event.status, acme.mrr) == ("processed", D("98.00"))
