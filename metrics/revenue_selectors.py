@@ -527,7 +527,9 @@ def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> 
         JOIN unnest(%s::text[], %s::bigint[]) AS g(grp, survey_id) ON g.survey_id = r.survey_id
         WHERE r.account_id IS NOT NULL AND NOT r.excluded
           AND r.answered_at < %s AND r.answered_at >= %s
-        ORDER BY r.account_id, g.grp, r.answered_at DESC, r.id DESC
+        -- Two answers at the same instant: the less favourable counts. Only columns of the
+        -- counted-answers index, so it is read alone.
+        ORDER BY r.account_id, g.grp, r.answered_at DESC, r.category
     )"""
     since = reference - dt.timedelta(days=CATEGORY_WINDOW_DAYS)
     return sql, [names, ids, reference, since]

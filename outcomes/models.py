@@ -77,6 +77,13 @@ class SubscriptionEvent(models.Model):
                 name="subscription_event_timeline",
             ),
             models.Index(fields=["effective_at"], name="subscription_event_effective"),
+            # The renewal date as known at an instant: only the events that carry one.
+            models.Index(
+                fields=["account", "effective_at"],
+                include=["renews_on"],
+                condition=models.Q(renews_on__isnull=False),
+                name="subscription_event_renewals",
+            ),
         ]
 
     def __str__(self) -> str:
