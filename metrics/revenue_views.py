@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
 from accounts.roles import VIEW_REPORTS, permission_required
+from outcomes.models import Source
 from surveys.models import Kind, Survey
 
 from . import charts, revenue_api
@@ -392,8 +393,10 @@ def account_revenue(account: Account) -> dict:
     """The account page's MRR history: the ledger with each event's movement, and a chart."""
     history = sel.account_history(account_id=account.pk)
     labels = movement_labels()
+    sources = dict(Source.choices)
     for row in history:
         row["movement_label"] = labels.get(row["movement"], "")
+        row["source_label"] = sources.get(row["source"], row["source"])
     chart = None
     if len(history) > 1:
         line = pygal.DateTimeLine(
@@ -402,6 +405,7 @@ def account_revenue(account: Account) -> dict:
                 show_legend=False,
                 x_value_formatter=lambda value: value.strftime("%Y-%m-%d"),
                 height=240,
+                include_x_axis=True,  # from 0, so a small change does not look like a fall
             )
         )
         points = [(row["effective_at"], float(row["mrr"])) for row in reversed(history)]
