@@ -171,6 +171,7 @@ class RevenueView(APIView):
             filters=query.filters(),
             monthly=query.validated_data.get("interval") == "month",
             now=timezone.now(),
+            moves_limit=0,  # renewals and churn reasons only
         )
         return Response(revenue_payload(report))
 

@@ -314,6 +314,7 @@ def sections(
     cohort_boundaries: list[dt.datetime] | None = None,
     retention: dict[str, list[int]] | None = None,
     given: dict[str, dict[int, int | None]] | None = None,
+    moves_limit: int | None = None,
 ) -> Sections:
     """One statement over one grid of account states: the per-currency bridge of each pair;
     with `moves`, the accounts that moved over the first pair (or whose renewal, as known at
@@ -338,23 +339,45 @@ def sections(
     select_params: list = []
     if moves:
         lo, hi = renewals or (dt.date.min, dt.date.min)
-        selects.append(
-            f"""SELECT 'M', json_build_array(mv.account_id, a.external_id, a.name, text(mv.s),
-                   text(mv.e), mv.s_cur, mv.e_cur, mv.paid, r.renews_on, cr.name, a.churn_note,
-                   a.churned_at)
-            FROM mv
-            JOIN accounts_account a ON a.id = mv.account_id
-            LEFT JOIN accounts_churnreason cr ON cr.id = a.churn_reason_id
-            LEFT JOIN LATERAL (
-                SELECT x.renews_on FROM {EVENTS} x
-                WHERE x.account_id = mv.account_id AND x.effective_at < %s
-                  AND x.renews_on IS NOT NULL
-                ORDER BY x.effective_at DESC, x.id DESC LIMIT 1
-            ) r ON mv.s > 0
-            WHERE mv.pid = 1 AND (mv.s <> mv.e OR mv.s_cur <> mv.e_cur
-                                  OR (r.renews_on >= %s AND r.renews_on < %s))"""
+        # With `moves_limit`, only what a summary shows: every churn and every renewal due,
+        # and the largest `moves_limit` expansions and contractions.
+        keep = (
+            "TRUE"
+            if moves_limit is None
+            else "kind = 'churn' OR due OR (kind IN ('expansion', 'contraction') AND rank <= %s)"
         )
-        select_params += [pairs[0][0], lo, hi]
+        selects.append(
+            f"""SELECT 'M', json_build_array(account_id, external_id, name, text(s), text(e),
+                   s_cur, e_cur, paid, renews_on, reason, churn_note, churned_at)
+            FROM (
+                SELECT m.*, row_number() OVER (PARTITION BY kind ORDER BY amount DESC, name)
+                       AS rank
+                FROM (
+                    SELECT mv.*, a.external_id, a.name, a.churn_note, a.churned_at,
+                           cr.name AS reason, r.renews_on,
+                           COALESCE(r.renews_on >= %s AND r.renews_on < %s, false) AS due,
+                           CASE WHEN mv.s > 0 AND (mv.e = 0 OR mv.s_cur <> mv.e_cur) THEN 'churn'
+                                WHEN mv.e > mv.s THEN 'expansion'
+                                WHEN mv.e < mv.s THEN 'contraction' END AS kind,
+                           abs(mv.e - mv.s) AS amount
+                    FROM mv
+                    JOIN accounts_account a ON a.id = mv.account_id
+                    LEFT JOIN accounts_churnreason cr ON cr.id = a.churn_reason_id
+                    LEFT JOIN LATERAL (
+                        SELECT x.renews_on FROM {EVENTS} x
+                        WHERE x.account_id = mv.account_id AND x.effective_at < %s
+                          AND x.renews_on IS NOT NULL
+                        ORDER BY x.effective_at DESC, x.id DESC LIMIT 1
+                    ) r ON mv.s > 0
+                    WHERE mv.pid = 1
+                ) m
+                WHERE m.s <> m.e OR m.s_cur <> m.e_cur OR m.due
+            ) ranked
+            WHERE {keep}"""
+        )
+        select_params += [lo, hi, pairs[0][0]]
+        if moves_limit is not None:
+            select_params.append(moves_limit)
     if cohort_boundaries:
         # An account's cohort is the first cohort boundary at which it had paid (its first
         # paid event is before it); cohort 1 paid before the first month and is left out.
@@ -619,6 +642,7 @@ def revenue_report(
     monthly: bool,
     now: dt.datetime,
     with_moves: bool = True,
+    moves_limit: int | None = None,
     with_cohorts: bool = False,
     retention: dict[str, list[int]] | None = None,
 ) -> RevenueReport:
@@ -641,6 +665,7 @@ def revenue_report(
         pairs=pairs,
         filters=filters,
         moves=with_moves,
+        moves_limit=moves_limit,
         renewals=(window.start, window.end),
         cohort_boundaries=cohort_boundaries,
         retention=retention,

@@ -29,6 +29,7 @@ from . import revenue_scoring as rs
 from . import revenue_selectors as sel
 from .exports import escape_cell
 
+TOP_MOVERS = 10
 MOVEMENT_COLOURS = {
     "start": "#0b3d91",
     "new": "#1a7f37",
@@ -87,13 +88,9 @@ class RevenueFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("plan", "segment", "region"):
-            values = (
-                Account.objects.exclude(**{name: ""})
-                .order_by(name)
-                .values_list(name, flat=True)
-                .distinct()
-            )
+        combos = set(Account.objects.values_list("plan", "segment", "region").distinct())
+        for i, name in enumerate(("plan", "segment", "region")):
+            values = sorted({combo[i] for combo in combos if combo[i]})
             self.fields[name].choices = [("", _("All"))] + [(v, v) for v in values]
         self.fields["owner"].queryset = get_user_model().objects.filter(is_staff=True)
         self.fields["survey"].queryset = Survey.objects.filter(kind=Kind.NPS).order_by("name")
@@ -234,6 +231,7 @@ def revenue_context(form: RevenueFilterForm) -> dict:
         now=timezone.now(),
         with_cohorts=True,
         retention=retention_ids,
+        moves_limit=TOP_MOVERS,
     )
     currencies = report.currencies()
     renewals = report.renewals()
@@ -276,7 +274,7 @@ def revenue_context(form: RevenueFilterForm) -> dict:
         "retention": retention,
         "rule": revenue_api.RULE,
         "movers": [
-            (kind, label, report.top_movers(kind))
+            (kind, label, report.top_movers(kind, TOP_MOVERS))
             for kind, label in movement_labels().items()
             if kind in ("expansion", "contraction", "churn")
         ],

@@ -330,3 +330,24 @@ def test_dashboard_revenue_table_uses_the_ledger_mrr_at_the_report_date(staff_cl
         "/reports/", {"kind": "nps", "start": "2025-01-01", "end": "2025-02-28", "tz": "UTC"}
     ).content.decode()
     assert "1,200" in page and "12,000" not in page
+
+
+def test_page_lists_the_ten_largest_movers_and_every_churn(staff_client):
+    for i in range(1, 13):  # expansions of 10, 20, ... 120
+        ledger(AccountFactory(external_id=f"up{i}", name=f"Up {i:02d}", mrr=D(0)),
+               ("2025-01-01", "100"), ("2025-02-10", str(100 + 10 * i)))  # fmt: skip
+    for i in range(1, 13):  # twelve churns
+        ledger(AccountFactory(external_id=f"gone{i}", mrr=D(0)),
+               ("2025-01-01", "50"), ("2025-02-10", "0"))  # fmt: skip
+    params = {"start": "2025-02-01", "end": "2025-03-01", "tz": "UTC"}
+    page = staff_client.get("/reports/revenue/", params).content.decode()
+    expansions = page.split('id="movers-expansion"')[1].split("</table>")[0]
+    assert "Up 12" in expansions and "Up 03" in expansions
+    assert "Up 02" not in expansions and "Up 01" not in expansions
+    assert expansions.index("Up 12") < expansions.index("Up 03")
+    reasons = page.split('id="reasons-USD"')[1].split("</table>")[0]
+    assert "<td>12</td><td>600.00</td>" in reasons  # every churn counted, not only ten
+    body = staff_client.get("/api/v1/metrics/revenue", params).json()
+    assert body["currencies"][0]["churn_reasons"] == [
+        {"reason": None, "accounts": 12, "mrr": "600.00"}
+    ]
