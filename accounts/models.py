@@ -161,6 +161,9 @@ class Contact(models.Model):
     bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     complained_at = models.DateTimeField(_("complained at"), null=True, blank=True)
     last_invited_at = models.DateTimeField(_("last invited at"), null=True, blank=True)
+    # An erased contact is kept as an anonymous row (no email, name or properties) so that the
+    # answers and invitations that count in reports keep their account and language.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -181,7 +184,7 @@ class Contact(models.Model):
 
     @property
     def is_mailable(self) -> bool:
-        return not (self.unsubscribed_at or self.bounced_at or self.complained_at)
+        return not (self.unsubscribed_at or self.bounced_at or self.complained_at or self.erased_at)
 
 
 class AuditLog(models.Model):

@@ -11,7 +11,7 @@ from metrics.api_exports import (
 )
 from metrics.revenue_api import RetentionByScoreView, RevenueView
 from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
-from surveys.api import InvitationViewSet, SurveyViewSet
+from surveys.api import InvitationViewSet, ResponseReleaseView, SurveyViewSet
 from surveys.api_privacy import ContactDataView, ContactEraseView
 
 
@@ -60,6 +60,11 @@ urlpatterns = [
         r"^responses/(?P<public_id>[0-9a-f-]{36})/followup/notes/?$",
         FollowUpNotesView.as_view(),
         name="response-followup-notes",
+    ),
+    re_path(
+        r"^responses/(?P<public_id>[0-9a-f-]{36})/release/?$",
+        ResponseReleaseView.as_view(),
+        name="response-release",
     ),
     re_path(r"^responses/?$", ResponseListView.as_view(), name="responses"),
     re_path(r"^exports/?$", ExportListCreateView.as_view(), name="exports"),

@@ -262,6 +262,11 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Reports --------------------------------------------------------------------------------
+# An account's NPS category is that of its most recent NPS answer in this many days before
+# the reference date (DESIGN.md); accounts with none are "no answer".
+ACCOUNT_CATEGORY_DAYS = env.int("ACCOUNT_CATEGORY_DAYS", default=365)
+
 # --- Exports, imports and data requests -----------------------------------------------------
 # Exports over this many rows are written by a worker, which emails the requester a link.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)

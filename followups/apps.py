@@ -10,7 +10,7 @@ class FollowupsConfig(AppConfig):
         # The lower apps announce their events through their own Signal objects, sent by their
         # services after commit; this app listens, never the other way around.
         from accounts.signals import contact_unsubscribed
-        from surveys.signals import response_saved
+        from surveys.signals import contact_erased, response_saved
 
         from . import receivers
 
@@ -18,3 +18,4 @@ class FollowupsConfig(AppConfig):
         contact_unsubscribed.connect(
             receivers.on_contact_unsubscribed, dispatch_uid="followups.unsubscribed"
         )
+        contact_erased.connect(receivers.on_contact_erased, dispatch_uid="followups.erased")

@@ -89,6 +89,13 @@ def _mine(user) -> Q:
     return Q(account__in=Account.objects.filter(owner=user).values("pk")) | Q(assignee=user)
 
 
+def quarantined_count() -> int:
+    """Answers held out of every score as suspected bots, waiting for staff to release them.
+    (Quarantined answers are excluded too: the small partial index of excluded answers serves
+    this count, however many answers there are.)"""
+    return Response.objects.filter(excluded=True, quarantined=True).count()
+
+
 def timing_report(*, since: datetime | None = None, user=None) -> dict:
     """Counts and mean times, from the answer to the first action and to closing, in one query."""
     qs = FollowUp.objects.all()

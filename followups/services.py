@@ -6,6 +6,7 @@ UPDATE first, so duplicate or replayed tasks do nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import uuid
@@ -57,7 +58,8 @@ def backoff(*, attempt: int, base: float, cap: float) -> float:
 
 
 def handle_response_saved(*, response_id: int, created: bool) -> None:
-    """React to a committed answer: open its follow-up if unhappy, fire alerts, publish it.
+    """React to a committed answer that counts: open its follow-up if unhappy, fire alerts,
+    publish it. An excluded or quarantined answer gets none of these.
 
     Idempotent for follow-ups and alerts; the webhook event is keyed by the response's update
     time, so a replay of the same save publishes nothing new.
@@ -65,12 +67,16 @@ def handle_response_saved(*, response_id: int, created: bool) -> None:
     response = selectors.response_with_account(response_id=response_id)
     if response is None:
         return
-    if response.category < 0 and not response.excluded:
-        ensure_followup(response=response)
     # A re-answer may change the category the queue sorts on.
     FollowUp.objects.filter(response=response).exclude(category=response.category).update(
         category=response.category
     )
+    if response.excluded:
+        # Quarantined (a suspected bot) or excluded by staff: no follow-up, alert or webhook.
+        # A released answer is announced again and gets them then.
+        return
+    if response.category < 0:
+        ensure_followup(response=response)
     fire_alerts(response=response)
     event = Event.RESPONSE_CREATED if created else Event.RESPONSE_UPDATED
     publish_event(
@@ -91,6 +97,49 @@ def publish_contact_unsubscribed(*, contact_id: int) -> int:
         key=f"{event}:{contact.pk}:{contact.unsubscribed_at.isoformat()}",
         data=selectors.contact_payload(contact),
     )
+
+
+def scrub_erased_contact(*, contact_id: int, response_public_ids: list[str]) -> dict:
+    """Remove an erased contact's personal data from this app's copies: webhook bodies about
+    them (contact, comment, properties) and follow-up notes on their answers. Deliveries not
+    yet made are skipped, never sent. Runs inside the erasure's transaction; idempotent."""
+    prefixes = [f"{Event.CONTACT_UNSUBSCRIBED}:{contact_id}:"] + [
+        f"{event}:{public_id}:"
+        for public_id in response_public_ids
+        for event in (Event.RESPONSE_CREATED, Event.RESPONSE_UPDATED)
+    ]
+    about_them = Q()
+    for prefix in prefixes:
+        about_them |= Q(key__startswith=prefix)
+    scrubbed = 0
+    for delivery in WebhookDelivery.objects.filter(about_them).only("pk", "body", "status"):
+        updates = {"body": webhooks.dumps(_scrubbed_envelope(delivery.body))}
+        if delivery.status == WebhookDelivery.Status.PENDING:
+            updates.update(
+                status=WebhookDelivery.Status.SKIPPED,
+                next_attempt_at=None,
+                last_error=_("Not delivered: the contact's personal data was erased."),
+            )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**updates)
+        scrubbed += 1
+    notes = Note.objects.filter(followup__response__public_id__in=response_public_ids).update(
+        body=_("(Erased with the contact's personal data.)")
+    )
+    return {"webhook_deliveries_scrubbed": scrubbed, "notes_scrubbed": notes}
+
+
+def _scrubbed_envelope(body: str) -> dict:
+    """A delivery's envelope with the person taken out of its data."""
+    envelope = json.loads(body)
+    data = envelope.get("data") or {}
+    if "contact" in data:
+        data["contact"] = None
+    response = data.get("response")
+    if isinstance(response, dict):
+        response.update(comment="", properties={}, event_id=None)
+        response.pop("reason", None)
+    envelope["data"] = data
+    return envelope
 
 
 # --- Alerts ---------------------------------------------------------------------------------

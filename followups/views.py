@@ -36,6 +36,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     mine = filters["scope"] != selectors.Scope.ALL
     report = selectors.timing_report(since=since, user=request.user if mine else None)
     preference = DigestPreference.objects.filter(user=request.user).first()
+    quarantined = selectors.quarantined_count()
     digest_form = DigestForm(
         initial={
             "frequency": preference.frequency if preference else DigestPreference.Frequency.OFF
@@ -51,6 +52,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "report": report,
             "digest_form": digest_form,
             "now": timezone.now(),
+            "quarantined": quarantined,
         },
     )
 

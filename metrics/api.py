@@ -103,14 +103,20 @@ class TrendQuerySerializer(SummaryQuerySerializer):
     granularity = serializers.ChoiceField(
         required=False, choices=list(selectors.GRANULARITIES), default="month"
     )
+    window = serializers.ChoiceField(
+        required=False,
+        choices=[str(days) for days in selectors.ROLLING_WINDOWS],
+        help_text="Rolling window in days: each point scores the days up to its period's end.",
+    )
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
+    """The pages' rounding (half up on the decimal value), so the API and the UI agree."""
+    return scoring.rounded(value, digits)
 
 
 def _interval(ci: tuple[float, float] | None, digits: int = 1) -> list[float] | None:
-    return None if ci is None else [round(ci[0], digits), round(ci[1], digits)]
+    return None if ci is None else [_round(ci[0], digits), _round(ci[1], digits)]
 
 
 def nps_payload(result: scoring.Nps) -> dict:
@@ -160,13 +166,22 @@ def kind_payload(kind: str, result: dict) -> dict:
 
 
 def change_payload(value: scoring.Change | None) -> dict | None:
+    """The change and whether it is significant; with fewer than 30 answers on either side it
+    is not tested: `comparable` is false and `message` says so, with both sample sizes."""
     if value is None:
         return None
-    return {
-        "delta": round(value.delta, 1),
-        "se": round(value.se, 2),
+    payload = {
+        "delta": _round(value.delta),
+        "se": _round(value.se, 2),
         "significant": value.significant,
+        "comparable": value.comparable,
+        "responses": [value.n_before, value.n_after],
     }
+    if not value.comparable:
+        payload["message"] = _(
+            "Too few answers to compare (%(before)s and %(after)s; %(needed)s needed on each side)."
+        ) % {"before": value.n_before, "after": value.n_after, "needed": scoring.LOW_SAMPLE}
+    return payload
 
 
 def _shift_year(period: selectors.Period) -> selectors.Period:
@@ -256,7 +271,8 @@ class SummaryView(APIView):
 
 
 class TrendView(APIView):
-    """Score of one survey per day, week or month (periods without answers are omitted)."""
+    """Score of one survey per day, week or month (periods without answers are omitted);
+    `window=30|90` makes each point the score of the days up to its period's end."""
 
     @extend_schema(
         parameters=[
@@ -265,6 +281,12 @@ class TrendView(APIView):
             OpenApiParameter("end", OpenApiTypes.DATE),
             OpenApiParameter("tz", OpenApiTypes.STR, description="IANA time zone"),
             OpenApiParameter("granularity", OpenApiTypes.STR, enum=list(selectors.GRANULARITIES)),
+            OpenApiParameter(
+                "window",
+                OpenApiTypes.INT,
+                enum=list(selectors.ROLLING_WINDOWS),
+                description="Rolling window in days (each point: the days up to its end).",
+            ),
             *FILTER_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT},
@@ -275,12 +297,14 @@ class TrendView(APIView):
         survey: Survey = query.validated_data["survey"]
         filters = query.filters()
         granularity = query.validated_data["granularity"]
-        rows = selectors.trend(filters=filters, granularity=granularity)
+        window = int(query.validated_data.get("window") or 0) or None
+        rows = selectors.trend(filters=filters, granularity=granularity, window_days=window)
         return Response(
             {
                 "survey": survey.slug,
                 "kind": survey.kind,
                 "granularity": granularity,
+                "window": window,
                 "tz": str(filters.period.tz),
                 "start": filters.period.start,
                 "end": filters.period.end,
@@ -358,6 +382,8 @@ class AccountScoresView(APIView):
                     for kind, result in by_kind.items()
                 },
                 "category": CATEGORY_NAMES[row.category],
+                # The category rule: the most recent NPS answer in these days (DESIGN.md).
+                "category_window_days": settings.ACCOUNT_CATEGORY_DAYS,
                 "last_answered_at": row.last_answered_at,
                 "health": {
                     "score": _round(health.score),

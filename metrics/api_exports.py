@@ -49,6 +49,12 @@ class FilterSerializer(serializers.Serializer):
     )
     status = serializers.ChoiceField(choices=Account.Status.choices, required=False)
     language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
+    quarantined = serializers.ChoiceField(
+        choices=selectors.QUARANTINED_CHOICES,
+        default="exclude",
+        help_text="Answers quarantined as suspected bots: left out as in the reports (exclude), "
+        "added (include) or alone (only).",
+    )
 
     def validate_tz(self, value: str) -> str:
         try:
@@ -98,6 +104,7 @@ FILTER_PARAMETERS = [
         "owner",
         "status",
         "language",
+        "quarantined",
     )
 ]
 
@@ -123,6 +130,8 @@ class ResponseSerializer(serializers.ModelSerializer):
             "reason",
             "confirmed_via",
             "answered_at",
+            "suspected_bot",
+            "quarantined",
             "contact",
             "account",
             "properties",
@@ -133,7 +142,7 @@ class ResponseSerializer(serializers.ModelSerializer):
 
     def get_contact(self, obj: Response) -> dict | None:
         contact = obj.contact
-        if contact is None:
+        if contact is None or contact.erased_at is not None:
             return None
         return {"email": contact.email, "name": contact.name, "language": contact.language}
 
@@ -181,7 +190,7 @@ class ResponseListView(generics.ListAPIView):
         query = FilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return (
-            exports.export_queryset(query.filters())
+            exports.export_queryset(query.filters(), query.validated_data["quarantined"])
             .order_by()
             .select_related("survey", "contact", "account__owner", "invitation")
         )
@@ -235,6 +244,7 @@ class ExportListCreateView(APIView):
         options = exports.ExportOptions(
             tz=data.validated_data.get("tz") or settings.TIME_ZONE,
             excel=data.validated_data["excel"],
+            quarantined=data.validated_data["quarantined"],
         )
         try:
             job = exports.start_export_job(

@@ -13,6 +13,8 @@ from pygal.style import Style
 
 from surveys.models import Kind
 
+from . import scoring
+
 CATEGORY_COLOURS = {1: "#1a7f37", 0: "#9a6700", -1: "#cf222e"}
 
 _STYLE = Style(
@@ -58,30 +60,47 @@ def headline(kind: str, row: dict) -> tuple[float | None, tuple[float, float] | 
     return row["share"].pct, row["share"].ci95
 
 
-def trend_chart(kind: str, rows: list[dict], date_format: str = "%Y-%m") -> SafeString | None:
-    """Line of the score per period with its 95% interval drawn as dashed bounds."""
+def trend_chart(
+    kind: str,
+    rows: list[dict],
+    date_format: str = "%Y-%m",
+    *,
+    buckets: list | None = None,
+) -> SafeString | None:
+    """Line of the score per period with its 95% interval drawn as dashed bounds.
+
+    With `buckets` (every period of the range), periods without answers are gaps: the line is
+    broken there, never drawn straight across months or days that had no answers.
+    """
     if not rows:
         return None
+    by_bucket = {row["bucket"]: row for row in rows}
+    axis = buckets if buckets else [row["bucket"] for row in rows]
     lo_axis, hi_axis = (-100, 100) if kind == Kind.NPS else (0, 100)
     chart = pygal.Line(
         **_config(
+            # xgettext:no-python-format
             title=_("Trend with 95% interval"),
             range=(lo_axis, hi_axis),
-            x_label_rotation=0 if len(rows) <= 12 else 45,
-            show_minor_x_labels=len(rows) <= 24,
-            x_labels_major_every=max(1, len(rows) // 12),
+            x_label_rotation=0 if len(axis) <= 12 else 45,
+            show_minor_x_labels=len(axis) <= 24,
+            x_labels_major_every=max(1, len(axis) // 12),
             dots_size=3,
+            allow_interruptions=True,
         )
     )
-    chart.x_labels = [row["bucket"].strftime(date_format) for row in rows]
+    chart.x_labels = [bucket.strftime(date_format) for bucket in axis]
     scores, lows, highs = [], [], []
-    for row in rows:
-        score, ci = headline(kind, row)
-        scores.append(None if score is None else round(score, 1))
-        lows.append(None if ci is None else round(ci[0], 1))
-        highs.append(None if ci is None else round(ci[1], 1))
+    for bucket in axis:
+        row = by_bucket.get(bucket)
+        score, ci = headline(kind, row) if row else (None, None)
+        scores.append(scoring.rounded(score))
+        lows.append(None if ci is None else scoring.rounded(ci[0]))
+        highs.append(None if ci is None else scoring.rounded(ci[1]))
     chart.add(_("NPS") if kind == Kind.NPS else _("Score %"), scores, stroke_style={"width": 3})
+    # xgettext:no-python-format
     chart.add(_("95% lower"), lows, show_dots=False, stroke_style={"dasharray": "4, 4"})
+    # xgettext:no-python-format
     chart.add(_("95% upper"), highs, show_dots=False, stroke_style={"dasharray": "4, 4"})
     return _render(chart)
 

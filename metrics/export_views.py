@@ -36,22 +36,37 @@ class ExportForm(ReportFilterForm):
     excel = forms.BooleanField(
         label=gettext_lazy("Excel-friendly CSV (byte-order mark, semicolons)"), required=False
     )
+    quarantined = forms.ChoiceField(
+        label=gettext_lazy("Quarantined answers (suspected bots)"),
+        required=False,
+        choices=[
+            ("exclude", gettext_lazy("Leave out, as the reports do")),
+            ("include", gettext_lazy("Include, marked in the quarantined column")),
+            ("only", gettext_lazy("Only them")),
+        ],
+        initial="exclude",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["granularity"]
         del self.fields["group_by"]
+        del self.fields["window"]
 
     def filters(self) -> selectors.Filters:
         filters = super().filters()
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        data = getattr(self, "cleaned_data", {}) if self.is_bound else {}
         if not data.get("survey") and not data.get("kind"):
             filters = replace(filters, kind="")
         return filters
 
     def options(self) -> exports.ExportOptions:
         filters = self.filters()
-        return exports.ExportOptions(tz=str(filters.period.tz), excel=self.cleaned_data["excel"])
+        return exports.ExportOptions(
+            tz=str(filters.period.tz),
+            excel=self.cleaned_data["excel"],
+            quarantined=self.cleaned_data.get("quarantined") or "exclude",
+        )
 
 
 def _visible_jobs(request: HttpRequest):
@@ -76,7 +91,7 @@ def export_responses(request: HttpRequest) -> HttpResponse:
         filters = form.filters()
         options = form.options()
         fmt = form.cleaned_data["format"]
-        row_count = exports.count_rows(filters)
+        row_count = exports.count_rows(filters, options)
         try:
             if exports.is_background(row_count):
                 job = exports.start_export_job(

@@ -92,6 +92,9 @@ BASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("account_mrr", "account__mrr", "money"),
     ("account_arr", "account__mrr", "arr"),
     ("account_currency", "account__currency", "code"),
+    # "true" for a suspected bot's answer held out of every score (only in exports that ask
+    # for quarantined answers; the default export leaves them out, as the reports do).
+    ("quarantined", "quarantined", "bool"),
 )
 PROPERTY_PREFIX = "property_"
 
@@ -107,6 +110,9 @@ class ExportError(Exception):
 class ExportOptions:
     tz: str = "UTC"
     excel: bool = False  # UTF-8 with a byte-order mark and `;` between cells
+    # Quarantined answers (suspected bots): left out as in the reports ("exclude", the
+    # default), added ("include") or alone ("only"), with the `quarantined` column saying which.
+    quarantined: str = "exclude"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -117,7 +123,7 @@ class ExportOptions:
         return ";" if self.excel else ","
 
     def as_dict(self) -> dict:
-        return {"tz": self.tz, "excel": self.excel}
+        return {"tz": self.tz, "excel": self.excel, "quarantined": self.quarantined}
 
     @classmethod
     def from_dict(cls, data: dict) -> ExportOptions:
@@ -126,7 +132,12 @@ class ExportOptions:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise ExportError(_("Unknown time zone: %(tz)s") % {"tz": tz}) from None
-        return cls(tz=tz, excel=bool(data.get("excel")))
+        quarantined = data.get("quarantined") or "exclude"
+        if quarantined not in selectors.QUARANTINED_CHOICES:
+            raise ExportError(
+                _("Unknown choice for quarantined answers: %(value)s") % {"value": quarantined}
+            )
+        return cls(tz=tz, excel=bool(data.get("excel")), quarantined=quarantined)
 
 
 FILTER_FIELDS = ("plan", "segment", "region", "status", "language")
@@ -165,8 +176,9 @@ def filters_from_dict(data: dict) -> selectors.Filters:
     )
 
 
-def export_queryset(filters: selectors.Filters) -> QuerySet[Response]:
-    """The responses an export holds: exactly what the reports count with these filters.
+def export_queryset(filters: selectors.Filters, quarantined: str = "exclude") -> QuerySet[Response]:
+    """The responses an export holds: exactly what the reports count with these filters (plus
+    or only the quarantined ones, when asked).
 
     Without a survey or a kind, every kind is exported.
     """
@@ -174,7 +186,9 @@ def export_queryset(filters: selectors.Filters) -> QuerySet[Response]:
         filters = replace(filters, surveys=tuple(Survey.objects.values_list("pk", flat=True)))
         if not filters.surveys:
             return Response.objects.none()
-    return selectors.counted_responses(filters=filters).order_by("answered_at", "pk")
+    return selectors.counted_responses(filters=filters, quarantined=quarantined).order_by(
+        "answered_at", "pk"
+    )
 
 
 def property_keys(queryset: QuerySet[Response]) -> list[str]:
@@ -262,7 +276,8 @@ def python_rows(
             status,
             mrr,
             currency,
-        ) = raw[:22]
+            quarantined,
+        ) = raw[:23]
         answered_utc = answered_at.astimezone(utc)
         answered_local = answered_at.astimezone(zone)
         if typed:
@@ -302,8 +317,9 @@ def python_rows(
             mrr_cell if mrr_cell is not None else "",
             arr_cell if arr_cell is not None else "",
             currency or "",
+            "true" if quarantined else "false",
         ]
-        row.extend(escape_cell(_property_text(value)) for value in raw[22:])
+        row.extend(escape_cell(_property_text(value)) for value in raw[23:])
         yield row
 
 
@@ -400,6 +416,12 @@ def _sql_columns(keys: list[str], options: ExportOptions) -> dict:
             expression = Coalesce(
                 Cast(F(lookup) * 12, TextField()), Value(""), output_field=TextField()
             )
+        elif kind == "bool":
+            expression = Case(
+                When(**{lookup: True}, then=Value("true")),
+                default=Value("false"),
+                output_field=TextField(),
+            )
         else:  # pragma: no cover - every kind is listed above
             raise AssertionError(kind)
         columns[f"c{i}"] = expression
@@ -451,7 +473,7 @@ def csv_chunks(
     filters: selectors.Filters, options: ExportOptions, counter: list | None = None
 ) -> Iterator[bytes]:
     """The whole CSV file as byte chunks: BOM if asked, header, then every row."""
-    queryset = export_queryset(filters)
+    queryset = export_queryset(filters, options.quarantined)
     keys = property_keys(queryset)
     copy = uses_copy(queryset)
     # COPY ends lines with LF and quotes any cell holding CR or LF. Python's writer only quotes
@@ -487,7 +509,7 @@ def write_xlsx(
 
     openpyxl's write-only mode streams rows to a temporary file, so memory stays flat.
     """
-    queryset = export_queryset(filters)
+    queryset = export_queryset(filters, options.quarantined)
     keys = property_keys(queryset)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="Responses")
@@ -504,8 +526,8 @@ def write_xlsx(
     return count
 
 
-def count_rows(filters: selectors.Filters) -> int:
-    return export_queryset(filters).count()
+def count_rows(filters: selectors.Filters, options: ExportOptions | None = None) -> int:
+    return export_queryset(filters, options.quarantined if options else "exclude").count()
 
 
 def is_background(row_count: int) -> bool:
@@ -541,7 +563,7 @@ def start_export_job(
     """Create an export job and hand it to a worker after commit."""
     if fmt not in ExportJob.Format.values:
         raise ExportError(_("Unknown export format."))
-    total = count_rows(filters)
+    total = count_rows(filters, options)
     if fmt == ExportJob.Format.XLSX and total > XLSX_MAX_ROWS:
         raise ExportError(_("Too many rows for one spreadsheet; export CSV instead."))
     job = ExportJob.objects.create(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -17,6 +19,7 @@ from surveys.models import Kind, Survey
 from . import selectors
 
 DEFAULT_DAYS = 365
+ROLLING = selectors.ROLLING_WINDOWS
 
 
 def _blank(choices) -> list[tuple[str, str]]:
@@ -38,7 +41,23 @@ def _distinct_account_values() -> dict[str, list[str]]:
     return {key: sorted(v for v in found if v) for key, found in values.items()}
 
 
-class TimeZoneField(forms.CharField):
+@functools.cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone name the system knows, sorted (loaded once per process)."""
+    names = zoneinfo.available_timezones() - {"localtime", "Factory"}
+    return [(name, name.replace("_", " ")) for name in sorted(names)]
+
+
+class TimeZoneField(forms.ChoiceField):
+    """A select of IANA time zone names; the cleaned value is the ZoneInfo."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": _("Unknown time zone %(value)s: choose one from the list.")},
+        )
+        super().__init__(choices=lambda: [("", _("Default")), *time_zone_choices()], **kwargs)
+
     def clean(self, value):
         value = super().clean(value)
         if not value:
@@ -46,7 +65,36 @@ class TimeZoneField(forms.CharField):
         try:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise forms.ValidationError(_("Unknown time zone.")) from None
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], params={"value": value}
+            ) from None
+
+
+# Dates a report can ask for: wide enough for any history, narrow enough that the period and
+# the one before it stay valid dates in every time zone.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
+# A trend with more points than this is unreadable (and slow): choose weeks or months.
+MAX_TREND_POINTS = 1200
+
+
+class ReportDateField(forms.DateField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid": _("Enter a date as YYYY-MM-DD, e.g. 2025-01-31.")},
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+            raise forms.ValidationError(
+                _("Use a date between %(first)s and %(last)s.")
+                % {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()}
+            )
+        return value
 
 
 class AccountFieldsMixin:
@@ -75,17 +123,26 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         to_field_name="slug",
         empty_label=_("All surveys of this kind"),
     )
-    start = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    tz = TimeZoneField(label=_("Time zone"), required=False, max_length=64)
+    start = ReportDateField(label=_("From"), required=False)
+    end = ReportDateField(label=_("To"), required=False)
+    tz = TimeZoneField(label=_("Time zone"), required=False)
     granularity = forms.ChoiceField(
         label=_("Trend by"),
         required=False,
         choices=[("month", _("Month")), ("week", _("Week")), ("day", _("Day"))],
+    )
+    window = forms.TypedChoiceField(
+        label=_("Trend window"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            ("", _("Each period alone")),
+            *((str(days), _("Rolling %(days)s days") % {"days": days}) for days in ROLLING),
+        ],
+        help_text=_(
+            "Rolling: each point scores the days up to it, so a thin month does not swing."
+        ),
     )
     group_by = forms.ChoiceField(
         label=_("Breakdown by"),
@@ -115,6 +172,12 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._add_account_choices()
+        # Empty means the site's zone: say which, so the select always shows what is used.
+        current = timezone.get_current_timezone_name()
+        self.fields["tz"].choices = [
+            ("", _("Default (%(tz)s)") % {"tz": current}),
+            *time_zone_choices(),
+        ]
 
     def clean_prop(self) -> tuple[str, str] | None:
         value = self.cleaned_data.get("prop", "").strip()
@@ -132,11 +195,34 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         survey = data.get("survey")
         if survey and data.get("kind") and data["kind"] != survey.kind:
             self.add_error("survey", _("This survey is not of the chosen kind."))
+        if "granularity" in self.fields and not self.errors:
+            granularity = data.get("granularity") or "month"
+            points = selectors.bucket_count(self.filters().period, granularity)
+            if points > MAX_TREND_POINTS:
+                self.add_error(
+                    "granularity",
+                    _(
+                        "A trend by %(granularity)s over this period has %(points)s points "
+                        "(at most %(max)s): choose a coarser one or a shorter period."
+                    )
+                    % {
+                        "granularity": dict(self.fields["granularity"].choices)[granularity],
+                        "points": points,
+                        "max": MAX_TREND_POINTS,
+                    },
+                )
         return data
 
     def filters(self) -> selectors.Filters:
-        """The selectors' filters from valid data, with the defaults for what is left empty."""
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        """The selectors' filters from valid data, with the defaults for what is left empty.
+
+        Only for a valid form (or an unbound one: every default). An invalid form has no
+        filters: a page must show its errors and no numbers, never numbers for other filters
+        than the ones it displays.
+        """
+        if self.is_bound and self.errors:
+            raise ValueError("An invalid report form has no filters; show its errors.")
+        data = getattr(self, "cleaned_data", {}) if self.is_bound else {}
         tz = data.get("tz") or timezone.get_current_timezone()
         today = timezone.localtime(timezone.now(), tz).date()
         start, end = data.get("start"), data.get("end")
@@ -200,7 +286,11 @@ class AccountListForm(AccountFieldsMixin, forms.Form):
         self._add_account_choices()
 
     def account_filters(self) -> selectors.AccountFilters:
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        """The filters of a valid (or unbound) form; an invalid one has none (see
+        `ReportFilterForm.filters`)."""
+        if self.is_bound and self.errors:
+            raise ValueError("An invalid account form has no filters; show its errors.")
+        data = getattr(self, "cleaned_data", {}) if self.is_bound else {}
         return selectors.AccountFilters(
             plan=data.get("plan") or "",
             segment=data.get("segment") or "",

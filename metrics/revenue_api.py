@@ -272,16 +272,14 @@ def retention_payloads(rows: dict[str, list[tuple]], slugs: dict[str, str]) -> d
 
 
 def health_at(*, start: dt.datetime, filters: sel.RevenueFilters) -> dict[int, int | None]:
-    """Each account's health colour from the answers in the health window before `start`
-    (the scoring of the accounts list, frozen at the start for its answers)."""
-    health_settings = HealthSettings.load()
+    """Each account's health colour as the accounts list scores it with `start` as its
+    reference: answers in the health window before it, recency measured at it."""
     rows = selectors.account_scores(
         filters=selectors.AccountFilters(
             plan=filters.plan, segment=filters.segment, region=filters.region, owner=filters.owner
         ),
-        since=start - dt.timedelta(days=health_settings.window_days),
-        until=start,
-        health_settings=health_settings,
+        reference=start,
+        health_settings=HealthSettings.load(),
     )
     return {row.pk: HEALTH_CODES.get(row.health_colour) for row in rows}
 

@@ -533,14 +533,13 @@ def mrr_at(*, instant: dt.datetime, account_ids: list[int]) -> dict[int, tuple[D
 
 # --- An account's category at a reference instant ---------------------------------------------
 
-CATEGORY_WINDOW_DAYS = 365
-
-
 def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> tuple[str, list]:
     """`cat(account_id, grp, category)`: for each group of surveys (say "nps": the NPS
     surveys), the category (+1, 0, -1) of each account's most recent counted answer to them in
-    the 365 days before `reference` (DESIGN.md, "An account's NPS category"); accounts without
-    one have no row ("no answer"). Frozen at `reference`, so later answers cannot leak in."""
+    the ACCOUNT_CATEGORY_DAYS (365) before `reference`; accounts without one have no row ("no
+    answer"). The rule of DESIGN.md ("An account's NPS category") that `selectors.latest_category`
+    applies to the account lists, ties included (the more cautious category wins), in SQL over
+    a chosen set of surveys. Frozen at `reference`, so later answers cannot leak in."""
     names = [name for name, ids in groups.items() for _id in ids]
     ids = [survey_id for _name, survey_ids in groups.items() for survey_id in survey_ids]
     sql = """
@@ -550,11 +549,11 @@ def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> 
         JOIN unnest(%s::text[], %s::bigint[]) AS g(grp, survey_id) ON g.survey_id = r.survey_id
         WHERE r.account_id IS NOT NULL AND NOT r.excluded
           AND r.answered_at < %s AND r.answered_at >= %s
-        -- Two answers at the same instant: the less favourable counts. Only columns of the
-        -- counted-answers index, so it is read alone.
+        -- Two answers at the same instant: the more cautious category counts. Only columns of
+        -- the counted-answers index, so it is read alone.
         ORDER BY r.account_id, g.grp, r.answered_at DESC, r.category
     )"""
-    since = reference - dt.timedelta(days=CATEGORY_WINDOW_DAYS)
+    since = reference - dt.timedelta(days=settings.ACCOUNT_CATEGORY_DAYS)
     return sql, [names, ids, reference, since]
 
 

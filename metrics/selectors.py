@@ -149,17 +149,32 @@ def _apply_filters(
     return qs
 
 
+QUARANTINED_CHOICES = ("exclude", "include", "only")
+
+
 def counted_responses(
-    *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
+    *,
+    survey: Survey | None = None,
+    period: Period | None = None,
+    filters: Filters | None = None,
+    quarantined: str = "exclude",
 ) -> QuerySet[Response]:
-    """Responses that count in scores: not excluded, inside the period, matching the filters."""
+    """Responses that count in scores: not excluded (by staff, or quarantined as suspected
+    bots), inside the period, matching the filters. Exports may ask for the quarantined ones
+    too (`quarantined="include"`) or only them (`"only"`); scores never do."""
     if filters is None:
         filters = Filters(
             period=period or Period(None, None, ZoneInfo(settings.TIME_ZONE)),
             kind=survey.kind if survey else Kind.NPS,
             surveys=(survey.pk,) if survey else (),
         )
-    qs = Response.objects.using(settings.REPORTS_DATABASE).filter(excluded=False)
+    qs = Response.objects.using(settings.REPORTS_DATABASE)
+    if quarantined == "only":
+        qs = qs.filter(quarantined=True)
+    elif quarantined == "include":
+        qs = qs.filter(Q(excluded=False) | Q(quarantined=True))
+    else:
+        qs = qs.filter(excluded=False)
     if filters.surveys:
         qs = qs.filter(survey_id__in=filters.surveys)
     elif filters.kind:
@@ -297,8 +312,17 @@ def summary(*, survey: Survey, period: Period) -> dict:
     return score_summary(filters=Filters(period=period, kind=survey.kind, surveys=(survey.pk,)))
 
 
-def trend(*, filters: Filters, granularity: str = "month") -> list[dict]:
-    """Scores per day, week or month in the viewer's time zone; empty buckets are omitted."""
+def trend(
+    *, filters: Filters, granularity: str = "month", window_days: int | None = None
+) -> list[dict]:
+    """Scores per day, week or month in the viewer's time zone; empty buckets are omitted.
+
+    With `window_days` (30 or 90), each point is the score of the `window_days` days ending
+    with its bucket's last day (or the period's end), so that a month with a handful of answers
+    does not swing the line; the counts of the days before the period's start are used.
+    """
+    if window_days:
+        return _rolling_trend(filters=filters, granularity=granularity, window_days=window_days)
     trunc = GRANULARITIES[granularity]
     rows = (
         counted_responses(filters=filters)
@@ -308,6 +332,82 @@ def trend(*, filters: Filters, granularity: str = "month") -> list[dict]:
         .order_by("bucket")
     )
     return [{"bucket": _as_date(row["bucket"]), **_result(filters.kind, row)} for row in rows]
+
+
+ROLLING_WINDOWS = (30, 90)
+
+
+def bucket_start(day: dt.date, granularity: str) -> dt.date:
+    """The first day of the day, week (Monday, as TruncWeek) or month holding `day`."""
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def buckets(period: Period, granularity: str) -> list[dt.date]:
+    """Every bucket of the period, empty or not (charts draw the empty ones as gaps). An open
+    end is today in the period's time zone."""
+    if period.start is None:
+        return []
+    end = period.end or timezone.localtime(timezone.now(), period.tz).date()
+    result = []
+    current = bucket_start(period.start, granularity)
+    while current <= end:
+        result.append(current)
+        if granularity == "month":
+            current = (current + dt.timedelta(days=32)).replace(day=1)
+        else:
+            current += dt.timedelta(days=7 if granularity == "week" else 1)
+    return result
+
+
+def bucket_count(period: Period, granularity: str) -> int:
+    """How many buckets `buckets` would list, without listing them."""
+    if period.start is None:
+        return 0
+    end = period.end or timezone.localtime(timezone.now(), period.tz).date()
+    first = bucket_start(period.start, granularity)
+    if end < first:
+        return 0
+    if granularity == "month":
+        return (end.year - first.year) * 12 + end.month - first.month + 1
+    return (end - first).days // (7 if granularity == "week" else 1) + 1
+
+
+def _rolling_trend(*, filters: Filters, granularity: str, window_days: int) -> list[dict]:
+    period = filters.period
+    extended = filters
+    if period.start is not None:
+        extended = filters.with_period(
+            Period(period.start - dt.timedelta(days=window_days - 1), period.end, period.tz)
+        )
+    daily: dict[dt.date, dict] = {
+        _as_date(row.pop("day")): row
+        for row in counted_responses(filters=extended)
+        .annotate(day=TruncDay("answered_at", tzinfo=period.tz))
+        .values("day")
+        .annotate(**_aggregates())
+        .order_by()
+    }
+    if not daily:
+        return []
+    start = period.start or min(daily)
+    end = period.end or max(daily)
+    points = buckets(Period(start, end, period.tz), granularity)
+    result = []
+    for index, first in enumerate(points):
+        last = (
+            min(end, points[index + 1] - dt.timedelta(days=1)) if index + 1 < len(points) else end
+        )
+        total = dict.fromkeys(_EMPTY, 0)
+        for offset in range(window_days):
+            for key, value in daily.get(last - dt.timedelta(days=offset), {}).items():
+                total[key] += value or 0
+        if total["n"]:
+            result.append({"bucket": first, "window_end": last, **_result(filters.kind, total)})
+    return result
 
 
 def monthly_trend(*, survey: Survey, period: Period) -> list[dict]:
@@ -358,6 +458,8 @@ class Dashboard:
     trend: list[dict]
     breakdown: list[dict]
     distribution: dict[int, int]
+    # Answers per score of each survey: surveys on different scales are never merged.
+    survey_distributions: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 def dashboard(
@@ -365,16 +467,16 @@ def dashboard(
 ) -> Dashboard:
     """Summary, trend, breakdown and distribution from ONE grouped query.
 
-    SQL groups at the (period bucket, dimension value, score, category) grain; the marginals
-    are sums of those few rows (at most buckets x groups x scale points), which is exact
-    because counts, sums and sums of squares add up.
+    SQL groups at the (period bucket, dimension value, survey, score, category) grain; the
+    marginals are sums of those few rows (at most buckets x groups x surveys x scale points),
+    which is exact because counts, sums and sums of squares add up.
     """
     trunc = GRANULARITIES[granularity]
     lookup, _label = DIMENSIONS[dimension]
     rows = (
         counted_responses(filters=filters)
         .annotate(bucket=trunc("answered_at", tzinfo=filters.period.tz), group=F(lookup))
-        .values("bucket", "group", "score", "category")
+        .values("bucket", "group", "survey_id", "score", "category")
         .annotate(c=Count("*"))
         .order_by()
     )
@@ -382,12 +484,14 @@ def dashboard(
     by_bucket: dict[dt.date, Counts] = defaultdict(Counts)
     by_group: dict[str | None, Counts] = defaultdict(Counts)
     histogram: dict[int, int] = defaultdict(int)
+    by_survey: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         score, category, count = row["score"], row["category"], row["c"]
         overall.add(score=score, category=category, count=count)
         by_bucket[_as_date(row["bucket"])].add(score=score, category=category, count=count)
         by_group[row["group"]].add(score=score, category=category, count=count)
         histogram[score] += count
+        by_survey[row["survey_id"]][score] += count
     kind = filters.kind
     return Dashboard(
         kind=kind,
@@ -403,6 +507,7 @@ def dashboard(
             )
         ],
         distribution=dict(histogram),
+        survey_distributions={pk: dict(counts) for pk, counts in by_survey.items()},
     )
 
 
@@ -410,12 +515,15 @@ def dashboard(
 
 
 def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dict]:
-    """Per survey, invitations created in the period: invited, sent, clicked, answered,
-    bounced and unsubscribed after this send, and the response rate (answered / sent).
+    """Per survey, invitations created in the period: invited, sent, clicked (a person opened
+    the page: a human action in it, or an answer that counts; never a link fetch alone, which
+    scanners make), answered (answers that count: not quarantined or excluded), bounced (this
+    invitation's own delivery bounced), unsubscribed (through this invitation, before any
+    answer to it), and the response rate (answered / sent).
 
-    One pass over the period's invitations, an index-only scan of `invitation_funnel` (the
-    survey ids are always listed so the index's leading column is used). Only contacts that
-    ever bounced or unsubscribed are joined, so the join is a small hash of those few.
+    One pass over the period's invitations, an index-only scan of `invitation_funnel_outcomes`
+    (the survey ids are always listed so the index's leading column is used), with an outer join
+    to only the few excluded answers (the partial index `response_excluded`).
     `surveys`: every survey ordered by name, when the caller has them (saves a query).
     """
     if surveys is None:
@@ -437,30 +545,33 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
         account_prefix="contact__account__",
         invitation_prefix="",
     )
-    # The filtered invitations, then a LEFT JOIN to only the contacts that ever bounced or
-    # unsubscribed: a small hash instead of all contacts. (Django's joins along a non-null
-    # foreign key are always INNER, hence the plain SQL around the ORM's query.)
     inner, params = (
         qs.order_by()
         .values(
+            i_id=F("pk"),
             i_survey=F("survey_id"),
-            i_contact=F("contact_id"),
             i_sent=F("sent_at"),
             i_clicked=F("clicked_at"),
             i_answered=F("answered_at"),
+            i_bounced=F("bounced_at"),
+            i_unsubscribed=F("unsubscribed_at"),
         )
         .query.sql_with_params()
     )
     connection = connections[settings.REPORTS_DATABASE]
-    contact_table = connection.ops.quote_name(Contact._meta.db_table)
+    response_table = connection.ops.quote_name(Response._meta.db_table)
+    counted_answer = "i.i_answered IS NOT NULL AND x.invitation_id IS NULL"
     # Only the ORM's compiled SQL and a table name go in; values stay parameters.
     sql = f"""
-        SELECT i.i_survey, COUNT(*), COUNT(i.i_sent), COUNT(i.i_clicked), COUNT(i.i_answered),
-               SUM(CASE WHEN c.bounced_at >= i.i_sent THEN 1 ELSE 0 END),
-               SUM(CASE WHEN c.unsubscribed_at >= i.i_sent THEN 1 ELSE 0 END)
+        SELECT i.i_survey, COUNT(*), COUNT(i.i_sent),
+               SUM(CASE WHEN i.i_clicked IS NOT NULL OR ({counted_answer}) THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {counted_answer} THEN 1 ELSE 0 END),
+               COUNT(i.i_bounced),
+               SUM(CASE WHEN i.i_unsubscribed IS NOT NULL
+                        AND (i.i_answered IS NULL OR i.i_unsubscribed < i.i_answered)
+                   THEN 1 ELSE 0 END)
         FROM ({inner}) i
-        LEFT JOIN {contact_table} c ON c.id = i.i_contact
-            AND (c.bounced_at IS NOT NULL OR c.unsubscribed_at IS NOT NULL)
+        LEFT JOIN {response_table} x ON x.invitation_id = i.i_id AND x.excluded
         GROUP BY i.i_survey
     """  # noqa: S608
     columns = ("survey_id", "invited", "sent", "clicked", "answered", "bounced", "unsubscribed")
@@ -501,8 +612,7 @@ class AccountFilters:
 class AccountRow:
     account: Account
     nps: scoring.Nps
-    nps_mean: float | None
-    category: int | None  # the account's NPS category from the mean of its answers
+    category: int | None  # of the account's most recent NPS answer in the category window
     csat: scoring.Proportion
     ces: scoring.Proportion
     ces_mean: float | None
@@ -549,13 +659,15 @@ _ACCOUNT_ZERO = {
     "nps_n": 0,
     "nps_promoters": 0,
     "nps_detractors": 0,
-    "nps_total": 0,
     "csat_n": 0,
     "csat_satisfied": 0,
     "ces_n": 0,
     "ces_agree": 0,
     "ces_total": 0,
     "last_answered_at": None,
+    "nps_last_detractor": None,
+    "nps_last_passive": None,
+    "nps_last_promoter": None,
 }
 
 
@@ -565,9 +677,12 @@ def account_counts(
     since: dt.datetime | None,
     until: dt.datetime | None,
     last_answer_since: dt.datetime | None,
+    category_since: dt.datetime | None = None,
 ) -> dict[int, dict]:
-    """Per account id: counted answers per kind in [since, until) and the last answer time
-    (looked for back to `last_answer_since`). One query grouped by account over responses."""
+    """Per account id: counted answers per kind in [since, until), the last answer time
+    (looked for back to `last_answer_since`) and, per NPS category, the time of the latest
+    NPS answer of that category since `category_since` (`latest_category` reads the account's
+    category from them). One query grouped by account over responses."""
     kinds = dict(
         Survey.objects.using(settings.REPORTS_DATABASE).values_list("pk", "kind").order_by()
     )
@@ -586,10 +701,15 @@ def account_counts(
     window = Q()
     if since is not None:
         window = Q(answered_at__gte=since)
-        lower = since if last_answer_since is None else min(since, last_answer_since)
+        lower = min(
+            bound for bound in (since, last_answer_since, category_since) if bound is not None
+        )
         qs = qs.filter(answered_at__gte=lower)
     if until is not None:
         qs = qs.filter(answered_at__lt=until)
+    any_nps = Q(survey_id__in=of_kind(Kind.NPS))
+    if category_since is not None:
+        any_nps &= Q(answered_at__gte=category_since)
     nps = window & Q(survey_id__in=of_kind(Kind.NPS))
     csat = window & Q(survey_id__in=of_kind(Kind.CSAT))
     ces = window & Q(survey_id__in=of_kind(Kind.CES))
@@ -599,17 +719,37 @@ def account_counts(
             nps_n=Count("category", filter=nps),
             nps_promoters=Count("category", filter=nps & Q(category=1)),
             nps_detractors=Count("category", filter=nps & Q(category=-1)),
-            nps_total=Sum("score", filter=nps),
             csat_n=Count("category", filter=csat),
             csat_satisfied=Count("category", filter=csat & Q(category=1)),
             ces_n=Count("category", filter=ces),
             ces_agree=Count("category", filter=ces & Q(category=1)),
             ces_total=Sum("score", filter=ces),
             last_answered_at=Max("answered_at"),
+            **{
+                key: Max("answered_at", filter=any_nps & Q(category=code))
+                for code, key in LATEST_BY_CATEGORY
+            },
         )
         .order_by()
     )
     return {row.pop("account_id"): row for row in rows}
+
+
+# The time of an account's latest NPS answer of each category, detractor first: should two
+# answers share one instant, the more cautious category wins.
+LATEST_BY_CATEGORY = ((-1, "nps_last_detractor"), (0, "nps_last_passive"), (1, "nps_last_promoter"))
+
+
+def latest_category(counts: dict) -> int | None:
+    """The account's NPS category: that of its most recent counted NPS answer in the category
+    window (the one rule for the revenue table, ARR at risk and at-risk lists); None for no
+    answer. Read from three per-category maxima of the grouped query, so no query per account."""
+    category, latest = None, None
+    for code, key in LATEST_BY_CATEGORY:
+        when = counts.get(key)
+        if when is not None and (latest is None or when > latest):
+            category, latest = code, when
+    return category
 
 
 def _health_values(
@@ -644,7 +784,6 @@ def _row(
     promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
     passives = n - promoters - detractors
     nps_result = scoring.nps(promoters, passives, detractors)
-    nps_mean = scoring.mean_score(n, float(counts["nps_total"] or 0))
     csat = scoring.proportion(counts["csat_satisfied"], counts["csat_n"])
     ces = scoring.proportion(counts["ces_agree"], counts["ces_n"])
     last = counts["last_answered_at"]
@@ -658,8 +797,7 @@ def _row(
     return AccountRow(
         account=account,
         nps=nps_result,
-        nps_mean=nps_mean,
-        category=scoring.nps_category_of_mean(nps_mean),
+        category=latest_category(counts),
         csat=csat,
         ces=ces,
         ces_mean=scoring.mean_score(counts["ces_n"], float(counts["ces_total"] or 0)),
@@ -673,47 +811,74 @@ def _row(
     )
 
 
+@dataclass(frozen=True)
+class AccountWindows:
+    """The windows an account list is computed over, all ending at `reference` (exclusive):
+    scores and health over the health settings' window; the NPS category from the most recent
+    NPS answer in ACCOUNT_CATEGORY_DAYS (DESIGN.md). Shown next to the numbers."""
+
+    reference: dt.datetime
+    health_since: dt.datetime
+    category_since: dt.datetime
+
+    @classmethod
+    def ending(cls, reference: dt.datetime, health_settings: HealthSettings) -> AccountWindows:
+        return cls(
+            reference=reference,
+            health_since=reference - dt.timedelta(days=health_settings.window_days),
+            category_since=reference - dt.timedelta(days=settings.ACCOUNT_CATEGORY_DAYS),
+        )
+
+
+def account_windows(
+    *, reference: dt.datetime | None = None, health_settings: HealthSettings | None = None
+) -> AccountWindows:
+    """The windows of an account list as of `reference` (default now; never in the future)."""
+    now = timezone.now()
+    return AccountWindows.ending(
+        min(reference or now, now), health_settings or HealthSettings.load()
+    )
+
+
 def _window_counts(
     *,
     filters: AccountFilters | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
+    reference: dt.datetime | None,
     health_settings: HealthSettings | None,
-) -> tuple[QuerySet[Account], dict[int, dict], HealthSettings, dt.datetime]:
-    """The matching accounts and their counts, with the health settings and the time they were
-    computed for. Without `since`, the window is the health settings' "recent answers" window;
-    the last answer (for recency) is looked for as far back as recency can still score."""
+) -> tuple[QuerySet[Account], dict[int, dict], HealthSettings, AccountWindows]:
+    """The matching accounts and their counts (with what their NPS category is read from), with
+    the health settings and the windows they were computed for, ending at `reference` (default
+    now). The last answer (for recency) is looked for as far back as recency can still score."""
     filters = filters or AccountFilters()
     health_settings = health_settings or HealthSettings.load()
-    now = timezone.now()
-    if since is None and until is None:
-        since = now - dt.timedelta(days=health_settings.window_days)
+    windows = account_windows(reference=reference, health_settings=health_settings)
     accounts = filtered_accounts(filters=filters)
     counts = account_counts(
         accounts=accounts if filters != AccountFilters() else None,
-        since=since,
-        until=until,
-        last_answer_since=now - dt.timedelta(days=health_settings.recency_zero_days),
+        since=windows.health_since,
+        until=windows.reference,
+        last_answer_since=windows.reference - dt.timedelta(days=health_settings.recency_zero_days),
+        category_since=windows.category_since,
     )
-    return accounts, counts, health_settings, now
+    return accounts, counts, health_settings, windows
 
 
 def account_rows(
     *,
     filters: AccountFilters | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    reference: dt.datetime | None = None,
     health_settings: HealthSettings | None = None,
 ) -> list[AccountRow]:
-    """Each matching account with rolling scores and health. Four queries, whatever the size.
+    """Each matching account with rolling scores and health as of `reference` (default now).
+    Four queries, whatever the size.
 
     For many accounts, `account_scores` (no models, no health components) is much cheaper.
     """
-    accounts, counts, health_settings, now = _window_counts(
-        filters=filters, since=since, until=until, health_settings=health_settings
+    accounts, counts, health_settings, windows = _window_counts(
+        filters=filters, reference=reference, health_settings=health_settings
     )
     return [
-        _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, now)
+        _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, windows.reference)
         for account in accounts
     ]
 
@@ -746,16 +911,16 @@ class AccountScore:
 def account_scores(
     *,
     filters: AccountFilters | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    reference: dt.datetime | None = None,
     health_settings: HealthSettings | None = None,
 ) -> list[AccountScore]:
     """The same scores as `account_rows` (same window rules, same arithmetic) for every
     matching account, in the accounts' order: one grouped query for the counts, one for the
-    account columns, then a few arithmetic steps per account."""
-    accounts, counts, health_settings, now = _window_counts(
-        filters=filters, since=since, until=until, health_settings=health_settings
+    account columns and categories, then a few arithmetic steps per account."""
+    accounts, counts, health_settings, windows = _window_counts(
+        filters=filters, reference=reference, health_settings=health_settings
     )
+    now = windows.reference
     weights = health_settings.weights
     red_below, green_from = health_settings.red_below, health_settings.green_from
     result = []
@@ -803,9 +968,7 @@ def account_scores(
                 renewal_date=renewal_date,
                 owner_name=owner_name,
                 nps=scoring.nps(promoters, n - promoters - detractors, detractors),
-                category=scoring.nps_category_of_mean(
-                    scoring.mean_score(n, float(own["nps_total"] or 0))
-                ),
+                category=latest_category(own),
                 health_score=score,
                 health_colour=scoring.health_colour(score, red_below, green_from),
                 last_answered_at=own["last_answered_at"],
@@ -862,10 +1025,11 @@ def revenue(rows: list[AccountRow] | list[AccountScore]) -> list[CurrencyRevenue
     """ARR by account NPS category, ARR at risk and revenue-weighted NPS, per currency.
 
     Currencies are never added together (no exchange rates): one line per currency, the
-    largest ARR first. Churned accounts hold no ARR. Revenue-weighted NPS is the mean of the
-    accounts' own NPS weighted by their ARR, so an account counts once however many of its
-    contacts answer. ARR at risk: accounts whose answers make them detractors or whose health
-    is red.
+    largest ARR first. Churned accounts hold no ARR. An account's category is that of its most
+    recent NPS answer in the category window (`latest_category`; none: "no answer").
+    Revenue-weighted NPS is the mean of the accounts' own NPS (health window) weighted by their
+    ARR, so an account counts once however many of its contacts answer. ARR at risk: detractor
+    accounts (by that category) and accounts whose health is red, as of the same date.
     """
     by_currency: dict[str, CurrencyRevenue] = {}
     for row in rows:
@@ -905,11 +1069,12 @@ def account_kind_summaries(*, account: Account, since: dt.datetime | None) -> di
 
 
 def account_contacts(*, account: Account) -> QuerySet[Contact]:
-    """The account's contacts with their counted answers and last answer time."""
+    """The account's contacts with their counted answers and last answer time (erased contacts,
+    kept only as anonymous rows for the counts, are not listed)."""
     counted = Q(responses__excluded=False)
     return (
         Contact.objects.using(settings.REPORTS_DATABASE)
-        .filter(account=account)
+        .filter(account=account, erased_at__isnull=True)
         .annotate(
             answers=Count("responses", filter=counted),
             last_answered_at=Max("responses__answered_at", filter=counted),
@@ -919,7 +1084,8 @@ def account_contacts(*, account: Account) -> QuerySet[Contact]:
 
 
 def account_timeline(*, account: Account) -> QuerySet[Response]:
-    """Every answer of the account's contacts, newest first (excluded ones too, marked)."""
+    """Every answer of the account's contacts, newest first (quarantined and excluded ones
+    too, marked)."""
     return (
         Response.objects.using(settings.REPORTS_DATABASE)
         .filter(account=account)

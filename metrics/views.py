@@ -27,11 +27,16 @@ TILE_KINDS = (Kind.NPS, Kind.CSAT, Kind.CES, Kind.CES1)
 @permission_required(VIEW_REPORTS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # Never numbers for other filters than the ones shown: the errors, and nothing else.
+        return render(
+            request, "reports/dashboard.html", {"form": form, "invalid": True}, status=400
+        )
+    data_in = form.cleaned_data if form.is_bound else {}
     filters = form.filters()
-    granularity = (form.is_bound and form.is_valid() and form.cleaned_data["granularity"]) or (
-        "month"
-    )
-    dimension = (form.is_bound and form.is_valid() and form.cleaned_data["group_by"]) or "plan"
+    granularity = data_in.get("granularity") or "month"
+    dimension = data_in.get("group_by") or "plan"
+    window = data_in.get("window")
     surveys = list(Survey.objects.using(settings.REPORTS_DATABASE).order_by("name"))
     scales: dict[str, set[int]] = {}
     for survey in surveys:
@@ -40,20 +45,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     kind_surveys = [s for s in surveys if s.kind == filters.kind]
     selected = next((s for s in kind_surveys if s.pk in filters.surveys), None)
     data = selectors.dashboard(filters=filters, granularity=granularity, dimension=dimension)
-    category_survey = selected or (kind_surveys[0] if kind_surveys else None)
-    if category_survey is not None:
-        scale = list(category_survey.scale)
-    else:
-        scale = sorted(data.distribution)
-    distribution = [
-        (
-            score,
-            data.distribution.get(score, 0),
-            category_survey.category_of(score) if category_survey else 0,
-        )
-        for score in scale
-    ]
-    peak = max((count for _score, count, _cat in distribution), default=0) or 1
+    trend = (
+        selectors.trend(filters=filters, granularity=granularity, window_days=window)
+        if window
+        else data.trend
+    )
     lo, hi = filters.period.bounds()
     account_filters = selectors.AccountFilters(
         plan=filters.plan,
@@ -62,10 +58,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status=filters.status,
         owner=filters.owner,
     )
-    # The revenue table needs each account's category and health, not its model.
-    scores = selectors.account_scores(filters=account_filters, since=lo, until=hi)
+    # The revenue table: every account as of the period's end, by the one category rule.
+    health_settings = HealthSettings.load()
+    windows = selectors.account_windows(reference=hi, health_settings=health_settings)
+    scores = selectors.account_scores(
+        filters=account_filters, reference=windows.reference, health_settings=health_settings
+    )
     # ARR as the subscription ledger had it at the report date (the period's end).
-    scores = revenue_views.with_ledger_mrr(scores, at=hi or timezone.now())
+    scores = revenue_views.with_ledger_mrr(scores, at=windows.reference)
     date_format = "%Y-%m" if granularity == "month" else "%Y-%m-%d"
     context = {
         "form": form,
@@ -77,14 +77,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "surveys": kind_surveys,
         "tiles": _kind_tiles(filters, data, scales, {s.pk: s.kind for s in surveys}),
         "data": data,
+        "trend": trend,
+        "window": window,
         "show_mean": len(scales.get(filters.kind, set())) <= 1,
         "granularity": granularity,
         "date_format": "Y-m" if granularity == "month" else "Y-m-d",
-        "trend_chart": charts.trend_chart(filters.kind, data.trend, date_format),
-        "distribution": [
-            (score, count, 100 * count / peak, category) for score, count, category in distribution
-        ],
-        "distribution_chart": charts.distribution_chart(distribution),
+        "trend_chart": charts.trend_chart(
+            filters.kind,
+            trend,
+            date_format,
+            buckets=selectors.buckets(filters.period, granularity),
+        ),
+        "distributions": _distributions(
+            [selected] if selected else kind_surveys, data.survey_distributions
+        ),
         "dimension": dimension,
         "dimension_label": selectors.DIMENSIONS[dimension][1],
         # The funnel lists every survey (all kinds) unless one survey is chosen.
@@ -92,8 +98,43 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             filters=filters if filters.surveys else replace(filters, kind=""), surveys=surveys
         ),
         "revenue": selectors.revenue(scores),
+        "windows": windows,
+        "health_settings": health_settings,
+        "category_days": settings.ACCOUNT_CATEGORY_DAYS,
     }
     return render(request, "reports/dashboard.html", context)
+
+
+def _distributions(surveys: list[Survey], counts: dict[int, dict[int, int]]) -> list[dict]:
+    """Answers per score, one table and chart per scale: surveys on different scales (a CSAT
+    1-5 and a CSAT 1-10) are never merged, and each point is coloured by its own scale's
+    categories."""
+    by_scale: dict[tuple[int, int], list[Survey]] = {}
+    for survey in surveys:
+        by_scale.setdefault((survey.scale_min, survey.scale_max), []).append(survey)
+    result = []
+    for (low, high), members in sorted(by_scale.items()):
+        totals = {
+            score: sum(counts.get(survey.pk, {}).get(score, 0) for survey in members)
+            for score in range(low, high + 1)
+        }
+        if not any(totals.values()) and len(by_scale) > 1:
+            continue
+        points = [(score, count, members[0].category_of(score)) for score, count in totals.items()]
+        peak = max(totals.values(), default=0) or 1
+        result.append(
+            {
+                "scale": f"{low}–{high}",
+                "surveys": members,
+                "n": sum(totals.values()),
+                "rows": [
+                    (score, count, 100 * count / peak, category)
+                    for score, count, category in points
+                ],
+                "chart": charts.distribution_chart(points),
+            }
+        )
+    return result
 
 
 def _kind_tiles(
@@ -162,12 +203,18 @@ def sort_rows(
 @permission_required(VIEW_REPORTS)
 def account_list(request: HttpRequest) -> HttpResponse:
     form = AccountListForm(request.GET or None)
-    valid = form.is_bound and form.is_valid()
-    data = form.cleaned_data if valid else {}
+    if form.is_bound and not form.is_valid():
+        return render(request, "reports/accounts.html", {"form": form, "invalid": True}, status=400)
+    data = form.cleaned_data if form.is_bound else {}
     health_settings = HealthSettings.load()
+    windows = selectors.account_windows(health_settings=health_settings)
     # Every matching account is scored (the revenue table sums them all, and health can be
     # filtered and sorted on), but only the page's accounts are loaded as full rows.
-    rows = selectors.account_scores(filters=form.account_filters(), health_settings=health_settings)
+    rows = selectors.account_scores(
+        filters=form.account_filters(),
+        reference=windows.reference,
+        health_settings=health_settings,
+    )
     if data.get("health"):
         rows = [row for row in rows if row.health_colour == data["health"]]
     if data.get("at_risk"):
@@ -190,6 +237,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "total": len(rows),
         "revenue": selectors.revenue(rows),
         "health_settings": health_settings,
+        "windows": windows,
+        "category_days": settings.ACCOUNT_CATEGORY_DAYS,
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
         "sort": sort,
@@ -216,14 +265,23 @@ def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         granularity="month",
     )
     timeline = Paginator(selectors.account_timeline(account=account), TIMELINE_PER_PAGE)
+    recent = selectors.account_kind_summaries(account=account, since=since)
+    all_time = selectors.account_kind_summaries(account=account, since=None)
     context = {
+        "recent": recent,
+        "all_time": all_time,
+        "nps_pair": (recent[Kind.NPS], all_time[Kind.NPS]),
+        "csat_pair": (recent[Kind.CSAT], all_time[Kind.CSAT]),
+        "ces_pair": (recent[Kind.CES], all_time[Kind.CES]),
         "account": account,
         "row": row,
         "health_settings": health_settings,
-        "recent": selectors.account_kind_summaries(account=account, since=since),
-        "all_time": selectors.account_kind_summaries(account=account, since=None),
+        "category_days": settings.ACCOUNT_CATEGORY_DAYS,
         "trend": trend,
-        "trend_chart": charts.trend_chart(Kind.NPS, trend),
+        # Months without answers are gaps: the line never joins months that are not adjacent.
+        "trend_chart": charts.trend_chart(
+            Kind.NPS, trend, buckets=selectors.buckets(trend_period, "month")
+        ),
         "contacts": selectors.account_contacts(account=account),
         "timeline": timeline.get_page(request.GET.get("page")),
         "component_labels": scoring.HEALTH_COMPONENTS,

@@ -4,6 +4,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import distribution, selectors, services
 from .admin_data import ResponseImportMixin
@@ -113,17 +114,19 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
         "reason",
         "confirmed_via",
         "suspected_bot",
+        "quarantined",
         "excluded",
     ]
     list_filter = [
         "survey",
         "category",
+        "quarantined",
         "excluded",
         "suspected_bot",
         "confirmed_via",
         "account__plan",
     ]
-    actions = ["exclude_responses", "restore_responses"]
+    actions = ["release_responses", "exclude_responses", "restore_responses"]
     search_fields = ["contact__email", "comment", "account__name"]
     list_select_related = ["survey", "contact", "account"]
     date_hierarchy = "answered_at"
@@ -139,11 +142,34 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
         "survey",
         "reason",
         "suspected_bot",
+        # Quarantine and exclusion change only through the actions (one write path each).
+        "quarantined",
+        "excluded",
+        "released_at",
+        "released_by",
         "bot_signals_display",
         "announce_pending",
         "announced_at",
     ]
     exclude = ["bot_signals"]
+
+    @admin.action(
+        description=_("Release selected quarantined responses (they were people)"),
+        permissions=["change"],
+    )
+    def release_responses(self, request, queryset) -> None:
+        released = services.release_responses(
+            response_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d response released: it counts from now on.",
+                "%(count)d responses released: they count from now on.",
+                released,
+            )
+            % {"count": released},
+        )
 
     @admin.action(description=_("Exclude selected responses from every score"))
     def exclude_responses(self, request, queryset) -> None:
@@ -155,7 +181,9 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
     @admin.action(description=_("Restore selected responses to the scores"))
     def restore_responses(self, request, queryset) -> None:
         changed = services.set_excluded(
-            response_ids=list(queryset.values_list("pk", flat=True)), excluded=False
+            response_ids=list(queryset.values_list("pk", flat=True)),
+            excluded=False,
+            actor=request.user,
         )
         self.message_user(request, _("%(count)d responses restored.") % {"count": changed})
 

@@ -114,6 +114,12 @@ class _Statements:
         updates = {column: f"EXCLUDED.{column}" for column in REPLACED_ON_REANSWER}
         for column in ("comment", "reason"):
             updates[column] = keep_unless_given.format(col=column, table=response_table)
+        # Quarantine follows the latest confirmation (a person's answer after a scanner's is
+        # counted; a suspect's after a person's is held back), but an answer staff excluded
+        # stays excluded. SET expressions read the stored row as it was before the update.
+        staff_excluded = f"({response_table}.excluded AND NOT {response_table}.quarantined)"
+        updates["excluded"] = f"{staff_excluded} OR EXCLUDED.quarantined"
+        updates["quarantined"] = f"EXCLUDED.quarantined AND NOT {staff_excluded}"
         stored = [
             f for f in Response._meta.concrete_fields if f.attname not in REPLACED_ON_REANSWER
         ]

@@ -1,13 +1,16 @@
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
+from rest_framework.views import APIView
 
 from accounts import services as account_services
 
 from . import services
-from .models import Invitation, Survey
+from .models import Invitation, Response, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
 
 
@@ -73,4 +76,36 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return ApiResponse(
             InvitationSerializer(invitation).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ResponseReleaseView(APIView):
+    """Release a quarantined answer (a suspected bot that staff judged to be a person): it
+    counts from now on and gets its alerts, follow-up and webhooks. Idempotent: the answer's
+    quarantine state is returned either way."""
+
+    required_permissions = ("surveys.change_response",)
+
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiResponse(description="No such answer.")},
+    )
+    def post(self, request: Request, public_id) -> ApiResponse:
+        response = Response.objects.filter(public_id=public_id).only("pk").first()
+        if response is None:
+            raise NotFound("No response with this id.")
+        released = services.release_responses(response_ids=[response.pk], actor=request.user)
+        response = Response.objects.select_related("released_by").get(pk=response.pk)
+        return ApiResponse(
+            {
+                "id": str(response.public_id),
+                "released": bool(released),
+                "suspected_bot": response.suspected_bot,
+                "quarantined": response.quarantined,
+                "excluded": response.excluded,
+                "released_at": response.released_at,
+                "released_by": (
+                    response.released_by.get_username() if response.released_by else None
+                ),
+            }
         )

@@ -148,7 +148,8 @@ def create_invitation(
 
     Idempotent per (survey, event_id): the same event for the same contact returns the existing
     invitation and (invitation, False), sending nothing. The same event id for another contact
-    is kept as a suppressed `duplicate_event` row. Suppressed invitations keep their reason.
+    is kept as one suppressed `duplicate_event` row, which retries return. Suppressed
+    invitations keep their reason.
     """
     properties = dict(properties or {})
     if event_id:
@@ -156,14 +157,13 @@ def create_invitation(
         if existing and existing.contact_id == contact.pk:
             return existing, False
         if existing:
-            properties["event_id"] = event_id
-            return _create_row(
+            return _duplicate_event_row(
                 survey=survey,
                 contact=contact,
+                event_id=event_id,
                 properties=properties,
                 campaign=campaign,
-                reason=Reason.DUPLICATE_EVENT,
-            ), True
+            )
     try:
         with transaction.atomic():
             # One writer per contact (and per account under a cap) at a time, so two events
@@ -185,6 +185,42 @@ def create_invitation(
     if invitation.status == Status.QUEUED:
         enqueue_send(invitation_ids=[invitation.pk])
     return invitation, True
+
+
+def _duplicate_event_row(
+    *,
+    survey: Survey,
+    contact: Contact,
+    event_id: str,
+    properties: dict,
+    campaign: Campaign | None,
+) -> tuple[Invitation, bool]:
+    """The suppressed `duplicate_event` row kept for an event id another contact already has.
+    Idempotent: a retry of the same (survey, event id, contact) returns the row the first try
+    made, (row, False), instead of adding one per retry."""
+    with transaction.atomic():
+        # One writer per contact at a time, so two concurrent retries make one row.
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        earlier = (
+            Invitation.objects.filter(
+                survey=survey,
+                contact=contact,
+                event_id__isnull=True,
+                suppression_reason=Reason.DUPLICATE_EVENT,
+                properties__event_id=event_id,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if earlier is not None:
+            return earlier, False
+        return _create_row(
+            survey=survey,
+            contact=contact,
+            properties={**properties, "event_id": event_id},
+            campaign=campaign,
+            reason=Reason.DUPLICATE_EVENT,
+        ), True
 
 
 def _create_row(
@@ -1025,6 +1061,23 @@ def resend_failed(*, invitation_ids: Iterable[int]) -> int:
     return len(ids)
 
 
+def _attribute_to_last_sent(*, recipient: str, column: str, when: datetime) -> None:
+    """A bounce or an ESP unsubscribe belongs to the last message sent to the address (the one
+    that bounced, or whose unsubscribe link was used), not to every earlier invitation: the
+    funnel counts it there once. Idempotent: an invitation keeps its first such time."""
+    for contact_id in Contact.objects.filter(email__iexact=recipient).values_list("pk", flat=True):
+        last = (
+            Invitation.objects.filter(contact_id=contact_id, sent_at__lte=when)
+            .order_by("-sent_at", "-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if last is not None:
+            Invitation.objects.filter(pk=last, **{f"{column}__isnull": True}).update(
+                **{column: when}
+            )
+
+
 def record_delivery_event(*, event_type: str, recipient: str, description: str = "") -> int:
     """Suppress a contact after a hard bounce, a complaint or an ESP unsubscribe. Idempotent.
 
@@ -1042,6 +1095,8 @@ def record_delivery_event(*, event_type: str, recipient: str, description: str =
     changed = Contact.objects.filter(
         **{"email__iexact": recipient.strip(), f"{column}__isnull": True}
     ).update(**{column: now, "updated_at": now})
+    if event_type in ("bounced", "unsubscribed"):
+        _attribute_to_last_sent(recipient=recipient.strip(), column=column, when=now)
     if changed:
         reason = {"bounced": Reason.BOUNCED, "complained": Reason.COMPLAINED}.get(
             event_type, Reason.UNSUBSCRIBED

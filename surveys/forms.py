@@ -5,9 +5,11 @@ from .models import Response, Survey
 
 COMMENT_MAX = 5000
 # How the page may say an answer was confirmed; API and import never come from the page.
+# VISIBLE (a page left open) is taken from an old script but flags the answer as a suspected bot.
 PAGE_CONFIRMATIONS = [
     Response.ConfirmedVia.SUBMIT,
     Response.ConfirmedVia.TAP,
+    Response.ConfirmedVia.PAGE,
     Response.ConfirmedVia.TYPING,
     Response.ConfirmedVia.VISIBLE,
 ]

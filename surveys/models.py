@@ -287,8 +287,38 @@ class Survey(Audience):
     def __str__(self) -> str:
         return self.name
 
+    def answered_scale_errors(self, *, kind: str, scale_min: int, scale_max: int) -> dict:
+        """Errors for changing the kind or scale of a survey that has answers: its stored
+        scores and categories were made on the old ones (a CSAT 4 read as NPS is a detractor),
+        so the numbers would silently change meaning. Empty when nothing changes or no answers.
+        """
+        if self.pk is None:
+            return {}
+        stored = (
+            Survey.objects.filter(pk=self.pk).values_list("kind", "scale_min", "scale_max").first()
+        )
+        if stored is None or stored == (kind, scale_min, scale_max):
+            return {}
+        if not Response.objects.filter(survey_id=self.pk).exists():
+            return {}
+        message = _(
+            "This survey has answers, so its kind and scale can no longer change (they were "
+            "given on the %(kind)s scale %(min)s-%(max)s). Create a new survey instead."
+        ) % {
+            "kind": Kind(stored[0]).label,
+            "min": stored[1],
+            "max": stored[2],
+        }
+        field = "kind" if kind != stored[0] else "scale_max"
+        return {field: [message]}
+
     def clean(self) -> None:
         self.clean_audience()
+        errors = self.answered_scale_errors(
+            kind=self.kind, scale_min=self.scale_min, scale_max=self.scale_max
+        )
+        if errors:
+            raise ValidationError(errors)
         allowed = ALLOWED_SCALES.get(self.kind, set())
         if (self.scale_min, self.scale_max) not in allowed:
             choices = ", ".join(f"{lo}-{hi}" for lo, hi in sorted(allowed))
@@ -487,7 +517,15 @@ class Invitation(models.Model):
         help_text=_("Queued rows are handed to a worker again from this time on."),
     )
     reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
-    clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(
+        _("first opened by a person at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The first human action in the answer page (a tap, a key, an answer); a fetch of the "
+            "link alone, which mail scanners make, does not count."
+        ),
+    )
     link_fetches = models.JSONField(
         _("link fetches"),
         default=dict,
@@ -495,6 +533,10 @@ class Invitation(models.Model):
         help_text=_("GET/HEAD counts and scores fetched: mail scanners fetch every link."),
     )
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # What happened to this invitation's own message (the funnel counts these, not the
+    # contact's current state): its delivery bounced, or the person unsubscribed through it.
+    bounced_at = models.DateTimeField(_("delivery bounced at"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed through it at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"))
     last_error = models.TextField(_("last error"), blank=True)
 
@@ -515,8 +557,16 @@ class Invitation(models.Model):
             models.Index(fields=["contact", "created_at"], name="invitation_contact_created"),
             # The reports' funnel: counts per survey over a creation window, index-only.
             models.Index(
-                fields=["survey", "created_at", "sent_at", "clicked_at", "answered_at", "contact"],
-                name="invitation_funnel",
+                fields=[
+                    "survey",
+                    "created_at",
+                    "sent_at",
+                    "clicked_at",
+                    "answered_at",
+                    "bounced_at",
+                    "unsubscribed_at",
+                ],
+                name="invitation_funnel_outcomes",
             ),
         ]
 
@@ -550,7 +600,8 @@ class Response(models.Model):
     class ConfirmedVia(models.TextChoices):
         SUBMIT = "submit", _("Submitted the form")
         TAP = "tap", _("Tapped a score in the page")
-        VISIBLE = "visible", _("Page stayed visible")
+        PAGE = "page", _("Touched the page or pressed a key")
+        VISIBLE = "visible", _("Page stayed visible (no longer accepted as a confirmation)")
         TYPING = "typing", _("Typed a comment")
         API = "api", _("API")
         IMPORT = "import", _("Imported")
@@ -600,14 +651,38 @@ class Response(models.Model):
         _("confirmed via"), max_length=10, choices=ConfirmedVia.choices, default=ConfirmedVia.SUBMIT
     )
     excluded = models.BooleanField(
-        _("excluded"), default=False, help_text=_("Excluded responses count in no score.")
+        _("excluded"),
+        default=False,
+        help_text=_(
+            "Excluded responses count in no score, alert, follow-up, webhook or default export: "
+            "staff excluded them, or they are quarantined."
+        ),
     )
     reason = models.CharField(_("main reason"), max_length=200, blank=True)
     bot_signals = models.JSONField(_("bot signals"), default=dict, blank=True)
     suspected_bot = models.BooleanField(
         _("suspected bot"),
         default=False,
-        help_text=_("Bot signals suggest a mail scanner; staff decide whether to exclude."),
+        help_text=_("Bot signals of the confirming request suggest a mail scanner."),
+    )
+    # A suspected bot's answer is quarantined when saved: excluded (so it counts nowhere) until
+    # staff release it. Invariant: quarantined implies excluded.
+    quarantined = models.BooleanField(
+        _("quarantined"),
+        default=False,
+        help_text=_(
+            "Suspected bot: held out of every score, alert, follow-up, webhook and default "
+            "export until staff release it."
+        ),
+    )
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("released by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # The outbox of `response_saved`: an answer is announced to the higher apps by a worker,
     # never in the respondent's request. `announced_at` is empty until the first announcement.
@@ -627,6 +702,10 @@ class Response(models.Model):
                 fields=["survey", "answered_at", "category", "score", "account"],
                 condition=Q(excluded=False),
                 name="response_counted",
+            ),
+            # Only excluded answers (few): the funnel's "answered" leaves them out.
+            models.Index(
+                fields=["invitation"], condition=Q(excluded=True), name="response_excluded"
             ),
             # Only answers still to be announced: tiny however big the table grows.
             models.Index(

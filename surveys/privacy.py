@@ -1,20 +1,28 @@
 """Data-subject requests (LGPD art. 18, GDPR art. 15/17/20): export or erase one contact.
 
-Erasure removes the person, not the statistics: the contact row, its invitations (with their
-properties and tokens) and every comment and free-text reason go; each score stays as an
-anonymous response (no contact, no invitation, no text) still tied to its survey and to the
-company account, so NPS by plan or period does not change. Both operations are audit-logged.
+Erasure removes the person, not the statistics: anonymise, don't delete, what counts. The
+contact row is kept without email, name or properties (never mailed again), its invitations
+keep only their dates and outcomes (new tokens, no properties or event id), its answers keep
+only score, category, time, survey, account and language (no comment, reason or signals); the
+other apps scrub their copies in the same transaction (`contact_erased`: webhook bodies,
+follow-up notes). So every count, from NPS by plan to the response funnel, is unchanged.
+Both operations are audit-logged.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.audit import record_audit
 from accounts.models import AuditLog, Contact
 
-from .models import Invitation, Response
+from .models import Invitation, Response, new_token
+from .signals import contact_erased
 
 
 def _iso(value) -> str | None:
@@ -84,23 +92,38 @@ def export_contact_data(*, contact: Contact, actor) -> dict:
 
 
 def erase_contact(*, contact: Contact, actor) -> dict:
-    """Erase a contact's personal data; keep its scores anonymously. All or nothing."""
+    """Erase a contact's personal data everywhere; keep what counts, anonymously. All or
+    nothing. Idempotent: erasing an erased contact changes nothing more."""
     contact_id = contact.pk
+    now = timezone.now()
     with transaction.atomic():
         responses = Response.objects.filter(contact_id=contact_id)
-        anonymised = responses.update(
-            contact=None,
-            invitation=None,
-            comment="",
-            reason="",
-            bot_signals={},
-            updated_at=timezone.now(),
+        public_ids = [str(value) for value in responses.values_list("public_id", flat=True)]
+        anonymised = responses.update(comment="", reason="", bot_signals={}, updated_at=now)
+        invitations = Invitation.objects.filter(contact_id=contact_id)
+        # Never sent after the erasure; sent ones keep their status for the funnel.
+        invitations.filter(
+            status__in=[Invitation.Status.SCHEDULED, Invitation.Status.QUEUED]
+        ).update(status=Invitation.Status.REVOKED, next_attempt_at=None)
+        invitation_ids = list(invitations.values_list("pk", flat=True))
+        for invitation_id in invitation_ids:
+            # The old links stop working; a token reveals nothing, but links were in the emails.
+            Invitation.objects.filter(pk=invitation_id).update(
+                token=new_token(), properties={}, event_id=None, link_fetches={}, last_error=""
+            )
+        Contact.objects.filter(pk=contact_id).update(
+            email=f"erased-{uuid.uuid4().hex}@erased.invalid",
+            name="",
+            properties={},
+            erased_at=Coalesce(F("erased_at"), Value(now)),
+            unsubscribed_at=Coalesce(F("unsubscribed_at"), Value(now)),
+            updated_at=now,
         )
-        # Responses no longer point at them, so deleting invitations keeps every score.
-        _total, by_model = Invitation.objects.filter(contact_id=contact_id).delete()
-        invitations = by_model.get(Invitation._meta.label, 0)
-        Contact.objects.filter(pk=contact_id).delete()
-        summary = {"responses_anonymised": anonymised, "invitations_deleted": invitations}
+        contact_erased.send(sender=Contact, contact_id=contact_id, response_public_ids=public_ids)
+        summary = {
+            "responses_anonymised": anonymised,
+            "invitations_anonymised": len(invitation_ids),
+        }
         # The log names the contact by id only: an email here would undo the erasure.
         record_audit(
             actor=actor,

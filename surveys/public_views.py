@@ -1,8 +1,9 @@
 """Token pages for respondents. A GET or HEAD never records an answer or an unsubscribe.
 
-The answer is recorded by a POST: the page's small script sends it when the person taps a score,
-types a comment, or keeps the page visible for a few seconds; without scripts, one tap on the
-confirm button sends it. Public POSTs are rate-limited per IP and per token.
+The answer is recorded by a POST: the page's small script sends it on a human action only (a
+tap or key on the page, a score chosen, a comment typed), never because the page stayed open,
+which a mail scanner running scripts also does; without scripts, one tap on the confirm button
+sends it. Public POSTs are rate-limited per IP and per token.
 """
 
 from functools import wraps
@@ -29,8 +30,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-# Seconds the page must stay visible before the preselected score is confirmed by itself.
-AUTO_CONFIRM_SECONDS = 3
+# What the page's script posts on the first human action when there is no answer to save:
+# a person opened the page (the funnel's "clicked"), which a link fetch alone does not show.
+VIEW = "view"
 
 
 def public_page(view):
@@ -114,6 +116,11 @@ def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
     invitation = _invitation_or_404(token, for_answer=True)
     language = _activate_language(request, invitation)
     via = request.POST.get("via") or Response.ConfirmedVia.SUBMIT
+    if via == VIEW:
+        services.record_view(
+            invitation=invitation, user_agent=request.headers.get("User-Agent", "")
+        )
+        return JsonResponse({"seen": True})
     refused = None
     if invitation.is_open and via in PAGE_CONFIRMATIONS:
         try:
@@ -212,9 +219,9 @@ def _answer_context(
         "response": response,
         "accent": survey.accent_color or "#0b3d91",
         "logo_url": survey.logo_url if _is_local_asset(survey.logo_url) else "",
-        # Confirm a preselected score by itself only for a first answer.
-        "auto_confirm": response is None and category is not None,
-        "auto_confirm_ms": AUTO_CONFIRM_SECONDS * 1000,
+        # A preselected score (from the email) not yet saved: the first human action in the
+        # page confirms it; nothing does without one.
+        "awaiting_confirmation": response is None and category is not None,
     }
 
 
@@ -321,7 +328,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             account_services.resubscribe_contact(contact=contact)
             resubscribed = True
         else:
-            account_services.unsubscribe_contact(contact=contact)
+            if account_services.unsubscribe_contact(contact=contact):
+                services.record_unsubscribe(invitation=invitation)
             done = True
         contact.refresh_from_db()
     else:
@@ -340,7 +348,8 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
     if _rate_limited(request, token):
         return HttpResponse("Too many requests.\n", status=429, content_type="text/plain")
     invitation = _invitation_or_404(token)
-    account_services.unsubscribe_contact(contact=invitation.contact)
+    if account_services.unsubscribe_contact(contact=invitation.contact):
+        services.record_unsubscribe(invitation=invitation)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
 
 

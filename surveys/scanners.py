@@ -2,7 +2,15 @@
 
 Scanners (Microsoft Safe Links, Mimecast, Proofpoint, ...) fetch every link of a message within
 seconds of delivery, often with HEAD first, sometimes in a headless browser that runs scripts.
-The signals are stored with each response for staff to judge; nothing is excluded automatically.
+
+Two kinds of signals are stored with each response:
+
+- `reasons`, about the confirming request itself: a scanner's user agent, an answer within
+  seconds of delivery, or a confirmation that claims no human action. Any of them makes the
+  answer a suspected bot, which is quarantined (counts nowhere) until staff release it.
+- `context`, about the invitation's history: every score link fetched, HEAD before GET. A
+  person who answers after their mail server's scanner fetched the links (the usual case behind
+  Safe Links) is still a person, so these are shown to staff but never quarantine an answer.
 """
 
 import re
@@ -23,6 +31,9 @@ SCANNER_USER_AGENT_FRAGMENTS = (
 SCANNER_USER_AGENT_WORDS = re.compile(r"\bbot\b")
 # Faster than a person can open a message, read it and tap.
 HUMAN_MIN_SECONDS = 5
+# What an old version of the page's script sent after a few seconds on screen, with no tap,
+# key or typing: a view, not an answer.
+NO_HUMAN_ACTION = "visible"
 
 
 def is_scanner_user_agent(user_agent: str) -> bool:
@@ -54,11 +65,15 @@ def collect(*, invitation: Invitation, user_agent: str, via: str) -> dict:
     reasons = []
     if signals["known_scanner_user_agent"]:
         reasons.append("scanner user agent")
-    if signals["all_links_fetched"]:
-        reasons.append("every score link fetched")
-    if signals["head_count"] and signals["first_method"] == "HEAD":
-        reasons.append("HEAD before GET")
     if seconds is not None and seconds < HUMAN_MIN_SECONDS:
         reasons.append("answered within seconds of delivery")
+    if via == NO_HUMAN_ACTION:
+        reasons.append("confirmed without a human action")
+    context = []
+    if signals["all_links_fetched"]:
+        context.append("every score link fetched")
+    if signals["head_count"] and signals["first_method"] == "HEAD":
+        context.append("HEAD before GET")
     signals["reasons"] = reasons
+    signals["context"] = context
     return signals

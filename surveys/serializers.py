@@ -65,6 +65,12 @@ class SurveySerializer(serializers.ModelSerializer):
             default_min, default_max = self.instance.scale_min, self.instance.scale_max
         attrs.setdefault("scale_min", default_min)
         attrs.setdefault("scale_max", default_max)
+        if self.instance is not None:
+            locked = self.instance.answered_scale_errors(
+                kind=kind, scale_min=attrs["scale_min"], scale_max=attrs["scale_max"]
+            )
+            if locked:
+                raise serializers.ValidationError(locked)
         try:
             audience = {k: v for k, v in attrs.items() if k.startswith("audience_")}
             Survey(

@@ -4,12 +4,13 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Contact
 
-from . import announcements, answering
+from . import announcements, answering, scanners
 from .distribution import (  # noqa: F401 - the sending side, re-exported for callers
     TransientSendError,
     create_invitation,
@@ -30,31 +31,49 @@ Status = Invitation.Status
 def record_click(
     *, invitation: Invitation, method: str = "GET", score: int | None = None, link: str = "answer"
 ) -> None:
-    """Note a fetch of an emailed link (for the funnel and bot signals). Never records an answer.
+    """Note a fetch of an emailed link (for the bot signals). Never records an answer, nor a
+    person's visit: mail scanners fetch every link (`record_view` counts a person).
 
     Counts GETs and HEADs and which score links were fetched: scanners fetch them all.
     """
     with transaction.atomic():
-        locked = (
-            Invitation.objects.select_for_update()
-            .only("clicked_at", "link_fetches")
-            .get(pk=invitation.pk)
-        )
+        locked = Invitation.objects.select_for_update().only("link_fetches").get(pk=invitation.pk)
         fetches = dict(locked.link_fetches or {})
         key = "head" if method == "HEAD" else "get"
         fetches[key] = fetches.get(key, 0) + 1
         fetches.setdefault("first", method)
+        fetches.setdefault("first_at", timezone.now().isoformat())
         if link != "answer":
             fetches[link] = fetches.get(link, 0) + 1
         if score is not None and score not in fetches.get("scores", []):
             fetches["scores"] = [*fetches.get("scores", []), score]
-        updates = {"link_fetches": fetches}
-        if locked.clicked_at is None and method != "HEAD" and link == "answer":
-            updates["clicked_at"] = timezone.now()
-        Invitation.objects.filter(pk=invitation.pk).update(**updates)
+        Invitation.objects.filter(pk=invitation.pk).update(link_fetches=fetches)
     invitation.link_fetches = fetches
-    if "clicked_at" in updates:
-        invitation.clicked_at = updates["clicked_at"]
+
+
+def record_view(*, invitation: Invitation, user_agent: str) -> bool:
+    """Note that a person opened the answer page: the page reports its first human action (a
+    tap or a key). The funnel's "clicked". Idempotent: keeps the first time; a known scanner's
+    user agent is ignored. Returns True when this call recorded it."""
+    if scanners.is_scanner_user_agent(user_agent):
+        return False
+    now = timezone.now()
+    updated = Invitation.objects.filter(pk=invitation.pk, clicked_at__isnull=True).update(
+        clicked_at=now
+    )
+    if updated:
+        invitation.clicked_at = now
+    return bool(updated)
+
+
+def record_unsubscribe(*, invitation: Invitation) -> bool:
+    """Note that the person unsubscribed through this invitation's links (the funnel counts it
+    here, once). Idempotent: keeps the first time."""
+    return bool(
+        Invitation.objects.filter(pk=invitation.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
+    )
 
 
 def validate_score(*, survey: Survey, score: int | str | None) -> int:
@@ -94,6 +113,9 @@ def record_answer(
     if reason and reason not in survey.reason_choices:
         raise ValidationError(_("Choose one of the listed reasons."))
     signals = bot_signals or {}
+    # A suspected bot's answer is quarantined: kept, but excluded from every score, alert,
+    # follow-up, webhook and default export, and not announced, until staff release it.
+    suspect = bool(signals.get("reasons"))
     now = timezone.now()
     response = answering.upsert_response(
         invitation=invitation,
@@ -108,8 +130,10 @@ def record_answer(
             "confirmed_via": confirmed_via,
             "reason": reason,
             "bot_signals": signals,
-            "suspected_bot": bool(signals.get("reasons")),
-            "announce_pending": True,
+            "suspected_bot": suspect,
+            "quarantined": suspect,
+            "excluded": suspect,
+            "announce_pending": not suspect,
         },
         now=now,
     )
@@ -164,13 +188,37 @@ def record_referral(*, response: Response, name: str, email: str) -> Referral:
     return referral
 
 
-def set_excluded(*, response_ids: list[int], excluded: bool) -> int:
-    """Exclude responses from every score, or restore them. Idempotent; returns rows changed."""
-    return (
-        Response.objects.filter(pk__in=response_ids)
-        .exclude(excluded=excluded)
-        .update(excluded=excluded)
+def set_excluded(*, response_ids: list[int], excluded: bool, actor=None) -> int:
+    """Exclude responses from every score (staff's decision, which also ends a quarantine), or
+    restore them; restoring a quarantined answer releases it (`release_responses`).
+    Idempotent; returns rows changed."""
+    if excluded:
+        return (
+            Response.objects.filter(pk__in=response_ids)
+            .filter(Q(excluded=False) | Q(quarantined=True))
+            .update(excluded=True, quarantined=False)
+        )
+    released = release_responses(response_ids=response_ids, actor=actor)
+    restored = Response.objects.filter(
+        pk__in=response_ids, excluded=True, quarantined=False
+    ).update(excluded=False)
+    return released + restored
+
+
+def release_responses(*, response_ids: list[int], actor=None) -> int:
+    """Release quarantined answers (suspected bots that staff judged to be people): they count
+    from now on and are announced, so their alerts, follow-ups and webhooks happen then.
+    Idempotent: only quarantined rows change; returns how many."""
+    released = Response.objects.filter(pk__in=response_ids, quarantined=True).update(
+        quarantined=False,
+        excluded=False,
+        released_at=timezone.now(),
+        released_by=actor,
+        announce_pending=True,
     )
+    if released:
+        transaction.on_commit(announcements.wake_announcer, robust=True)
+    return released
 
 
 def import_response(

@@ -1,5 +1,6 @@
 """The whole loop on the real stack: API → worker → SMTP → answer page → metrics API."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -10,6 +11,10 @@ from surveys.models import Invitation, Response
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.integration
+BROWSER_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
 
 
 def _api(live_server):
@@ -95,10 +100,15 @@ def test_trigger_email_answer_and_report(live_server, worker, smtp):
     assert head.status_code == 200
     assert Response.objects.count() == 0
 
+    # A person answers a minute after delivery, from a browser (an answer within seconds of
+    # delivery, or from a scanner's user agent, is quarantined as a suspected bot's).
+    Invitation.objects.filter(pk=invitation.pk).update(
+        sent_at=invitation.sent_at - dt.timedelta(minutes=1)
+    )
     posted = browser_session.post(
         links[9].split("?")[0],
         data={"score": "9", "comment": "Fast support"},
-        headers={"Referer": links[9]},
+        headers={"Referer": links[9], "User-Agent": BROWSER_UA},
     )
     assert posted.status_code == 200
     assert "Thank you" in posted.text

@@ -120,7 +120,8 @@ def test_answer_from_the_email_in_three_languages(live_server, worker, smtp, pag
     assert page.locator("#prompt").inner_text() == "What did you like most?"
     page.get_by_label("Price").check()
     page.get_by_label("What did you like most?").fill("Fast <b>support</b>")
-    page.get_by_role("button", name="Confirm my answer").click()
+    # Saved already: the button says so instead of "Confirm my answer".
+    page.get_by_role("button", name="Update my answer").click()
     page.wait_for_url(re.compile(r"/thanks/$"))
     assert page.get_by_role("heading", level=1).inner_text() == "Thank you!"
     assert page.locator("blockquote b").count() == 0
@@ -143,23 +144,27 @@ def test_answer_from_the_email_in_three_languages(live_server, worker, smtp, pag
     page.get_by_role("status").filter(has_text="sua resposta foi salva").wait_for()
     assert page.locator("#prompt").inner_text() == "O que devemos melhorar?"
     page.get_by_label("O que devemos melhorar?").fill("Demorou")
-    page.get_by_role("button", name="Confirmar minha resposta").click()
+    page.get_by_role("button", name="Atualizar minha resposta").click()
     page.wait_for_url(re.compile(r"/thanks/$"))
     assert "Obrigado" in page.content()
     answered = Response.objects.get(invitation=invitations["pt-br"])
     assert (answered.score, answered.comment, answered.confirmed_via) == (4, "Demorou", "submit")
 
-    # Spanish: open the 8 link and only read; after a few visible seconds it is confirmed.
+    # Spanish: open the 8 link and read: nothing is saved without a human action. One tap
+    # anywhere on the page confirms the score chosen in the email.
     links = _score_links(messages["es@example.com"])
     page.goto(links[8])
     assert page.get_by_role("heading", level=1).inner_text() == "¿Recomendaría ACME a un colega?"
+    page.wait_for_timeout(4000)
     assert Response.objects.filter(invitation=invitations["es"]).count() == 0
+    page.get_by_role("heading", level=1).click()
     confirmed = _wait_for(
         lambda: Response.objects.filter(invitation=invitations["es"]).first(), page
     )
-    assert (confirmed.score, confirmed.confirmed_via) == (8, "visible")
+    assert (confirmed.score, confirmed.confirmed_via) == (8, "page")
+    assert page.get_by_role("button", name="Actualizar mi respuesta").is_visible()
     page.get_by_label("¿Qué lo haría aún mejor?").fill("Más integraciones")
-    page.get_by_role("button", name="Confirmar mi respuesta").click()
+    page.get_by_role("button", name="Actualizar mi respuesta").click()
     page.wait_for_url(re.compile(r"/thanks/$"))
     assert "¡Gracias!" in page.content()
     answered = Response.objects.get(invitation=invitations["es"])

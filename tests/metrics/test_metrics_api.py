@@ -148,7 +148,10 @@ def test_account_scores(api_client, data, django_assert_max_num_queries):
     assert body["scores"]["nps"]["score"] == -50.0
     assert body["scores"]["csat"]["responses"] == 0
     assert body["scores"]["csat"]["score"] is None
-    assert body["category"] == "detractor"  # mean of 8 and 0 is 4
+    # The account's category is that of its most recent NPS answer (the 8 of February), not
+    # the mean of its answers (8 and 0: 4, which used to make it a detractor).
+    assert body["category"] == "passive"
+    assert body["category_window_days"] == 365
     assert [(p["period"], p["responses"]) for p in body["trend"]] == [
         ("2026-01-01", 1),
         ("2026-02-01", 1),

@@ -2,7 +2,7 @@
 
 `account_scores` (light rows for every account) must agree with `account_rows` (models and
 health components), the accounts page must list the same rows in the same order, and the
-funnel's outer join to bounced or unsubscribed contacts must count everyone else too.
+funnel's outer join to excluded answers must count every other invitation too.
 """
 
 import datetime as dt
@@ -73,13 +73,13 @@ def _key(row):
     )
 
 
-@pytest.mark.parametrize("window", [None, 30, 400])
-def test_account_scores_equal_account_rows(accounts, window):
+@pytest.mark.parametrize("days_ago", [None, 30, 400])
+def test_account_scores_equal_account_rows(accounts, days_ago):
     now = timezone.now()
-    since = None if window is None else now - dt.timedelta(days=window)
+    reference = None if days_ago is None else now - dt.timedelta(days=days_ago)
     with mock.patch("django.utils.timezone.now", return_value=now):
-        rows = selectors.account_rows(since=since)
-        scores = selectors.account_scores(since=since)
+        rows = selectors.account_rows(reference=reference)
+        scores = selectors.account_scores(reference=reference)
 
     assert [score.pk for score in scores] == [row.account.pk for row in rows]
     for row, score in zip(rows, scores, strict=True):
@@ -103,18 +103,24 @@ def test_account_scores_see_the_answers_the_rows_see(accounts):
     assert (promoter.nps.n, promoter.nps.score, promoter.category) == (3, 100.0, 1)
     detractor = by_pk[accounts["detractor"].pk]  # the excluded 10 is not counted
     assert (detractor.nps.n, detractor.category, detractor.at_risk) == (1, -1, True)
-    stale = by_pk[accounts["stale"].pk]  # no answer in the window; recency still sees it
-    assert (stale.nps.n, stale.category) == (0, None)
+    # No answer in the 180-day score window, but one (a 9, 300 days ago) in the 365 days of
+    # the category rule; recency still sees it.
+    stale = by_pk[accounts["stale"].pk]
+    assert (stale.nps.n, stale.category) == (0, 1)
     assert stale.last_answered_at is not None
+    mixed = by_pk[accounts["mixed"].pk]  # an 8 yesterday after a 3: its most recent answer
+    assert (mixed.nps.n, mixed.category) == (2, 0)
+    silent = by_pk[accounts["stale"].pk + 1]
+    assert (silent.name, silent.category) == ("e silent", None)
 
 
 def test_account_scores_with_filters_and_a_window_end(accounts):
     now = timezone.now()
-    since, until = now - dt.timedelta(days=200), now - dt.timedelta(days=5)
+    reference = now - dt.timedelta(days=5)
     filters = selectors.AccountFilters(currency="USD")
     with mock.patch("django.utils.timezone.now", return_value=now):
-        rows = selectors.account_rows(filters=filters, since=since, until=until)
-        scores = selectors.account_scores(filters=filters, since=since, until=until)
+        rows = selectors.account_rows(filters=filters, reference=reference)
+        scores = selectors.account_scores(filters=filters, reference=reference)
     assert [score.pk for score in scores] == [row.account.pk for row in rows]
     assert [_key(score) for score in scores] == [_key(row) for row in rows]
     assert [score.health_score for score in scores] == [row.health.score for row in rows]
@@ -176,17 +182,14 @@ def test_account_list_pages_split_the_rows_without_loss(client, accounts, monkey
     assert len(second.context["page"]) == 2
 
 
-def test_funnel_counts_invitations_of_contacts_that_never_bounced():
+def test_funnel_counts_each_invitation_by_its_own_outcome():
     nps = SurveyFactory(name="B survey")
     csat = CsatSurveyFactory(name="A survey")
     now = timezone.now()
     bounced = ContactFactory(bounced_at=now + dt.timedelta(minutes=5))
-    both = ContactFactory(
-        bounced_at=now + dt.timedelta(minutes=1), unsubscribed_at=now + dt.timedelta(minutes=2)
-    )
-    InvitationFactory(survey=nps, contact=bounced, sent_at=now)
+    InvitationFactory(survey=nps, contact=bounced, sent_at=now, bounced_at=now)
     InvitationFactory(survey=nps, contact=bounced, sent_at=None)  # never sent: not bounced
-    InvitationFactory(survey=nps, contact=both, sent_at=now)
+    InvitationFactory(survey=nps, sent_at=now, unsubscribed_at=now)
     InvitationFactory(survey=nps, sent_at=now, clicked_at=now)  # an ordinary contact
     InvitationFactory(survey=csat, sent_at=now, clicked_at=now, answered_at=now)
     old = InvitationFactory(survey=csat, sent_at=now)
@@ -202,7 +205,7 @@ def test_funnel_counts_invitations_of_contacts_that_never_bounced():
         (row["invited"], row["sent"], row["clicked"], row["answered"], row["bounced"])
         for row in rows
     ]
-    assert counts == [(1, 1, 1, 1, 0), (4, 3, 1, 0, 2)]
+    assert counts == [(1, 1, 1, 1, 0), (4, 3, 1, 0, 1)]
     assert [row["unsubscribed"] for row in rows] == [0, 1]
     assert rows[0]["response_rate"].pct == 100.0
     # One kind, one survey, or an account filter narrow it; nothing matches: no rows.

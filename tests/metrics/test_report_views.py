@@ -96,11 +96,12 @@ def test_dashboard_rejects_bad_filters_with_messages(staff_client):
         reverse("reports:dashboard"),
         {"start": "2026-02-01", "end": "2026-01-01", "tz": "Mars/Base", "prop": "bad key"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     errors = response.context["form"].errors
     assert errors["end"] == ["The end date is before the start date."]
-    assert errors["tz"] == ["Unknown time zone."]
+    assert errors["tz"] == ["Unknown time zone Mars/Base: choose one from the list."]
     assert errors["prop"] == [PROPERTY_ERROR]
+    assert "tiles" not in response.context  # no numbers for other filters than these
 
 
 @pytest.mark.parametrize("size", [1, 8])

@@ -37,25 +37,71 @@ def test_nps_matches_reference(answers):
         assert result.score is None and result.se is None and result.ci95 is None
         assert result.band is None and result.margin is None
         return
+    # The score and its plain SE (used for comparisons) are unadjusted.
     assert result.score == pytest.approx(score, abs=1e-9)
     assert result.se == pytest.approx(se, abs=1e-9)
     assert -100 <= result.score <= 100
+    # The interval is adjusted-Wald: 3/4 more promoters and detractors, 3 more answers.
+    promoters, _passives, detractors = counts(answers)
+    n = len(answers) + 3
+    p, d = (promoters + 0.75) / n, (detractors + 0.75) / n
+    half = scoring.quantile95(len(answers)) * math.sqrt((p + d - (p - d) ** 2) / n)
     lo, hi = result.ci95
-    assert lo == pytest.approx(max(-100, score - scoring.Z95 * se), abs=1e-9)
-    assert hi == pytest.approx(min(100, score + scoring.Z95 * se), abs=1e-9)
+    assert lo == pytest.approx(100 * max(-1, p - d - half), abs=1e-9)
+    assert hi == pytest.approx(100 * min(1, p - d + half), abs=1e-9)
     assert lo <= result.score <= hi
+    assert hi > lo
+    assert result.margin == pytest.approx((hi - lo) / 2)
     assert result.low_sample is (len(answers) < 30)
+
+
+def test_adjusted_wald_reference_values():
+    """Worked by hand (Rocks 2016: add 3/4 to promoters and detractors, 3 to n)."""
+    # 8 promoters, 1 passive, 1 detractor: NPS 70 (unadjusted).
+    # n' = 13, p' = 8.75/13 = 0.6730769, d' = 1.75/13 = 0.1346154, centre 0.5384615;
+    # p' + d' - centre^2 = 0.8076923 - 0.2899408 = 0.5177515; SE' = sqrt(0.5177515/13) =
+    # 0.1995671; below 30 answers t(0.975, 9) = 2.2621572: half-width 0.4514522.
+    small = scoring.nps(8, 1, 1)
+    assert small.score == 70.0
+    assert small.ci95 == pytest.approx((8.7009, 98.9914), abs=1e-4)
+    # 20 promoters: the old interval was 100 +/- 0. n' = 23, p' = 20.75/23 = 0.9021739,
+    # d' = 0.75/23 = 0.0326087, centre 0.8695652; 0.9347826 - 0.7561437 = 0.1786389;
+    # SE' = sqrt(0.1786389/23) = 0.0881301; t(0.975, 19) = 2.0930241: half 0.1844584.
+    unanimous = scoring.nps(20, 0, 0)
+    assert unanimous.score == 100.0
+    assert unanimous.ci95 == pytest.approx((68.5107, 100.0), abs=1e-3)
+    # 50/30/20 of 100: 1.96 from 30 answers on. n' = 103, p' = 50.75/103 = 0.4927184,
+    # d' = 20.75/103 = 0.2014563, centre 0.2912621; 0.6941748 - 0.0848336 = 0.6093411;
+    # SE' = sqrt(0.6093411/103) = 0.0769151; half 1.959964 x 0.0769151 = 0.1507508.
+    # (Plain Wald: 30 +/- 1.96 x 7.8102 = 14.69 to 45.31.)
+    large = scoring.nps(50, 30, 20)
+    assert large.score == 30.0
+    assert large.ci95 == pytest.approx((14.0511, 44.2013), abs=1e-3)
 
 
 def test_nps_edge_cases():
     empty = scoring.nps(0, 0, 0)
     assert (empty.n, empty.score, empty.band, empty.low_sample) == (0, None, None, True)
     all_zero = scoring.nps(0, 0, 5)  # five answers of 0: a valid score, not missing
-    assert (all_zero.score, all_zero.se, all_zero.ci95) == (-100.0, 0.0, (-100.0, -100.0))
+    assert (all_zero.score, all_zero.se) == (-100.0, 0.0)
+    # Never "± 0": five detractors leave room for a better true NPS.
+    assert all_zero.ci95[0] == -100.0 and all_zero.ci95[1] > -60
     assert all_zero.band == "poor"
     one = scoring.nps(1, 0, 0)
     assert (one.n, one.score, one.se) == (1, 100.0, 0.0)
+    assert one.ci95[1] - one.ci95[0] > 100
     assert scoring.nps(0, 1, 0).score == 0.0
+
+
+def test_one_rounding_rule_half_up_on_the_decimal_value():
+    # 49 net promoters of 400 answers: NPS 12.25 exactly. round() gives 12.2 (half to even);
+    # the pages' floatformat and the API give 12.3.
+    assert scoring.nps(149, 151, 100).score == 12.25
+    assert scoring.rounded(12.25) == 12.3
+    assert scoring.rounded(-12.25) == -12.3
+    assert scoring.rounded(9.7) == 9.7
+    assert scoring.rounded(2.675, 2) == 2.68  # binary 2.67499...; decimal 2.675 rounds up
+    assert scoring.rounded(None) is None
 
 
 @pytest.mark.parametrize(
@@ -63,11 +109,14 @@ def test_nps_edge_cases():
     [
         (100, "excellent"),
         (75, "excellent"),
+        (74.96, "excellent"),  # shown as 75.0
+        (74.94, "very_good"),  # shown as 74.9
         (74.4, "very_good"),
         (50, "very_good"),
         (49, "reasonable"),
         (0, "reasonable"),
-        (-0.4, "reasonable"),
+        (-0.04, "reasonable"),  # shown as 0.0 (Django prints "-0.0"; still not below 0)
+        (-0.4, "poor"),  # shown as -0.4: below 0
         (-1, "poor"),
         (-100, "poor"),
         (None, None),
@@ -88,8 +137,21 @@ def test_mean_matches_statistics(answers):
         assert result.sd is None and result.ci95 is None
         return
     assert result.sd == pytest.approx(statistics.stdev(answers), abs=1e-7)
-    half = scoring.Z95 * statistics.stdev(answers) / math.sqrt(len(answers))
+    multiplier = scoring.Z95 if len(answers) >= 30 else scoring.T975[len(answers) - 2]
+    half = multiplier * statistics.stdev(answers) / math.sqrt(len(answers))
     assert result.ci95[0] == pytest.approx(statistics.fmean(answers) - half, abs=1e-7)
+    assert result.margin == pytest.approx(half, abs=1e-7)
+
+
+def test_small_sample_means_use_students_t():
+    # 1, 2, 3, 4, 5: mean 3, sd sqrt(2.5) = 1.5811388, SE 0.7071068; t(0.975, 4) = 2.7764451,
+    # half-width 1.9632432 (1.96 would give 1.3859, an interval too narrow for five answers).
+    result = scoring.mean(5, 15, 55)
+    assert result.ci95 == pytest.approx((1.0367568, 4.9632432), abs=1e-6)
+    # From 30 answers on, 1.96: 15 ones and 15 fives, sd = sqrt(30 x 4 / 29) = 2.0342447,
+    # SE 0.3713907, half 0.7279124.
+    thirty = scoring.mean(30, 15 * 1 + 15 * 5, 15 * 1 + 15 * 25)
+    assert thirty.ci95 == pytest.approx((2.2720876, 3.7279124), abs=1e-6)
 
 
 @given(st.integers(min_value=0, max_value=500), st.integers(min_value=0, max_value=500))
@@ -203,5 +265,3 @@ def test_weighted_nps():
     assert scoring.weighted_nps([]) is None
     assert scoring.weighted_nps([(50.0, 0.0)]) is None
     assert scoring.weighted_nps([(100.0, 3000.0), (-100.0, 1000.0)]) == 50.0
-    assert scoring.nps_category_of_mean(None) is None
-    assert [scoring.nps_category_of_mean(m) for m in (9, 8.99, 7, 6.99)] == [1, 0, 0, -1]

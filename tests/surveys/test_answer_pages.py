@@ -23,7 +23,9 @@ def test_get_shows_the_score_preselected_and_records_only_a_click(client):
     assert "How likely are you to recommend ACME" in html
     assert Response.objects.count() == 0
     invitation.refresh_from_db()
-    assert invitation.clicked_at is not None
+    # A fetch is not a person's visit (scanners fetch every link): only counted as a fetch.
+    assert invitation.clicked_at is None
+    assert invitation.link_fetches["get"] == 1
     assert invitation.answered_at is None
 
 

@@ -3,12 +3,16 @@
 import datetime as dt
 
 import pytest
+from django.core import serializers
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import AuditLog, Contact
 from accounts.roles import CS_STAFF, MARKETING
+from followups import services as followup_services
+from followups.models import FollowUp, Note, WebhookDelivery
 from metrics import selectors
 from surveys import privacy
 from surveys.models import Invitation, Response
@@ -91,33 +95,90 @@ def test_export_contains_everything_about_the_contact(person):
     assert Contact.objects.count() == 2  # nothing was changed
 
 
-def test_erase_removes_personal_data_and_keeps_scores(person):
+PERSONAL = ("ana@example.com", "Ana", "péssimo", "Ótimo", "CPF", "99999", "t-1")
+
+
+def everything_stored() -> str:
+    """Every row that could hold a copy of the person, as JSON text."""
+    models = (Contact, Invitation, Response, WebhookDelivery, FollowUp, Note, AuditLog)
+    return "".join(serializers.serialize("json", model.objects.all()) for model in models)
+
+
+def funnel_counts(survey):
+    period = selectors.Period(None, None, dt.UTC)
+    (row,) = selectors.funnel(filters=selectors.Filters(period=period, surveys=(survey.pk,)))
+    return {key: row[key] for key in ("invited", "sent", "clicked", "answered", "bounced")}
+
+
+def by_language(survey):
+    filters = selectors.Filters(period=selectors.Period(None, None, dt.UTC), surveys=(survey.pk,))
+    return [
+        (row["group"], row["n"])
+        for row in selectors.breakdown(filters=filters, dimension="language")
+    ]
+
+
+def test_erase_removes_every_copy_of_personal_data_and_keeps_every_count(person):
     actor = StaffFactory(username="cs", role=CS_STAFF)
-    before = nps_counts(person["survey"])
+    other_contact = person["other"].contact
+    # Copies elsewhere: a webhook about each answer and about the unsubscribe, a note.
+    followup_services.create_endpoint(
+        url="https://hooks.example.com/x",
+        events=["response.created", "contact.unsubscribed"],
+    )
+    for name in ("detractor", "promoter", "other"):
+        followup_services.handle_response_saved(response_id=person[name].pk, created=True)
+    Contact.objects.filter(pk=person["contact"].pk).update(unsubscribed_at=timezone.now())
+    followup_services.publish_contact_unsubscribed(contact_id=person["contact"].pk)
+    followup = FollowUp.objects.get(response=person["detractor"])
+    followup_services.add_note(followup=followup, author=actor, body="Ana ligou: péssimo, CPF")
+    Invitation.objects.filter(response__isnull=False).update(answered_at=timezone.now())
+    assert WebhookDelivery.objects.count() == 4
+    assert all(word in everything_stored() for word in PERSONAL)  # the test can see them
+    before = (
+        nps_counts(person["survey"]),
+        funnel_counts(person["survey"]),
+        by_language(person["survey"]),
+    )
     contact_id = person["contact"].pk
+
     summary = privacy.erase_contact(contact=person["contact"], actor=actor)
-    assert summary == {"responses_anonymised": 2, "invitations_deleted": 3}
-    assert not Contact.objects.filter(pk=contact_id).exists()
-    assert not Invitation.objects.filter(contact_id=contact_id).exists()
-    assert Invitation.objects.count() == 1  # the other person's
+
+    stored = everything_stored()
+    assert [word for word in PERSONAL if word in stored] == []
+    # Anonymised, not deleted: every count is the same (scores, funnel, languages).
+    after = (
+        nps_counts(person["survey"]),
+        funnel_counts(person["survey"]),
+        by_language(person["survey"]),
+    )
+    assert after == before
+    assert summary == {"responses_anonymised": 2, "invitations_anonymised": 3}
+    assert before[1] == {"invited": 4, "sent": 4, "clicked": 3, "answered": 3, "bounced": 0}
+    erased = Contact.objects.get(pk=contact_id)
+    assert (erased.name, erased.properties, erased.language) == ("", {}, "pt-br")
+    assert erased.erased_at is not None and not erased.is_mailable
+    assert erased.email.endswith("@erased.invalid")
     for name in ("detractor", "promoter"):
         response = Response.objects.get(pk=person[name].pk)
-        assert (response.contact, response.invitation, response.comment, response.reason) == (
-            None,
-            None,
-            "",
-            "",
-        )
+        assert (response.comment, response.reason, response.bot_signals) == ("", "", {})
         assert response.account == person["account"]
+    # The old links no longer open anything.
+    assert Invitation.objects.filter(token=person["unanswered"].token).count() == 0
+    # Deliveries not yet made are never made; the other person's is untouched.
+    about_ana = WebhookDelivery.objects.exclude(body__contains=other_contact.email)
+    assert {d.status for d in about_ana} == {WebhookDelivery.Status.SKIPPED}
+    kept = WebhookDelivery.objects.get(body__contains=other_contact.email)
+    assert kept.status == WebhookDelivery.Status.PENDING and '"comment":"ok"' in kept.body
     assert Response.objects.get(pk=person["other"].pk).comment == "ok"
-    assert nps_counts(person["survey"]) == before
-    entry = AuditLog.objects.get()
-    assert (entry.action, entry.target, entry.filters) == (
-        "erase_contact",
-        f"contact {contact_id}",
-        summary,
-    )
-    assert "ana@example.com" not in str(entry.filters) + entry.target
+    # The staff note is kept as a trace without its text.
+    assert Note.objects.get().body == "(Erased with the contact's personal data.)"
+    entry = AuditLog.objects.get(action="erase_contact")
+    assert (entry.target, entry.filters) == (f"contact {contact_id}", summary)
+    # Erasing again changes nothing more.
+    again = privacy.erase_contact(contact=erased, actor=actor)
+    assert again == summary
+    assert Contact.objects.get(pk=contact_id).erased_at == erased.erased_at
 
 
 def token_client(user) -> APIClient:
@@ -134,7 +195,11 @@ def test_api_export_and_erase(person):
     assert exported.json()["contact"]["name"] == "Ana"
     erased = api.post("/api/v1/contacts/ana@example.com/erase")
     assert erased.status_code == 200
-    assert erased.json() == {"erased": True, "responses_anonymised": 2, "invitations_deleted": 3}
+    assert erased.json() == {
+        "erased": True,
+        "responses_anonymised": 2,
+        "invitations_anonymised": 3,
+    }
     assert api.post("/api/v1/contacts/ana@example.com/erase").status_code == 404
     assert api.get("/api/v1/contacts/ana@example.com/data").status_code == 404
 
@@ -165,7 +230,9 @@ def test_admin_actions(client, person):
         url, {"action": "erase_personal_data", "_selected_action": [pk], "confirm": "yes"}
     )
     assert done.status_code == 302
-    assert not Contact.objects.filter(pk=pk).exists()
+    erased = Contact.objects.get(pk=pk)
+    assert (erased.name, erased.erased_at is not None) == ("", True)
+    assert not Contact.objects.filter(email__iexact="ana@example.com").exists()
 
 
 def test_admin_actions_hidden_from_marketing(client, person):

@@ -1,5 +1,6 @@
 """The respondent pages: scanner-proof recording, follow-up, languages, states, rate limits."""
 
+import datetime as dt
 import re
 from datetime import timedelta
 
@@ -49,12 +50,15 @@ def test_get_preselects_the_score_and_counts_the_fetch_only(client):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'value="9" checked' in html
-    assert 'data-auto="1"' in html  # the script may confirm it once the page stays visible
+    assert 'data-auto="1"' in html  # the first human action in the page confirms it
+    assert "Your answer is not saved yet: confirm it below." in html
     assert Response.objects.count() == 0
     invitation.refresh_from_db()
-    assert invitation.clicked_at is not None
+    assert invitation.clicked_at is None  # a fetch, not yet a person
     assert invitation.answered_at is None
+    first_at = invitation.link_fetches.pop("first_at")
     assert invitation.link_fetches == {"get": 1, "first": "GET", "scores": [9]}
+    assert abs(dt.datetime.fromisoformat(first_at) - timezone.now()) < timedelta(minutes=1)
 
 
 def test_head_of_every_link_records_no_response_and_no_click(client):
@@ -170,13 +174,19 @@ def test_bot_signals_flag_a_scanner_that_fetched_every_link(client):
     assert signals["all_links_fetched"] is True
     assert signals["known_scanner_user_agent"] is True
     assert signals["first_method"] == "HEAD"
+    # Reasons about the confirming request flag it; the links' history is context only.
     assert signals["reasons"] == [
         "scanner user agent",
-        "every score link fetched",
-        "HEAD before GET",
         "answered within seconds of delivery",
+        "confirmed without a human action",
     ]
-    assert response.excluded is False  # staff decide
+    assert signals["context"] == ["every score link fetched", "HEAD before GET"]
+    # Quarantined: kept for staff to judge, counted nowhere until released.
+    assert (response.quarantined, response.excluded, response.announce_pending) == (
+        True,
+        True,
+        False,
+    )
 
 
 def test_a_person_is_not_flagged(client):
