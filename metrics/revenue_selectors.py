@@ -533,6 +533,7 @@ def mrr_at(*, instant: dt.datetime, account_ids: list[int]) -> dict[int, tuple[D
 
 # --- An account's category at a reference instant ---------------------------------------------
 
+
 def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> tuple[str, list]:
     """`cat(account_id, grp, category)`: for each group of surveys (say "nps": the NPS
     surveys), the category (+1, 0, -1) of each account's most recent counted answer to them in
