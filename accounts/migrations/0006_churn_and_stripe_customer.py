@@ -27,7 +27,7 @@ def add_default_reasons(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_staff_roles'),
+        ('accounts', '0005_contact_erased_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
