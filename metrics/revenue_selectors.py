@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
 from accounts.models import Account
 from outcomes.models import SubscriptionEvent
@@ -514,7 +514,8 @@ def account_history(*, account_id: int, limit: int = 200) -> list[dict]:
 
 def mrr_at(*, instant: dt.datetime, account_ids: list[int]) -> dict[int, tuple[Decimal, str]]:
     """{account id: (MRR, currency)} at an instant, from each account's latest ledger event
-    before it (an index probe per account); accounts without one are left out (MRR 0)."""
+    before it (0 when its events all come later). Accounts with no ledger event at all (data
+    written around the services) are left out, so callers keep their cached MRR."""
     latest = SubscriptionEvent.objects.filter(
         account=OuterRef("pk"), effective_at__lt=instant
     ).order_by("-effective_at", "-pk")
@@ -522,16 +523,17 @@ def mrr_at(*, instant: dt.datetime, account_ids: list[int]) -> dict[int, tuple[D
         Account.objects.using(settings.REPORTS_DATABASE)
         .filter(pk__in=account_ids)
         .annotate(
+            has_events=Exists(SubscriptionEvent.objects.filter(account=OuterRef("pk"))),
             ledger_mrr=Subquery(latest.values("mrr")[:1]),
             ledger_currency=Subquery(latest.values("currency")[:1]),
         )
-        .filter(ledger_mrr__isnull=False)
-        .values_list("pk", "ledger_mrr", "ledger_currency")
+        .filter(has_events=True)
+        .values_list("pk", "ledger_mrr", "ledger_currency", "currency")
     )
-    return {pk: (mrr, currency) for pk, mrr, currency in rows}
-
-
-# --- An account's category at a reference instant ---------------------------------------------
+    return {
+        pk: (Decimal(0), currency) if mrr is None else (mrr, ledger_currency)
+        for pk, mrr, ledger_currency, currency in rows
+    }
 
 
 def category_at_cte(*, groups: dict[str, list[int]], reference: dt.datetime) -> tuple[str, list]:

@@ -382,8 +382,10 @@ def with_ledger_mrr(rows: list, *, at: dt.datetime) -> list:
     ledger = sel.mrr_at(instant=at, account_ids=[row.pk for row in rows])
     out = []
     for row in rows:
-        mrr, currency = ledger.get(row.pk, (Decimal(0), row.currency))
-        out.append(replace(row, arr=mrr * 12, currency=currency))
+        if row.pk in ledger:
+            mrr, currency = ledger[row.pk]
+            row = replace(row, arr=mrr * 12, currency=currency)
+        out.append(row)
     return out
 
 
