@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pygal
@@ -177,6 +177,10 @@ def trend_chart(months: list[dict]) -> str:
     return charts._render(chart)
 
 
+def _whole_pct(part: Decimal, whole: Decimal) -> int:
+    return int((part * 100 / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def _cohort_table(
     window: sel.Window, cells: list[sel.CohortCell] | None, currencies: list[str]
 ) -> dict[str, list[dict]]:
@@ -202,13 +206,12 @@ def _cohort_table(
         for cohort in sorted(table.get(currency, {})):
             row = table[currency][cohort]
             span = len(months) + 1 - cohort
+            # Whole percentages, net / gross, rounded half up.
             row["values"] = [
-                (
-                    rs.pct2(row["cells"][k].mrr, row["initial"]),
-                    rs.pct2(row["cells"][k].kept, row["initial"]),
-                )
+                f"{_whole_pct(row['cells'][k].mrr, row['initial'])} / "
+                f"{_whole_pct(row['cells'][k].kept, row['initial'])}"
                 if k in row["cells"]
-                else (None, None)
+                else ""
                 for k in range(span + 1)
             ]
             rows.append(row)
