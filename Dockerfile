@@ -9,6 +9,7 @@ COPY accounts ./accounts
 COPY surveys ./surveys
 COPY followups ./followups
 COPY metrics ./metrics
+# Without the `embedded` extra: containers use the PostgreSQL named by DATABASE_URL.
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput \

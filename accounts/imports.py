@@ -29,7 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -411,8 +411,9 @@ def _existing_accounts(external_ids: list[str]) -> dict[str, Account]:
 def _existing_contacts(emails: list[str]) -> dict[str, Contact]:
     found: dict[str, Contact] = {}
     for chunk in _chunks(emails):
-        contacts = Contact.objects.annotate(email_lower=Lower("email")).filter(
-            email_lower__in=chunk
+        # upper(email): the expression of the contacts' unique index.
+        contacts = Contact.objects.alias(email_upper=Upper("email")).filter(
+            email_upper__in=[email.upper() for email in chunk]
         )
         found.update({c.email.lower(): c for c in contacts})
     return found
@@ -506,20 +507,12 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
     if dry_run:
         return
     with transaction.atomic():
+        # PostgreSQL returns the new ids (RETURNING), so the contacts below can point at them.
         Account.objects.bulk_create(new_accounts, batch_size=CHUNK)
         if changed_accounts:
             Account.objects.bulk_update(
                 changed_accounts, [*account_fields, "updated_at"], batch_size=CHUNK
             )
-        if not all(a.pk for a in new_accounts):
-            # SQLite before 3.35 and some backends return no ids from bulk_create.
-            ids = dict(
-                Account.objects.filter(
-                    external_id__in=[a.external_id for a in new_accounts]
-                ).values_list("external_id", "pk")
-            )
-            for account in new_accounts:
-                account.pk = account.id = ids[account.external_id]
         for contact, external_id in new_contacts:
             if external_id:
                 contact.account = accounts[external_id]

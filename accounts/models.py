@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 CURRENCY_CODES = [
@@ -172,7 +172,9 @@ class Contact(models.Model):
         verbose_name_plural = _("contacts")
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="contact_email_ci_unique"),
+            # upper(email) is what `email__iexact` compiles to on PostgreSQL, so every
+            # case-insensitive lookup of a contact by email is an index scan of this index.
+            models.UniqueConstraint(Upper("email"), name="contact_email_ci_unique"),
         ]
         permissions = [
             ("export_contact_data", _("Can export a contact's personal data")),

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/dispatch.py [--contacts 100000] [--workers 2]
 
-Uses its own PostgreSQL database (npsapp_dispatch, dropped and created by the script), Redis
-(REDIS_URL or redis://127.0.0.1:6379/3, queue q_dispatch) and a local aiosmtpd server in a
-separate process that counts what it receives. Reports:
+Uses its own PostgreSQL database (BENCH_DISPATCH_DB, default npsapp_dispatch, on BENCH_PG,
+default postgres://postgres@127.0.0.1:5432; dropped and created by the script), Redis
+(BENCH_REDIS_URL, default redis://127.0.0.1:6379/3, queue q_dispatch) and a local aiosmtpd server
+in a separate process that counts what it receives. Reports:
 
 - planning time: launch_campaign for the whole audience (suppression, bulk insert, enqueue);
 - emails/second with N `celery worker -c 1` processes, from the end of planning to the last
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.seed import free_port, recreate_database  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "npsapp_dispatch"
+DB_NAME = os.environ.get("BENCH_DISPATCH_DB", "npsapp_dispatch")  # dropped and created
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 QUEUE = "q_dispatch"
 CHILDREN: list[subprocess.Popen] = []  # stopped on exit, even after an error

@@ -1,7 +1,6 @@
 """Benchmark: exporting 1,000,000 responses with account columns, app vs PostgreSQL's COPY.
 
     .venv/bin/python -m benchmarks.export [--responses 1000000] [--xlsx-rows 100000]
-                                          [--skip-python-path]
 
 Seeds (once) the reports benchmark database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/npsapp_bench; see benchmarks/seed.py). Each measurement runs
@@ -13,9 +12,7 @@ in its own child process, so its peak RSS (from wait4) is its own:
 2. `copy`: PostgreSQL's own `COPY (SELECT ...) TO STDOUT` of the same columns, rows and order,
    unformatted, read with psycopg and written to /dev/null: the baseline;
 3. `app-xlsx`: `metrics.exports.write_xlsx` for about 100,000 rows (the newest days holding
-   that many) to a file;
-4. `python-csv` (information): the fallback path used off PostgreSQL (server-side cursor,
-   formatting in Python, csv writer) on the same rows.
+   that many) to a file.
 
 Targets: app CSV >= 0.5x COPY's rows/second with peak RSS <= 200 MB; XLSX peak RSS <= 200 MB.
 """
@@ -85,23 +82,6 @@ def child_app_csv(database_url: str) -> dict:
     return {"rows": counter[0], "seconds": time.perf_counter() - started, "bytes": size}
 
 
-def child_python_csv(database_url: str) -> dict:
-    _django(database_url)
-    from metrics import exports
-
-    queryset = exports.export_queryset(_all_time())
-    options = exports.ExportOptions(tz="UTC")
-    rows = size = 0
-    started = time.perf_counter()
-    keys = exports.property_keys(queryset)
-    with open(os.devnull, "wb") as sink:
-        for chunk, count in exports.python_csv_chunks(queryset, keys, options, "\r\n"):
-            rows += count
-            size += len(chunk)
-            sink.write(chunk)
-    return {"rows": rows, "seconds": time.perf_counter() - started, "bytes": size}
-
-
 def child_copy(database_url: str) -> dict:
     import psycopg
 
@@ -164,7 +144,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=1_000_000)
     parser.add_argument("--xlsx-rows", type=int, default=100_000)
-    parser.add_argument("--skip-python-path", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -172,7 +151,6 @@ def main() -> None:
     if args.child:
         children = {
             "app-csv": lambda: child_app_csv(args.url),
-            "python-csv": lambda: child_python_csv(args.url),
             "copy": lambda: child_copy(args.url),
             "app-xlsx": lambda: child_xlsx(args.url, args.xlsx_rows),
         }
@@ -198,8 +176,6 @@ def main() -> None:
         results["app-csv"]["peak_rss_mb"], second_app["peak_rss_mb"]
     )
     results["app-xlsx"] = run_child("app-xlsx", url, "--xlsx-rows", str(args.xlsx_rows))
-    if not args.skip_python_path:
-        results["python-csv"] = run_child("python-csv", url)
 
     print(f"\n{'run':<12}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'MB out':>9}{'peak RSS':>11}")
     for name, r in results.items():

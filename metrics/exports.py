@@ -1,16 +1,13 @@
 """Response exports: CSV streamed, XLSX in constant memory, big ones written by a worker.
 
-One column list drives every output. Two ways to produce CSV rows, tested to agree:
+One column list drives every output. CSV rows come from `COPY (SELECT ...) TO STDOUT`: the
+database formats and escapes every cell (the ORM builds the query, with the same filters as the
+reports), Python only forwards bytes. XLSX rows come from the same query's text cells and typed
+values (numbers, dates) through openpyxl's write-only mode, which streams rows to disk.
 
-- on PostgreSQL, `COPY (SELECT ...) TO STDOUT`: the database formats and escapes every cell
-  (the ORM builds the query, with the same filters as the reports), Python only forwards bytes;
-- elsewhere (SQLite), a server-side iterator and Python's csv writer.
-
-XLSX rows always come from Python, as typed cells (numbers, dates) through openpyxl's write-only
-mode, which streams rows to disk.
-
-Cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading single quote so a
-spreadsheet never evaluates them (formula injection, OWASP "CSV injection").
+Text cells that start with `=`, `+`, `-`, `@`, tab or carriage return get a leading single quote
+so a spreadsheet never evaluates them (formula injection, OWASP "CSV injection"); `_Escape` is
+the one definition of that rule, applied in SQL for both formats.
 """
 
 from __future__ import annotations
@@ -53,7 +50,6 @@ from surveys.models import Kind, Response, Survey
 from . import selectors
 from .models import ExportJob
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff".encode()
 MAX_PROPERTY_COLUMNS = 100
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
@@ -197,59 +193,43 @@ def property_keys(queryset: QuerySet[Response]) -> list[str]:
     db = queryset.db
     connection = connections[db]
     sql, params = invitations.query.get_compiler(using=db).as_sql()
-    if connection.vendor == "postgresql":
-        statement = (
-            # The inner SQL is compiled by the ORM; every value in it is a bound parameter.
-            "SELECT DISTINCT k FROM (SELECT jsonb_object_keys(properties) AS k "  # noqa: S608
-            "FROM surveys_invitation WHERE jsonb_typeof(properties) = 'object' "
-            f"AND properties <> '{{}}'::jsonb AND id IN ({sql})) keys ORDER BY k LIMIT %s"
-        )
-    else:
-        statement = (
-            "SELECT DISTINCT je.key FROM surveys_invitation i, json_each(i.properties) je "  # noqa: S608
-            f"WHERE json_type(i.properties) = 'object' AND i.id IN ({sql}) "
-            "ORDER BY je.key LIMIT %s"
-        )
+    statement = (
+        # The inner SQL is compiled by the ORM; every value in it is a bound parameter.
+        "SELECT DISTINCT k FROM (SELECT jsonb_object_keys(properties) AS k "  # noqa: S608
+        "FROM surveys_invitation WHERE jsonb_typeof(properties) = 'object' "
+        f"AND properties <> '{{}}'::jsonb AND id IN ({sql})) keys ORDER BY k LIMIT %s"
+    )
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, MAX_PROPERTY_COLUMNS])
         return [row[0] for row in cursor.fetchall()]
 
 
 def headers(keys: list[str]) -> list[str]:
+    # "property_..." never starts a formula: the names need no escaping.
     return [name for name, _lookup, _kind in BASE_COLUMNS] + [
-        escape_cell(f"{PROPERTY_PREFIX}{key}") for key in keys
+        f"{PROPERTY_PREFIX}{key}" for key in keys
     ]
 
 
-# --- Python formatting ----------------------------------------------------------------------
-
-
-def escape_cell(value: str) -> str:
-    """Neutralise a spreadsheet formula: prefix a single quote to risky first characters."""
-    if value and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _property_text(value) -> str:
-    if value is None:
-        return ""
-    return str(value)
+# --- XLSX rows ------------------------------------------------------------------------------
 
 
 def _raw_rows(queryset: QuerySet[Response], keys: list[str]) -> Iterator[tuple]:
-    annotations = {
-        f"p{i}": KeyTextTransform(key, "invitation__properties") for i, key in enumerate(keys)
+    columns = {
+        f"c{i}": _Escape(F(lookup)) if kind == "text" else F(lookup)
+        for i, (_name, lookup, kind) in enumerate(BASE_COLUMNS)
+        if kind not in ("local", "arr")
     }
-    lookups = [lookup for _name, lookup, kind in BASE_COLUMNS if kind not in ("local", "arr")]
-    values = queryset.annotate(**annotations).values_list(*lookups, *annotations)
+    for i, key in enumerate(keys):
+        columns[f"p{i}"] = _Escape(KeyTextTransform(key, "invitation__properties"))
+    values = queryset.annotate(**columns).values_list(*columns)
     return values.iterator(chunk_size=2_000)
 
 
-def python_rows(
-    queryset: QuerySet[Response], keys: list[str], options: ExportOptions, *, typed: bool
+def xlsx_rows(
+    queryset: QuerySet[Response], keys: list[str], options: ExportOptions
 ) -> Iterator[list]:
-    """Rows as lists: strings for CSV (typed=False) or numbers and naive datetimes for XLSX."""
+    """Rows as lists of typed cells: numbers, naive datetimes, text escaped in SQL."""
     zone = options.zone
     utc = dt.UTC
     for raw in _raw_rows(queryset, keys):
@@ -278,77 +258,43 @@ def python_rows(
             currency,
             quarantined,
         ) = raw[:23]
-        answered_utc = answered_at.astimezone(utc)
-        answered_local = answered_at.astimezone(zone)
-        if typed:
-            score_cell: object = score
-            utc_cell: object = answered_utc.replace(tzinfo=None, microsecond=0)
-            local_cell: object = answered_local.replace(tzinfo=None, microsecond=0)
-            mrr_cell: object = mrr
-            arr_cell: object = None if mrr is None else mrr * 12
-        else:
-            score_cell = str(score)
-            utc_cell = answered_utc.strftime("%Y-%m-%d %H:%M:%S")
-            local_cell = answered_local.strftime("%Y-%m-%d %H:%M:%S")
-            mrr_cell = "" if mrr is None else str(mrr)
-            arr_cell = "" if mrr is None else str(mrr * 12)
-        row = [
+        yield [
             str(public_id),
-            escape_cell(slug),
-            escape_cell(survey_name),
+            slug,
+            survey_name,
             kind,
-            score_cell,
+            score,
             CATEGORY_WORDS[kind][category],
-            escape_cell(comment),
-            escape_cell(reason),
+            comment,
+            reason,
             confirmed_via,
-            utc_cell,
-            local_cell,
-            escape_cell(email or ""),
-            escape_cell(name or ""),
+            answered_at.astimezone(utc).replace(tzinfo=None, microsecond=0),
+            answered_at.astimezone(zone).replace(tzinfo=None, microsecond=0),
+            email,
+            name,
             language or "",
-            escape_cell(external_id or ""),
-            escape_cell(account_name or ""),
-            escape_cell(plan or ""),
-            escape_cell(segment or ""),
-            escape_cell(region or ""),
-            escape_cell(owner or ""),
+            external_id,
+            account_name,
+            plan,
+            segment,
+            region,
+            owner,
             status or "",
-            mrr_cell if mrr_cell is not None else "",
-            arr_cell if arr_cell is not None else "",
+            "" if mrr is None else mrr,
+            "" if mrr is None else mrr * 12,
             currency or "",
             "true" if quarantined else "false",
+            *raw[23:],
         ]
-        row.extend(escape_cell(_property_text(value)) for value in raw[23:])
-        yield row
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def python_csv_chunks(
-    queryset: QuerySet[Response], keys: list[str], options: ExportOptions, terminator: str
-) -> Iterator[tuple[bytes, int]]:
-    """(bytes, rows in them) in batches of a thousand rows."""
-    writer = csv.writer(_Echo(), delimiter=options.delimiter, lineterminator=terminator)
-    batch: list[str] = []
-    for row in python_rows(queryset, keys, options, typed=False):
-        batch.append(writer.writerow(row))
-        if len(batch) >= 1_000:
-            yield "".join(batch).encode(), len(batch)
-            batch = []
-    if batch:
-        yield "".join(batch).encode(), len(batch)
 
 
 # --- PostgreSQL: COPY -----------------------------------------------------------------------
 
 
 class _Escape(Func):
-    """SQL twin of `escape_cell`. A plain column is tested with left(); an expression with bound
-    parameters (a JSON key) goes through regexp_replace, which names it once."""
+    """A text cell, '' for NULL, with a single quote before a leading `=`, `+`, `-`, `@`, tab or
+    carriage return. A plain column is tested with ascii(); an expression with bound parameters
+    (a JSON key) goes through regexp_replace, which names it once."""
 
     output_field = TextField()
 
@@ -465,32 +411,17 @@ def copy_csv_chunks(
 # --- Outputs --------------------------------------------------------------------------------
 
 
-def uses_copy(queryset: QuerySet[Response]) -> bool:
-    return connections[queryset.db].vendor == "postgresql"
-
-
 def csv_chunks(
     filters: selectors.Filters, options: ExportOptions, counter: list | None = None
 ) -> Iterator[bytes]:
     """The whole CSV file as byte chunks: BOM if asked, header, then every row."""
     queryset = export_queryset(filters, options.quarantined)
     keys = property_keys(queryset)
-    copy = uses_copy(queryset)
-    # COPY ends lines with LF and quotes any cell holding CR or LF. Python's writer only quotes
-    # cells holding a character of its line terminator, so it must use CRLF to match.
-    terminator = "\n" if copy else "\r\n"
     head = io.StringIO()
-    csv.writer(head, delimiter=options.delimiter, lineterminator=terminator).writerow(headers(keys))
+    # COPY ends lines with LF; the header line too.
+    csv.writer(head, delimiter=options.delimiter, lineterminator="\n").writerow(headers(keys))
     yield (BOM if options.excel else b"") + head.getvalue().encode()
-    if copy:
-        yield from copy_csv_chunks(queryset, keys, options, counter)
-        return
-    rows = 0
-    for chunk, count in python_csv_chunks(queryset, keys, options, terminator):
-        rows += count
-        yield chunk
-    if counter is not None:
-        counter[0] = rows
+    yield from copy_csv_chunks(queryset, keys, options, counter)
 
 
 def _xlsx_cell(value):
@@ -515,7 +446,7 @@ def write_xlsx(
     sheet = workbook.create_sheet(title="Responses")
     sheet.append(headers(keys))
     count = 0
-    for row in python_rows(queryset, keys, options, typed=True):
+    for row in xlsx_rows(queryset, keys, options):
         sheet.append([_xlsx_cell(value) for value in row])
         count += 1
         if count > XLSX_MAX_ROWS:

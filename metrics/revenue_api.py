@@ -162,8 +162,6 @@ class RevenueView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        if not sel.supported():
-            return Response({"detail": sel.UNSUPPORTED}, status=503)
         query = RevenueQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         report = sel.revenue_report(
@@ -318,8 +316,6 @@ class RetentionByScoreView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        if not sel.supported():
-            return Response({"detail": sel.UNSUPPORTED}, status=503)
         query = RetentionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         window = query.window()

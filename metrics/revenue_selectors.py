@@ -71,14 +71,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-UNSUPPORTED = "The revenue reports need PostgreSQL: set DATABASE_URL to a PostgreSQL database."
-
-
-def supported() -> bool:
-    """The revenue statements are PostgreSQL's (width_bucket, LATERAL, arrays, JSON)."""
-    return connections[settings.REPORTS_DATABASE].vendor == "postgresql"
-
-
 @contextmanager
 def _cursor():
     """A cursor on the reports database with PostgreSQL's JIT off for the statement: these

@@ -1,4 +1,4 @@
-"""The answer POST's database work, in as few statements as the database allows.
+"""The answer POST's database work: two statements.
 
 Respondents answer in bursts (a campaign lands in thousands of inboxes at once), so the answer
 path is the one request the ORM's per-query compilation is too dear for. The SQL text is built
@@ -7,16 +7,15 @@ conversions the ORM applies, so the rows read or written here are exactly those 
 read or write:
 
 - `invitation_for_token`: one SELECT of an invitation with its survey and contact;
-- `upsert_response`: on PostgreSQL one statement that locks and checks the invitation, keeps the
-  time of its first answer and inserts or updates the response; elsewhere the same two steps in
-  one transaction.
+- `upsert_response`: one statement that locks and checks the invitation, keeps the time of its
+  first answer and inserts or updates the response.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Model
 
 from accounts.models import Contact
@@ -101,7 +100,6 @@ class _Statements:
         invitation_table = quote(Invitation._meta.db_table)
         self.insert_fields = [f for f in Response._meta.concrete_fields if not f.primary_key]
         insert_columns = ", ".join(quote(f.column) for f in self.insert_fields)
-        placeholders = ", ".join(["%s"] * len(self.insert_fields))
         closed = ", ".join(["%s"] * len(Invitation.CLOSED_STATUSES))
         # A re-answer replaces these; an automatic confirmation (tap, typing, visible) with no
         # comment or reason keeps the ones given before. Every other column keeps its stored
@@ -135,9 +133,8 @@ class _Statements:
             f"UPDATE {invitation_table} SET answered_at = COALESCE(answered_at, %s) "
             f"WHERE id = %s AND expires_at > %s AND status NOT IN ({closed})"
         )
-        self.insert = f"INSERT INTO {response_table} ({insert_columns}) VALUES ({placeholders}) "
-        # PostgreSQL: the UPDATE locks the invitation row, so concurrent answers for one token
-        # queue there; the INSERT then sees a response committed by the request it waited on.
+        # The UPDATE locks the invitation row, so concurrent answers for one token queue there;
+        # the INSERT then sees a response committed by the request it waited on.
         # Typed placeholders: a SELECT list gives no column type to infer a parameter's from.
         typed = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in self.insert_fields)
         self.claim_and_upsert = (
@@ -149,10 +146,7 @@ class _Statements:
 
 def _cursor(connection):
     """A cursor that binds parameters on the server, so PostgreSQL prepares a statement run
-    repeatedly on a connection (psycopg's prepare_threshold) instead of planning it each time.
-    Everywhere else, the usual cursor."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
+    repeatedly on a connection (psycopg's prepare_threshold) instead of planning it each time."""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     # What connection.cursor() does, with another cursor class (Django offers no argument
@@ -213,17 +207,9 @@ def upsert_response(*, invitation: Invitation, values: dict, now) -> Response | 
         field.get_db_prep_save(row[field.attname], connection) for field in statements.insert_fields
     ]
     claim = [now, invitation.pk, now, *Invitation.CLOSED_STATUSES]
-    if connection.vendor == "postgresql":
-        with _cursor(connection) as cursor:
-            cursor.execute(statements.claim_and_upsert, [*claim, *params])
-            stored = cursor.fetchone()
-    else:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            cursor.execute(statements.claim_invitation, claim)
-            if cursor.rowcount != 1:
-                return None
-            cursor.execute(statements.insert + statements.on_conflict, params)
-            stored = cursor.fetchone()
+    with _cursor(connection) as cursor:
+        cursor.execute(statements.claim_and_upsert, [*claim, *params])
+        stored = cursor.fetchone()
     if stored is None:
         return None
     stored = statements.stored.convert(list(stored), connection)

@@ -420,18 +420,9 @@ def _insert_rows(
 ) -> list[int]:
     """Insert planned invitations; returns the ids of the queued ones.
 
-    On PostgreSQL the rows are streamed with COPY (100,000 rows in a few seconds); elsewhere
-    bulk_create. Either way every column gets its model default.
+    The rows are streamed with COPY (100,000 rows in a few seconds); every column gets its
+    model default.
     """
-    if connection.vendor != "postgresql":
-        created = Invitation.objects.bulk_create(
-            [
-                Invitation(**_row_fields(survey, pk, reason, now), campaign=campaign)
-                for pk, reason in rows
-            ],
-            batch_size=2000,
-        )
-        return [row.pk for row in created if row.status == Status.QUEUED]
     fields = [f for f in Invitation._meta.concrete_fields if not f.primary_key]
     given = {"survey_id": survey.pk, "campaign_id": campaign.pk if campaign else None}
     # Unique columns with generated defaults (token, public_id) get a fresh value per row.

@@ -697,7 +697,7 @@ class Response(models.Model):
             models.Index(fields=["survey", "answered_at"], name="response_survey_answered"),
             models.Index(fields=["account", "answered_at"], name="response_account_answered"),
             # Reports read only counted answers and these columns: index-only scans.
-            # Key columns rather than INCLUDE, which SQLite lacks. See "Benchmarks: reports".
+            # See "Benchmarks: reports".
             models.Index(
                 fields=["survey", "answered_at", "category", "score", "account"],
                 condition=Q(excluded=False),

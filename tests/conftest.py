@@ -1,9 +1,68 @@
+import hashlib
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings as django_settings
 from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from .factories import StaffFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
+    """With --reuse-db, a kept test database is reused only by runs with the same migrations:
+    its name ends with a digest of them, so after a migration is added, edited or removed (a
+    branch switch) the next run builds a fresh database. On the embedded server, private to
+    this checkout, the databases of other digests are dropped."""
+    if not request.config.getoption("reuse_db"):
+        return
+    digest = _migrations_digest()
+    for db in django_settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        if not test.get("MIRROR"):
+            test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{digest}"
+    if django_settings.DATABASES["default"]["ENGINE"] == "config.embedded_db":
+        _drop_stale_test_databases(digest)
+
+
+def _drop_stale_test_databases(digest: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from config import embedded_db
+
+    running = embedded_db.ensure_running()
+    stale = re.compile(rf"test_{embedded_db.DATABASE}(_gw\d+)?_[0-9a-f]{{8}}")
+    with psycopg.connect(
+        host=running.host, port=running.port, user=embedded_db.USER, dbname="postgres"
+    ) as conn:
+        conn.autocommit = True
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+        for name in names:
+            if stale.fullmatch(name) and not name.endswith(digest):
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+                except psycopg.Error:
+                    pass  # in use by a run of another digest, or dropped by a parallel worker
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Staff users are made in most tests: the real hasher (PBKDF2, 10^6 iterations) would
+    spend half a second on each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

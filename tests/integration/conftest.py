@@ -1,9 +1,10 @@
 """The integration tier: real PostgreSQL, Redis, Celery worker processes, an SMTP server
 (aiosmtpd) and headless Chromium.
 
-`make test` runs this tier in its own pytest process with DATABASE_URL and CELERY_BROKER_URL
-pointing at the real services. When they are unreachable the tier is skipped, except under
-CI=true, where a missing service fails the run.
+`make test` runs this tier in its own pytest process with CELERY_BROKER_URL pointing at Redis,
+on the same PostgreSQL as the rest of the suite (DATABASE_URL, else the embedded server). When
+a service is unreachable the tier is skipped, except under CI=true, where a missing service
+fails the run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.databases import database_url
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # between browser steps are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -35,12 +38,12 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 def _missing_services() -> list[str]:
     missing = []
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        missing.append("PostgreSQL (DATABASE_URL is not a postgres:// URL)")
-    else:
-        db = settings.DATABASES["default"]
-        if not _port_open(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
-            missing.append(f"PostgreSQL at {db.get('HOST')}:{db.get('PORT')}")
+    db = settings.DATABASES["default"]
+    host = db.get("HOST") or db["OPTIONS"].get("host") or "127.0.0.1"
+    # The embedded server (and any Unix socket) is started or reached by the first connection.
+    if db["ENGINE"] == "django.db.backends.postgresql" and not host.startswith("/"):
+        if not _port_open(host, int(db.get("PORT") or 5432)):
+            missing.append(f"PostgreSQL at {host}:{db.get('PORT') or 5432}")
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith("redis"):
         missing.append("Redis (CELERY_BROKER_URL is not a redis:// URL)")
@@ -151,14 +154,6 @@ def smtp(smtp_sink):
 # --- Celery worker processes ----------------------------------------------------------------
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 class Workers:
     """Starts and stops `celery -A config worker` processes against the test database."""
 
@@ -248,7 +243,7 @@ class Workers:
 def worker_env(live_server, smtp_sink, transactional_db):
     return {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": database_url(connection),
         "CONN_MAX_AGE": "0",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.CELERY_BROKER_URL,

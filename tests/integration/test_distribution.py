@@ -162,20 +162,3 @@ def test_5xx_fails_with_the_error_and_is_not_retried(workers, smtp, fast_sweeps)
     rows = set(campaign.invitations.values_list("status", "attempts", "last_error"))
     assert rows == {(Status.FAILED, 1, "550 5.1.1 No such user here")}
     assert smtp.messages == []
-
-
-def test_throttle_account_cap_and_reasons_on_postgresql(db):
-    # Row locks (SELECT ... FOR UPDATE) only exist here, not on SQLite. Nothing is sent: the
-    # test transaction never commits, so no on-commit dispatch runs.
-    account = Account.objects.create(name="Cap", external_id="cap")
-    survey = SurveyFactory(account_cap=1)
-    first, second = (
-        Contact.objects.create(account=account, email=f"cap-{i}@example.com") for i in range(2)
-    )
-    invited, _ = distribution.create_invitation(survey=survey, contact=first)
-    capped, _ = distribution.create_invitation(survey=survey, contact=second)
-    throttled, _ = distribution.create_invitation(survey=SurveyFactory(), contact=first)
-
-    assert (invited.status, invited.suppression_reason) == (Status.QUEUED, "")
-    assert (capped.status, capped.suppression_reason) == (Status.SUPPRESSED, "account_cap")
-    assert (throttled.status, throttled.suppression_reason) == (Status.SUPPRESSED, "throttled")

@@ -1,4 +1,4 @@
-"""Selectors against scoring on random datasets, shared by the SQLite and PostgreSQL tiers.
+"""Selectors against scoring on random datasets.
 
 The reference side works from the raw answers in Python (the way a spreadsheet would); the
 selectors side must give the same numbers from SQL aggregates.

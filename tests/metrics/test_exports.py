@@ -190,21 +190,38 @@ def test_csv_round_trip_equals_the_database_rows(data):
 
 
 @pytest.mark.parametrize("dangerous", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
-def test_cells_starting_a_formula_are_escaped(data, dangerous):
+def test_cells_starting_a_formula_are_escaped(data, dangerous, tmp_path):
     data["zero"].comment = dangerous
     data["zero"].save()
     data["account"].name = dangerous
     data["account"].save()
+    data["zero"].invitation.properties = {"agent": dangerous}
+    data["zero"].invitation.save()
     body = b"".join(exports.csv_chunks(all_time(), exports.ExportOptions()))
     header, first, _second = read_csv(body)
-    assert first[header.index("comment")] == "'" + dangerous
-    assert first[header.index("account_name")] == "'" + dangerous
+    path = tmp_path / "out.xlsx"
+    exports.write_xlsx(all_time(), exports.ExportOptions(), path)
+    sheet = load_workbook(path, read_only=True)["Responses"]
+    xlsx_header, xlsx_first, _ = [list(row) for row in sheet.iter_rows(values_only=True)]
+    for column in ("comment", "account_name", "property_agent"):
+        assert first[header.index(column)] == "'" + dangerous
+        assert xlsx_first[xlsx_header.index(column)] == "'" + dangerous
 
 
-def test_safe_cells_are_left_alone():
-    assert exports.escape_cell("a=b") == "a=b"
-    assert exports.escape_cell("") == ""
-    assert exports.escape_cell("'=x") == "'=x"
+@pytest.mark.parametrize("safe", ["a=b", "'=x", " =x", "x-1"])
+def test_safe_cells_are_left_alone(data, safe):
+    data["zero"].comment = safe
+    data["zero"].save()
+    data["zero"].invitation.properties = {"agent": safe}
+    data["zero"].invitation.save()
+    header, first, second = read_csv(
+        b"".join(exports.csv_chunks(all_time(), exports.ExportOptions()))
+    )
+    assert first[header.index("comment")] == safe
+    assert first[header.index("property_agent")] == safe
+    # Empty and missing values stay empty.
+    assert second[header.index("comment")] == ""
+    assert second[header.index("property_agent")] == ""
 
 
 def test_excel_option_writes_a_bom_and_semicolons(data):

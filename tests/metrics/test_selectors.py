@@ -1,4 +1,4 @@
-"""Selectors on SQLite: same numbers as scoring on random data, time-zone edges, exclusions."""
+"""Selectors: same numbers as scoring on random data, time-zone edges, exclusions."""
 
 import datetime as dt
 
@@ -19,6 +19,46 @@ def test_selectors_match_scoring_on_random_data(seed):
 
 def test_month_edges_in_time_zone():
     selector_cases.check_month_edges_in_time_zone()
+
+
+def test_report_pages_and_api_on_random_data(
+    staff_client, api_client, django_assert_max_num_queries
+):
+    """The pages' SQL (FILTER aggregates, JSON property lookups, time-zone truncation) with a
+    bounded number of queries."""
+    nps, _csat, _rows = selector_cases.build_dataset(seed=21, size=60)
+    params = {
+        "kind": "nps",
+        "start": "2025-01-01",
+        "end": "2025-12-31",
+        "tz": "America/Sao_Paulo",
+        "group_by": "owner",
+        "granularity": "week",
+        "prop": "channel=chat",
+    }
+    # 17: the revenue table reads each account's MRR at the report date from the ledger.
+    with django_assert_max_num_queries(17):
+        assert staff_client.get("/reports/", params).status_code == 200
+    # The last query loads the page's at-risk accounts.
+    with django_assert_max_num_queries(11):
+        response = staff_client.get("/reports/accounts/", {"sort": "nps", "at_risk": "on"})
+    assert response.status_code == 200
+    account = nps.responses.exclude(account=None).first().account
+    with django_assert_max_num_queries(15):
+        response = staff_client.get(f"/reports/accounts/{account.external_id}/")
+    assert response.status_code == 200
+    body = api_client.get(
+        "/api/v1/metrics/summary",
+        {
+            "survey": nps.slug,
+            "group_by": "plan",
+            "start": "2025-03-01",
+            "end": "2025-08-31",
+            "compare": "previous",
+        },
+    ).json()
+    assert sum(group["responses"] for group in body["groups"]) == body["responses"]
+    assert (body["compare"]["start"], body["compare"]["end"]) == ("2024-08-29", "2025-02-28")
 
 
 def test_empty_period_gives_no_data_not_zero():

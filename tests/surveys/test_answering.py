@@ -1,10 +1,11 @@
 """The answer path's own SQL (surveys/answering.py) and the announcement of saved answers."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -120,9 +121,9 @@ def test_a_closed_invitation_writes_nothing(closed):
     assert Invitation.objects.get().answered_at is None
 
 
-def test_an_answer_post_costs_three_statements(client):
-    """Lookup, then claim the invitation and upsert the response (one statement on
-    PostgreSQL, two in a transaction elsewhere)."""
+def test_an_answer_post_costs_two_statements(client):
+    """The token lookup, then one statement that claims the invitation and upserts the
+    response."""
     invitation = InvitationFactory()
     url = reverse("public:answer", args=[invitation.token])
     with CaptureQueriesContext(connection) as queries:
@@ -130,13 +131,31 @@ def test_an_answer_post_costs_three_statements(client):
     assert result.status_code == 302
     assert result["Location"] == reverse("public:thanks", args=[invitation.token])
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    # (the savepoint is the test's own transaction around the service's atomic block)
-    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == [
-        "SELECT",
-        "UPDATE",
-        "INSERT",
-    ]
+    assert statements == ["SELECT", "WITH"]
     assert Response.objects.get().comment == "ok"
+
+
+def test_answers_and_re_answers_with_prepared_statements():
+    # More runs than psycopg's prepare threshold: the later ones use the prepared statements.
+    for round_ in range(8):
+        invitation = InvitationFactory()
+        first = services.record_answer(invitation=invitation, score=round_, comment="first")
+        assert as_stored(first) == as_stored(Response.objects.get(invitation=invitation))
+        later = services.record_answer(invitation=invitation, score=10, confirmed_via="tap")
+        stored = Response.objects.get(invitation=invitation)
+        assert as_stored(later) == as_stored(stored)
+        assert (stored.public_id, stored.answered_at, stored.comment) == (
+            first.public_id,
+            first.answered_at,
+            "first",
+        )
+        assert (stored.score, stored.category, stored.confirmed_via) == (10, 1, "tap")
+        assert Invitation.objects.get(pk=invitation.pk).answered_at == first.answered_at
+    closed = InvitationFactory(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(ValidationError, match="closed"):
+        services.record_answer(invitation=closed, score=9)
+    assert not Response.objects.filter(invitation=closed).exists()
+    assert Invitation.objects.get(pk=closed.pk).answered_at is None
 
 
 # --- Announcements -----------------------------------------------------------------------------
@@ -223,3 +242,39 @@ def test_with_a_broker_each_process_wakes_the_announcer_at_most_once_per_delay(
     with django_capture_on_commit_callbacks(execute=True):
         services.record_answer(invitation=InvitationFactory(), score=8)
     assert queued == [{"countdown": 60.0}, {"countdown": 60.0}]
+
+
+def test_concurrent_announcers_announce_each_answer_once(transactional_db, settings):
+    """Three workers' runs at once: SKIP LOCKED gives each answer to exactly one of them."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # nothing runs inline: the test runs the announcer
+    answers = [services.record_answer(invitation=InvitationFactory(), score=9) for _ in range(150)]
+    heard: list[int] = []
+    lock = threading.Lock()
+
+    def receiver(sender, *, response_id, created, **kwargs):
+        assert created
+        with lock:
+            heard.append(response_id)
+
+    response_saved.connect(receiver, dispatch_uid="test-concurrent")
+    barrier = threading.Barrier(3)
+    counts = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            counts.append(services.announce_saved_responses(batch=10))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        response_saved.disconnect(dispatch_uid="test-concurrent")
+    assert sum(counts) == 150
+    assert sorted(heard) == sorted(response.pk for response in answers)
+    assert not Response.objects.filter(announce_pending=True).exists()

@@ -1,4 +1,4 @@
-"""The distribution engine on SQLite with a frozen clock: who is asked, when, and how often."""
+"""The distribution engine with a frozen clock: who is asked, when, and how often."""
 
 import smtplib
 from datetime import UTC, datetime, timedelta

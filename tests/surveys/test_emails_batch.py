@@ -101,7 +101,8 @@ def test_other_kinds_languages_and_names(name):
         ("Ana\nBeatriz", "ana@example.com"),  # a line break: the generator rewrites it
         ("Qz9 Ana", "ana@example.com"),  # the placeholder marker itself
         ("Ana", f"{'a' * 80}@example.com"),  # a To header long enough to be folded
-        ("Ana " * 300, "ana@example.com"),  # a line over 998 bytes: quoted-printable
+        # A line over 998 bytes once HTML-escaped (&quot; is 6 bytes): quoted-printable.
+        ('"' * 200, "ana@example.com"),
     ],
 )
 def test_values_that_could_render_differently_take_the_normal_path(name, email):

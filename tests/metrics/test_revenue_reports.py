@@ -1,5 +1,5 @@
-"""Revenue selectors and endpoints on PostgreSQL (their SQL uses width_bucket, LATERAL, FILTER
-and DISTINCT ON), with the worked examples computed by hand."""
+"""Revenue selectors, endpoints and pages (their SQL uses width_bucket, LATERAL, FILTER and
+DISTINCT ON), with the worked examples computed by hand."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -11,7 +11,7 @@ from metrics import revenue_selectors as sel
 from outcomes.models import SubscriptionEvent
 from tests.factories import AccountFactory, ContactFactory, ResponseFactory, SurveyFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
