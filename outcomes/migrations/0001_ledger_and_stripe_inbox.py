@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0006_churn_and_stripe_customer'),
+        ('accounts', '0007_churn_and_stripe_customer'),
     ]
 
     operations = [

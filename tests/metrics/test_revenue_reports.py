@@ -351,3 +351,12 @@ def test_page_lists_the_ten_largest_movers_and_every_churn(staff_client):
     assert body["currencies"][0]["churn_reasons"] == [
         {"reason": None, "accounts": 12, "mrr": "600.00"}
     ]
+
+
+def test_movements_csv_escapes_formulas(staff_client):
+    evil = AccountFactory(external_id="evil", name='=HYPERLINK("http://x")', mrr=D(0))
+    ledger(evil, ("2025-01-01", "100"), ("2025-02-10", "0"))
+    body = staff_client.get(
+        "/reports/revenue/movements.csv", {"start": "2025-02-01", "end": "2025-03-01"}
+    ).content.decode()
+    assert 'evil,"\'=HYPERLINK(""http://x"")",churn,USD,100.00,0.00,100.00,' in body

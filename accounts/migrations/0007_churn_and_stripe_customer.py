@@ -27,7 +27,7 @@ def add_default_reasons(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_contact_erased_at'),
+        ('accounts', '0006_contact_email_index_for_iexact'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
