@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .admin_data import ContactImportMixin
-from .models import Account, Contact
+from .models import Account, ChurnReason, Contact
 
 
 class ContactInline(admin.TabularInline):
@@ -28,8 +29,8 @@ class AccountAdmin(admin.ModelAdmin):
         "arr_display",
         "renewal_date",
     ]
-    list_filter = ["status", "plan", "segment", "region", "currency", "owner"]
-    search_fields = ["name", "external_id"]
+    list_filter = ["status", "plan", "segment", "region", "currency", "owner", "churn_reason"]
+    search_fields = ["name", "external_id", "stripe_customer_id"]
     date_hierarchy = "renewal_date"
     list_select_related = ["owner"]
     inlines = [ContactInline]
@@ -38,6 +39,18 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description=_("ARR"), ordering="mrr")
     def arr_display(self, obj: Account) -> str:
         return f"{obj.arr:,.2f} {obj.currency}"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A new MRR, currency, renewal date, churn or Stripe customer goes to the ledger.
+        services.save_account_billing(account=obj, changed=set(form.changed_data), source="admin")
+
+
+@admin.register(ChurnReason)
+class ChurnReasonAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "active"]
+    list_editable = ["position", "active"]
+    search_fields = ["name"]
 
 
 @admin.register(Contact)

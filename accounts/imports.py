@@ -42,6 +42,7 @@ from .models import (
     Contact,
     validate_external_id,
 )
+from .signals import BILLING_FIELDS, announce_billing_changes, billing_change
 
 CONTACT_COLUMNS = ("email", "name", "language")
 ACCOUNT_COLUMNS = (
@@ -56,6 +57,7 @@ ACCOUNT_COLUMNS = (
     "currency",
     "start_date",
     "renewal_date",
+    "stripe_customer_id",
 )
 KNOWN_COLUMNS = CONTACT_COLUMNS + ACCOUNT_COLUMNS
 PROPERTY_PREFIX = "property_"
@@ -70,6 +72,7 @@ MAX_LENGTHS = {
     "plan": 100,
     "segment": 100,
     "region": 100,
+    "stripe_customer_id": 255,
 }
 CHUNK = 1_000
 
@@ -317,6 +320,8 @@ def _clean_row(row: dict[str, str], owners: dict[str, int]) -> tuple[dict, dict,
     for column in ("start_date", "renewal_date"):
         if row.get(column):
             account[column] = _parse_date(row[column])
+    if row.get("stripe_customer_id"):
+        account["stripe_customer_id"] = row["stripe_customer_id"]
     properties = {
         name[len(PROPERTY_PREFIX) :]: value
         for name, value in row.items()
@@ -393,7 +398,45 @@ def _validate(rows, result: ImportResult, progress: Callable | None) -> _Plan:
                 continue
             plan.contacts[email_key] = (line, contact, properties, external_id)
     plan.accounts = {key: value for key, (_line, value) in plan.account_lines.items()}
+    _check_stripe_customers(plan, result)
     return plan
+
+
+def _check_stripe_customers(plan: _Plan, result: ImportResult) -> None:
+    """A Stripe customer id maps to one account: not twice in the file, not another's."""
+    wanted = {
+        external_id: (line, fields["stripe_customer_id"])
+        for external_id, (line, fields) in plan.account_lines.items()
+        if fields.get("stripe_customer_id")
+    }
+    if not wanted:
+        return
+    seen: dict[str, str] = {}
+    for external_id, (line, customer) in wanted.items():
+        if customer in seen:
+            result.errors.append(
+                RowError(
+                    line,
+                    _("Stripe customer %(customer)s is also given to account %(other)s.")
+                    % {"customer": customer, "other": seen[customer]},
+                )
+            )
+        seen.setdefault(customer, external_id)
+    holders = dict(
+        Account.objects.filter(stripe_customer_id__in=list(seen)).values_list(
+            "stripe_customer_id", "external_id"
+        )
+    )
+    for external_id, (line, customer) in wanted.items():
+        holder = holders.get(customer)
+        if holder and holder != external_id:
+            result.errors.append(
+                RowError(
+                    line,
+                    _("Stripe customer %(customer)s already belongs to account %(other)s.")
+                    % {"customer": customer, "other": holder},
+                )
+            )
 
 
 # --- Applying -------------------------------------------------------------------------------
@@ -442,6 +485,7 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
     accounts = _existing_accounts(list(plan.accounts))
     new_accounts: list[Account] = []
     changed_accounts: list[Account] = []
+    billing: list[tuple[Account, set[str]]] = []
     account_fields: set[str] = set()
     for external_id, fields in plan.accounts.items():
         account = accounts.get(external_id)
@@ -451,6 +495,8 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
             new_accounts.append(account)
             accounts[external_id] = account
             counts["accounts_created"] += 1
+            if "mrr" in fields:
+                billing.append((account, set(fields)))
             continue
         changes = _changes(account, {k: v for k, v in fields.items() if k != "external_id"})
         if changes:
@@ -460,6 +506,8 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
             account_fields.update(changes)
             changed_accounts.append(account)
             counts["accounts_updated"] += 1
+            if BILLING_FIELDS & set(changes):
+                billing.append((account, set(changes)))
         else:
             counts["accounts_unchanged"] += 1
 
@@ -522,6 +570,12 @@ def _apply(plan: _Plan, result: ImportResult, dry_run: bool) -> None:
             Contact.objects.bulk_update(
                 changed_contacts, [*contact_fields, "updated_at"], batch_size=CHUNK
             )
+        # The subscription ledger appends its events in this same transaction.
+        announce_billing_changes(
+            changes=[billing_change(account, changed) for account, changed in billing],
+            source="contact_import",
+            at=now,
+        )
     result.applied = True
 
 

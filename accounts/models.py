@@ -30,6 +30,24 @@ validate_external_id = RegexValidator(
 )
 
 
+class ChurnReason(models.Model):
+    """One entry of the staff-editable list of reasons an account churned."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive reasons stay on past churns only.")
+    )
+
+    class Meta:
+        verbose_name = _("churn reason")
+        verbose_name_plural = _("churn reasons")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Account(models.Model):
     """A customer company. Its contacts answer surveys; reports join their answers to it."""
 
@@ -87,6 +105,25 @@ class Account(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Optional input to the health score (0-100); empty when unknown."),
     )
+    # Set from the subscription ledger when MRR falls to 0, or by staff (which appends a
+    # zero-MRR event); cleared when the account pays again.
+    churned_at = models.DateTimeField(_("churned at"), null=True, blank=True)
+    churn_reason = models.ForeignKey(
+        ChurnReason,
+        verbose_name=_("churn reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    churn_note = models.TextField(_("churn note"), blank=True)
+    stripe_customer_id = models.CharField(
+        _("Stripe customer id"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("cus_...: Stripe events of this customer update this account's MRR."),
+    )
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -95,6 +132,13 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"],
+                condition=~models.Q(stripe_customer_id=""),
+                name="account_stripe_customer_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

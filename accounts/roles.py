@@ -56,6 +56,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {
             *_model("accounts.account", "view", "add", "change"),
             *_model("accounts.contact", "view", "add", "change"),
+            *_model("accounts.churnreason", "view", "add", "change"),
             EXPORT_CONTACT_DATA,
             ERASE_CONTACT,
             *_model("surveys.survey", "view", "add", "change"),
@@ -63,6 +64,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             *_model("surveys.invitation", "view", "add", "change"),
             *_model("surveys.response", "view", "add", "change"),
             *_model("surveys.referral", "view"),
+            # The subscription ledger is append-only: events are added, never changed; a
+            # Stripe inbox row can be processed again.
+            *_model("outcomes.subscriptionevent", "view", "add"),
+            *_model("outcomes.stripeevent", "view", "change"),
+            *_model("outcomes.stripesubscription", "view"),
             *_model("followups.followup", "view", "add", "change"),
             *_model("followups.note", "view", "add"),
             *_model("followups.tag", "view", "add", "change"),
@@ -77,6 +83,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {
             *_model("accounts.account", "view"),
             *_model("accounts.contact", "view"),
+            *_model("accounts.churnreason", "view"),
+            *_model("outcomes.subscriptionevent", "view"),
             *_model("surveys.survey", "view"),
             *_model("surveys.campaign", "view"),
             *_model("surveys.invitation", "view"),

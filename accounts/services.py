@@ -4,7 +4,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Account, Contact
-from .signals import contact_unsubscribed
+from .signals import (
+    BILLING_FIELDS,
+    announce_billing_changes,
+    billing_change,
+    contact_unsubscribed,
+)
 
 
 def upsert_account(
@@ -15,7 +20,10 @@ def upsert_account(
     mrr: Decimal | None = None,
     currency: str | None = None,
 ) -> Account:
-    """Create or update an account by external id; only the given fields change. Idempotent."""
+    """Create or update an account by external id; only the given fields change. Idempotent.
+
+    A new MRR or currency is announced (`account_billing_changed`), so the subscription ledger
+    gets its event in the same transaction."""
     defaults: dict = {}
     if plan is not None:
         defaults["plan"] = plan
@@ -28,13 +36,27 @@ def upsert_account(
     account, created = Account.objects.get_or_create(
         external_id=external_id, defaults={"name": name or external_id, **defaults}
     )
+    changed: dict = dict(defaults) if created else {}
     if not created and defaults:
         changed = {k: v for k, v in defaults.items() if getattr(account, k) != v}
         if changed:
             for key, value in changed.items():
                 setattr(account, key, value)
             account.save(update_fields=[*changed, "updated_at"])
+    if mrr is not None and BILLING_FIELDS & set(changed):
+        announce_billing_changes(
+            changes=[billing_change(account, changed)], source="api", at=timezone.now()
+        )
     return account
+
+
+def save_account_billing(*, account: Account, changed: set[str], source: str) -> None:
+    """Announce billing fields an already-saved account changed (admin edits). Idempotent
+    per write: nothing is announced when no billing field changed."""
+    if BILLING_FIELDS & set(changed):
+        announce_billing_changes(
+            changes=[billing_change(account, changed)], source=source, at=timezone.now()
+        )
 
 
 def upsert_contact(
@@ -101,3 +123,14 @@ def resubscribe_contact(*, contact: Contact) -> bool:
             unsubscribed_at=None, updated_at=timezone.now()
         )
     )
+
+
+def set_stripe_customer(*, account: Account, customer_id: str) -> bool:
+    """Map a Stripe customer to the account (announced, so its waiting events get applied).
+    Idempotent: False when it was already mapped."""
+    if account.stripe_customer_id == customer_id:
+        return False
+    account.stripe_customer_id = customer_id
+    account.save(update_fields=["stripe_customer_id", "updated_at"])
+    save_account_billing(account=account, changed={"stripe_customer_id"}, source="api")
+    return True

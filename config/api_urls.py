@@ -9,6 +9,8 @@ from metrics.api_exports import (
     ExportListCreateView,
     ResponseListView,
 )
+from metrics.revenue_api import RetentionByScoreView, RevenueView
+from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
 from surveys.api import InvitationViewSet, ResponseReleaseView, SurveyViewSet
 from surveys.api_privacy import ContactDataView, ContactEraseView
 
@@ -28,6 +30,22 @@ router.register("invitations", InvitationViewSet, basename="invitation")
 urlpatterns = [
     re_path(r"^metrics/summary/?$", SummaryView.as_view(), name="metrics-summary"),
     re_path(r"^metrics/trend/?$", TrendView.as_view(), name="metrics-trend"),
+    re_path(r"^metrics/revenue/?$", RevenueView.as_view(), name="metrics-revenue"),
+    re_path(
+        r"^metrics/retention-by-score/?$",
+        RetentionByScoreView.as_view(),
+        name="metrics-retention-by-score",
+    ),
+    re_path(
+        r"^subscription-events/?$",
+        SubscriptionEventListCreateView.as_view(),
+        name="subscription-events",
+    ),
+    re_path(
+        r"^accounts/(?P<external_id>[^/]+)/stripe-customer/?$",
+        StripeCustomerView.as_view(),
+        name="account-stripe-customer",
+    ),
     re_path(
         # Any id, "/" included: accounts stored before ids were checked stay reachable.
         r"^accounts/(?P<external_id>.+?)/scores/?$",

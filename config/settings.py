@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "surveys",
+    "outcomes",
     "followups",
     "metrics",
     "config",
@@ -313,6 +314,16 @@ IMPORT_SYNC_MAX_ROWS = env.int("IMPORT_SYNC_MAX_ROWS", default=10_000)
 CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
     "task": "metrics.tasks.purge_expired_exports",
     "schedule": 3600.0,
+}
+
+# --- Outcomes: subscription ledger and Stripe ----------------------------------------------
+# The signing secret of the Stripe webhook endpoint (whsec_...); unset: the endpoint is a 404.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# A batch POST to /api/v1/subscription-events holds at most this many events.
+SUBSCRIPTION_EVENTS_MAX_BATCH = 1000
+CELERY_BEAT_SCHEDULE["sweep-stripe-inbox"] = {
+    "task": "outcomes.tasks.sweep_stripe_inbox",
+    "schedule": 300.0,
 }
 
 # --- REST API -------------------------------------------------------------------------------

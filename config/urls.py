@@ -7,6 +7,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from outcomes.receivers import stripe as stripe_receiver
 from surveys import public_views
 
 from . import views
@@ -25,6 +26,7 @@ urlpatterns = [
     # Bounce and complaint webhooks of any ESP anymail supports, refused until secured
     # (surveys.esp_webhooks); their events are handled in surveys.receivers.
     path("anymail/", include("surveys.esp_webhooks")),
+    path("integrations/stripe/webhook", stripe_receiver.webhook, name="stripe-webhook"),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file: the content security policy allows no inline.

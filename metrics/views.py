@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import VIEW_REPORTS, permission_required
 from surveys.models import Kind, Survey
 
-from . import charts, scoring, selectors
+from . import charts, revenue_views, scoring, selectors
 from .forms import SORTS, AccountListForm, ReportFilterForm
 from .models import HealthSettings
 
@@ -64,6 +64,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     scores = selectors.account_scores(
         filters=account_filters, reference=windows.reference, health_settings=health_settings
     )
+    # ARR as the subscription ledger had it at the report date (the period's end).
+    scores = revenue_views.with_ledger_mrr(scores, at=windows.reference)
     date_format = "%Y-%m" if granularity == "month" else "%Y-%m-%d"
     context = {
         "form": form,
@@ -283,5 +285,6 @@ def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         "contacts": selectors.account_contacts(account=account),
         "timeline": timeline.get_page(request.GET.get("page")),
         "component_labels": scoring.HEALTH_COMPONENTS,
+        **revenue_views.account_revenue(account),
     }
     return render(request, "reports/account_detail.html", context)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -63,6 +64,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._load(user)
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        # The revenue history joins answers and the subscription ledger, so it lives in the
+        # metrics app; called by name, surveys imports neither it nor outcomes.
+        call_command("seed_demo_revenue", stdout=self.stdout)
         self.stdout.write(
             f"Staff login: {DEMO_USER} / {DEMO_PASSWORD} at {settings.SITE_URL}/reports/"
         )
