@@ -141,7 +141,7 @@ class ContactImportMixin(CsvImportAdminMixin):
     import_sample = "docs/samples/contacts.csv"
     import_help = gettext_lazy(
         "Columns: email, name, language, external_id, account_name, plan, segment, region, "
-        "status, owner, mrr, currency, start_date, renewal_date, stripe_customer_id, and "
+        "status, owner, mrr, currency, start_date, renewal_date, stripe_customer_id, seats, and "
         "property_<name>. A row with "
         "an email upserts a contact; with only an external_id, an account. Empty cells keep "
         "existing values."

@@ -58,6 +58,7 @@ ACCOUNT_COLUMNS = (
     "start_date",
     "renewal_date",
     "stripe_customer_id",
+    "seats",
 )
 KNOWN_COLUMNS = CONTACT_COLUMNS + ACCOUNT_COLUMNS
 PROPERTY_PREFIX = "property_"
@@ -322,6 +323,13 @@ def _clean_row(row: dict[str, str], owners: dict[str, int]) -> tuple[dict, dict,
             account[column] = _parse_date(row[column])
     if row.get("stripe_customer_id"):
         account["stripe_customer_id"] = row["stripe_customer_id"]
+    seats = row.get("seats", "")
+    if seats:
+        if not seats.isdigit() or int(seats) > 2**31 - 1:
+            raise ValueError(
+                _("Seats %(value)r is not a whole number of 0 or more.") % {"value": seats}
+            )
+        account["seats"] = int(seats)
     properties = {
         name[len(PROPERTY_PREFIX) :]: value
         for name, value in row.items()

@@ -105,6 +105,12 @@ class Account(models.Model):
         validators=[MaxValueValidator(100)],
         help_text=_("Optional input to the health score (0-100); empty when unknown."),
     )
+    seats = models.PositiveIntegerField(
+        _("licensed seats"),
+        null=True,
+        blank=True,
+        help_text=_("Users the contract allows; adoption % = 30-day active users / seats."),
+    )
     # Set from the subscription ledger when MRR falls to 0, or by staff (which appends a
     # zero-MRR event); cleared when the account pays again.
     churned_at = models.DateTimeField(_("churned at"), null=True, blank=True)

@@ -69,6 +69,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             *_model("outcomes.subscriptionevent", "view", "add"),
             *_model("outcomes.stripeevent", "view", "change"),
             *_model("outcomes.stripesubscription", "view"),
+            # Tickets and usage are upserted (add and change); a Zendesk event can be
+            # processed again and an organization mapped to an account.
+            *_model("outcomes.ticket", "view", "add", "change"),
+            *_model("outcomes.zendeskevent", "view", "change"),
+            *_model("outcomes.zendeskorganization", "view", "change"),
+            *_model("outcomes.usagerecord", "view", "add", "change"),
+            *_model("outcomes.onboarding", "view", "add", "change"),
             *_model("followups.followup", "view", "add", "change"),
             *_model("followups.note", "view", "add"),
             *_model("followups.tag", "view", "add", "change"),
@@ -85,6 +92,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             *_model("accounts.contact", "view"),
             *_model("accounts.churnreason", "view"),
             *_model("outcomes.subscriptionevent", "view"),
+            *_model("outcomes.ticket", "view"),
+            *_model("outcomes.usagerecord", "view"),
+            *_model("outcomes.onboarding", "view"),
             *_model("surveys.survey", "view"),
             *_model("surveys.campaign", "view"),
             *_model("surveys.invitation", "view"),

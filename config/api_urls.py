@@ -11,6 +11,8 @@ from metrics.api_exports import (
 )
 from metrics.revenue_api import RetentionByScoreView, RevenueView
 from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
+from outcomes.api_tickets import TicketListCreateView
+from outcomes.api_usage import OnboardingView, SeatsView, UsageView
 from surveys.api import InvitationViewSet, ResponseReleaseView, SurveyViewSet
 from surveys.api_privacy import ContactDataView, ContactEraseView
 
@@ -40,6 +42,16 @@ urlpatterns = [
         r"^subscription-events/?$",
         SubscriptionEventListCreateView.as_view(),
         name="subscription-events",
+    ),
+    re_path(r"^tickets/?$", TicketListCreateView.as_view(), name="tickets"),
+    re_path(r"^usage/?$", UsageView.as_view(), name="usage"),
+    re_path(
+        r"^accounts/(?P<external_id>[^/]+)/seats/?$", SeatsView.as_view(), name="account-seats"
+    ),
+    re_path(
+        r"^accounts/(?P<external_id>[^/]+)/onboarding/?$",
+        OnboardingView.as_view(),
+        name="account-onboarding",
     ),
     re_path(
         r"^accounts/(?P<external_id>[^/]+)/stripe-customer/?$",

@@ -325,6 +325,17 @@ CELERY_BEAT_SCHEDULE["sweep-stripe-inbox"] = {
     "task": "outcomes.tasks.sweep_stripe_inbox",
     "schedule": 300.0,
 }
+# Zendesk ticket events (outcomes/receivers/zendesk.py): the webhook's signing secret; empty,
+# /integrations/zendesk/webhook answers 404. A signature older or newer than the tolerance is
+# refused, so a captured request cannot be replayed.
+ZENDESK_WEBHOOK_SECRET = env.str("ZENDESK_WEBHOOK_SECRET", default="")
+ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env.int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS", default=300)
+TICKETS_MAX_BATCH = 1000
+USAGE_MAX_BATCH = 10_000
+CELERY_BEAT_SCHEDULE["sweep-zendesk-inbox"] = {
+    "task": "outcomes.tasks.sweep_zendesk_inbox",
+    "schedule": 300.0,
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -379,6 +390,7 @@ SPECTACULAR_SETTINGS = {
         "InvitationStatusEnum": "surveys.models.Invitation.Status",
         "ExportJobStatusEnum": "metrics.models.ExportJob.Status",
         "FollowUpStatusEnum": "followups.models.FollowUp.Status",
+        "TicketStatusEnum": "outcomes.models.Ticket.Status",
     },
 }
 

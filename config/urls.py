@@ -8,6 +8,7 @@ from drf_spectacular.views import (
 )
 
 from outcomes.receivers import stripe as stripe_receiver
+from outcomes.receivers import zendesk as zendesk_receiver
 from surveys import public_views
 
 from . import views
@@ -27,6 +28,7 @@ urlpatterns = [
     # (surveys.esp_webhooks); their events are handled in surveys.receivers.
     path("anymail/", include("surveys.esp_webhooks")),
     path("integrations/stripe/webhook", stripe_receiver.webhook, name="stripe-webhook"),
+    path("integrations/zendesk/webhook", zendesk_receiver.webhook, name="zendesk-webhook"),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script as a file: the content security policy allows no inline.

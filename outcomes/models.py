@@ -1,4 +1,5 @@
-"""What customers do, as opposed to what they say: the subscription ledger and its inbox.
+"""What customers do, as opposed to what they say: the subscription ledger and its inbox,
+support tickets (with the Zendesk inbox), daily usage and onboarding milestones.
 
 The ledger is append-only: each row says "from `effective_at`, this account pays `mrr` per
 month in `currency`". An account's MRR at instant t is the `mrr` of its latest event with
@@ -7,7 +8,8 @@ month in `currency`". An account's MRR at instant t is the `mrr` of its latest e
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -162,3 +164,272 @@ class StripeSubscription(models.Model):
 
     def __str__(self) -> str:
         return self.subscription_id
+
+
+# --- Support tickets ----------------------------------------------------------------------------
+
+
+class TicketSource(models.TextChoices):
+    API = "api", _("API")
+    CSV = "csv", _("CSV import")
+    ZENDESK = "zendesk", _("Zendesk")
+    DEMO = "demo", _("Demo data")
+
+
+class Ticket(models.Model):
+    """One support ticket, after Zendesk's ticket metrics: first reply = first public agent
+    reply - created; resolution = final solve - created; a reopen is solved -> unsolved.
+    Upserted by (source, external_id); times are never before `created_at`."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        SOLVED = "solved", _("Solved")
+        CLOSED = "closed", _("Closed")
+
+    SOLVED_STATUSES = (Status.SOLVED, Status.CLOSED)
+
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tickets",
+        help_text=_("Empty for a Zendesk ticket whose organization is not mapped to an account."),
+    )
+    source = models.CharField(_("source"), max_length=10, choices=TicketSource.choices)
+    external_id = models.CharField(_("external id"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    channel = models.CharField(_("channel"), max_length=50, blank=True)
+    requester_email = models.EmailField(_("requester email"), max_length=254, blank=True)
+    assignee = models.CharField(_("assignee"), max_length=200, blank=True)
+    organization = models.CharField(
+        _("organization"),
+        max_length=100,
+        blank=True,
+        help_text=_("The help desk's organization id (Zendesk), mapped to an account."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    created_at = models.DateTimeField(_("created at"))
+    first_reply_at = models.DateTimeField(_("first agent reply at"), null=True, blank=True)
+    first_solved_at = models.DateTimeField(_("first solved at"), null=True, blank=True)
+    solved_at = models.DateTimeField(
+        _("solved at (final)"),
+        null=True,
+        blank=True,
+        help_text=_("The latest solve; empty while the ticket is not solved."),
+    )
+    agent_replies = models.PositiveIntegerField(_("public agent replies"), default=0)
+    reopens = models.PositiveIntegerField(_("reopens"), default=0)
+    raw = models.JSONField(_("raw payload"), default=dict, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("support ticket")
+        verbose_name_plural = _("support tickets")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="ticket_source_external_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(first_reply_at__isnull=True)
+                | models.Q(first_reply_at__gte=models.F("created_at")),
+                name="ticket_reply_after_created",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(solved_at__isnull=True)
+                | models.Q(solved_at__gte=models.F("created_at")),
+                name="ticket_solved_after_created",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(first_solved_at__isnull=True)
+                | models.Q(first_solved_at__gte=models.F("created_at")),
+                name="ticket_first_solved_after_created",
+            ),
+        ]
+        indexes = [
+            # The support reports: every figure of the tickets created in a period, read from
+            # the index alone (an index-only scan of the period's range).
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "account",
+                    "status",
+                    "channel",
+                    "first_reply_at",
+                    "first_solved_at",
+                    "solved_at",
+                    "agent_replies",
+                    "reopens",
+                ],
+                name="ticket_created_metrics",
+            ),
+            models.Index(fields=["account", "created_at"], name="ticket_account_created"),
+            models.Index(
+                fields=["organization"],
+                condition=~models.Q(organization=""),
+                name="ticket_organization",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+    @property
+    def is_solved(self) -> bool:
+        return self.status in self.SOLVED_STATUSES
+
+
+class ZendeskOrganization(models.Model):
+    """A Zendesk organization and the account its tickets belong to. Rows appear when a
+    ticket of an unknown organization arrives; staff map them to accounts in the admin."""
+
+    organization_id = models.CharField(_("Zendesk organization id"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="zendesk_organizations",
+    )
+    created_at = models.DateTimeField(_("first seen at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Zendesk organization")
+        verbose_name_plural = _("Zendesk organizations")
+        ordering = ["organization_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.organization_id
+
+
+class ZendeskEvent(models.Model):
+    """The Zendesk inbox: every verified webhook delivery (a ticket event), stored before a
+    worker applies it. Idempotent on Zendesk's event id; a ticket is rebuilt from all of its
+    stored events in time order, so replays and out-of-order deliveries change nothing."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored (not a ticket event)")
+        FAILED = "failed", _("Failed")
+
+    event_id = models.CharField(_("Zendesk event id"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100)
+    ticket_id = models.CharField(_("ticket"), max_length=100, blank=True, db_index=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    note = models.TextField(_("note"), blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        verbose_name = _("Zendesk event")
+        verbose_name_plural = _("Zendesk inbox")
+        ordering = ["-occurred_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"
+
+
+# --- Usage and onboarding -----------------------------------------------------------------------
+
+validate_metric_name = RegexValidator(
+    r"\A[a-z][a-z0-9_]{0,63}\Z",
+    _("Use lower-case letters, digits and _ (starting with a letter), at most 64."),
+    code="metric",
+)
+
+
+class UsageRecord(models.Model):
+    """One account's value of one usage metric on one day (a daily rollup), upserted per
+    (account, metric, day). `active_users` is the number of distinct users active in the 30
+    days ending that day; other metrics (events, documents, ...) are counts of that day."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="usage"
+    )
+    day = models.DateField(_("day"))
+    metric = models.CharField(_("metric"), max_length=64, validators=[validate_metric_name])
+    value = models.FloatField(_("value"), validators=[MinValueValidator(0)])
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage")
+        ordering = ["-day", "account_id", "metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "metric", "day"], name="usage_account_metric_day"
+            ),
+            models.CheckConstraint(condition=models.Q(value__gte=0), name="usage_not_negative"),
+        ]
+        indexes = [
+            # Every account's metric over a window (adoption, trends), read from the index.
+            models.Index(
+                fields=["metric", "day"], include=["account", "value"], name="usage_metric_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day} {self.metric}={self.value:g}"
+
+
+class Onboarding(models.Model):
+    """An account's onboarding milestones. Implementation time = go-live - kickoff."""
+
+    account = models.OneToOneField(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="onboarding"
+    )
+    kickoff_on = models.DateField(_("kickoff"), null=True, blank=True)
+    go_live_on = models.DateField(_("go-live"), null=True, blank=True)
+    first_value_on = models.DateField(_("first value"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("onboarding")
+        verbose_name_plural = _("onboarding milestones")
+        ordering = ["account__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(go_live_on__isnull=True)
+                | models.Q(kickoff_on__isnull=True)
+                | models.Q(go_live_on__gte=models.F("kickoff_on")),
+                name="onboarding_go_live_after_kickoff",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(first_value_on__isnull=True)
+                | models.Q(kickoff_on__isnull=True)
+                | models.Q(first_value_on__gte=models.F("kickoff_on")),
+                name="onboarding_first_value_after_kickoff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.account)
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("go_live_on", "first_value_on"):
+            day = getattr(self, name)
+            if self.kickoff_on is not None and day is not None and day < self.kickoff_on:
+                errors[name] = _("Before the kickoff.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def implementation_days(self) -> int | None:
+        if self.kickoff_on is None or self.go_live_on is None:
+            return None
+        return (self.go_live_on - self.kickoff_on).days

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import stripe_inbox
+from . import stripe_inbox, zendesk_inbox
 
 
 @shared_task
@@ -27,3 +27,31 @@ def import_events_file(job_id: str, name: str, user_id: int, dry_run: bool) -> N
     from .imports import import_events
 
     run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_events)
+
+
+@shared_task
+def process_zendesk_event(inbox_id: int) -> None:
+    zendesk_inbox.process_event(inbox_id=inbox_id)
+
+
+@shared_task
+def sweep_zendesk_inbox() -> None:
+    zendesk_inbox.sweep()
+
+
+@shared_task
+def import_tickets_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+    from accounts.imports import run_import_job
+
+    from .ticket_imports import import_tickets
+
+    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_tickets)
+
+
+@shared_task
+def import_usage_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+    from accounts.imports import run_import_job
+
+    from .usage_imports import import_usage
+
+    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_usage)

@@ -531,3 +531,15 @@ def test_big_response_history_import_runs_as_a_job(
     assert "Dry run: every row is valid; nothing was written." in body
     assert "created: 3" in body
     assert Response.objects.count() == 0
+
+
+def test_licensed_seats_are_an_account_column(owner):
+    result = imports.import_contacts(source=b"external_id,seats\nacme,25\nglobex,\n", actor=owner)
+    assert result.ok and result.applied
+    assert dict(Account.objects.values_list("external_id", "seats")) == {"acme": 25, "globex": None}
+    bad = imports.import_contacts(source=b"external_id,seats\nacme,-3\nglobex,2.5\n", actor=owner)
+    assert [(e.line, e.reason) for e in bad.errors] == [
+        (2, "Seats '-3' is not a whole number of 0 or more."),
+        (3, "Seats '2.5' is not a whole number of 0 or more."),
+    ]
+    assert Account.objects.get(external_id="acme").seats == 25

@@ -33,6 +33,7 @@ ALLOWED = {
     ("surveys", "response", "restore_responses"): {CS, ADM},
     ("surveys", "response", "release_responses"): {CS, ADM},
     ("outcomes", "stripeevent", "process_again"): {CS, ADM},
+    ("outcomes", "zendeskevent", "process_again"): {CS, ADM},
     ("surveys", "campaign", "launch_campaigns"): {CS, ADM},
     ("accounts", "contact", "export_personal_data"): {CS, ADM},
     ("accounts", "contact", "erase_personal_data"): {CS, ADM},
