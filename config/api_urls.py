@@ -10,6 +10,7 @@ from metrics.api_exports import (
     ResponseListView,
 )
 from metrics.revenue_api import RetentionByScoreView, RevenueView
+from metrics.support_api import SupportMetricsView
 from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
 from outcomes.api_tickets import TicketListCreateView
 from outcomes.api_usage import OnboardingView, SeatsView, UsageView
@@ -33,6 +34,7 @@ urlpatterns = [
     re_path(r"^metrics/summary/?$", SummaryView.as_view(), name="metrics-summary"),
     re_path(r"^metrics/trend/?$", TrendView.as_view(), name="metrics-trend"),
     re_path(r"^metrics/revenue/?$", RevenueView.as_view(), name="metrics-revenue"),
+    re_path(r"^metrics/support/?$", SupportMetricsView.as_view(), name="metrics-support"),
     re_path(
         r"^metrics/retention-by-score/?$",
         RetentionByScoreView.as_view(),

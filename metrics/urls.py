@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_views, revenue_views, views
+from . import export_views, revenue_views, support_views, views
 
 app_name = "reports"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path(
         "revenue/movements.csv", revenue_views.revenue_movements_csv, name="revenue-movements-csv"
     ),
+    path("support/", support_views.support, name="support"),
+    path("adoption/", support_views.adoption, name="adoption"),
     path("accounts/", views.account_list, name="accounts"),
     # <path:>: an account stored before ids were checked may hold a "/" and must stay reachable.
     path("accounts/<path:external_id>/", views.account_detail, name="account"),

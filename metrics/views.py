@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import VIEW_REPORTS, permission_required
 from surveys.models import Kind, Survey
 
-from . import charts, revenue_views, scoring, selectors
+from . import charts, revenue_views, scoring, selectors, support_views
 from .forms import SORTS, AccountListForm, ReportFilterForm
 from .models import HealthSettings
 
@@ -286,5 +286,6 @@ def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         "timeline": timeline.get_page(request.GET.get("page")),
         "component_labels": scoring.HEALTH_COMPONENTS,
         **revenue_views.account_revenue(account),
+        **support_views.account_outcomes(account),
     }
     return render(request, "reports/account_detail.html", context)

@@ -269,6 +269,8 @@ class Ticket(models.Model):
                 name="ticket_created_metrics",
             ),
             models.Index(fields=["account", "created_at"], name="ticket_account_created"),
+            # CSAT per ticket: an answer's ticket by its account and id.
+            models.Index(fields=["account", "external_id"], name="ticket_account_external"),
             models.Index(
                 fields=["organization"],
                 condition=~models.Q(organization=""),

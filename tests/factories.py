@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact
 from accounts.roles import MARKETING, sync_roles
+from outcomes.models import Ticket, UsageRecord
 from surveys.models import Invitation, Kind, Response, Survey
 
 
@@ -110,3 +111,47 @@ class ResponseFactory(factory.django.DjangoModelFactory):
     score = 9
     category = factory.LazyAttribute(lambda o: o.survey.category_of(o.score))
     answered_at = factory.LazyFunction(timezone.now)
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    """A ticket created `created_at`; times given in minutes after it with `reply`, `solved`
+    (final) and `first_solved`, e.g. TicketFactory(reply=30, solved=60, agent_replies=1)."""
+
+    class Meta:
+        model = Ticket
+        exclude = ["reply", "solved", "first_solved"]
+
+    account = factory.SubFactory(AccountFactory)
+    source = "api"
+    external_id = factory.Sequence(lambda n: f"T-{n}")
+    channel = "email"
+    created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    reply = None
+    solved = None
+    first_solved = None
+    status = factory.LazyAttribute(lambda o: "solved" if o.solved is not None else "open")
+    first_reply_at = factory.LazyAttribute(
+        lambda o: None if o.reply is None else o.created_at + timedelta(minutes=o.reply)
+    )
+    solved_at = factory.LazyAttribute(
+        lambda o: None if o.solved is None else o.created_at + timedelta(minutes=o.solved)
+    )
+    first_solved_at = factory.LazyAttribute(
+        lambda o: (
+            o.created_at + timedelta(minutes=o.first_solved)
+            if o.first_solved is not None
+            else o.solved_at
+        )
+    )
+    agent_replies = 1
+    reopens = 0
+
+
+class UsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UsageRecord
+
+    account = factory.SubFactory(AccountFactory)
+    day = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=1))
+    metric = "active_users"
+    value = 10.0
