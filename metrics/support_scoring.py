@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from .revenue_scoring import pct2
 from .scoring import LOW_SAMPLE, proportion
 
 # First-reply buckets for CSAT per ticket: (key, upper bound in minutes, exclusive).
@@ -46,6 +45,14 @@ def round2(value: float | None) -> float | None:
     if value is None:
         return None
     return float(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def pct2(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator in percent, half up to 2 decimals; None when 0 / 0."""
+    if not denominator:
+        return None
+    value = Decimal(numerator) * 100 / Decimal(denominator)
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -26,11 +26,16 @@ from outcomes.usage import ACTIVE_USERS
 from . import charts
 from . import support_scoring as ss
 from . import support_selectors as sel
-from .revenue_selectors import add_months
 
 ADOPTION_PER_PAGE = 50
 TOP_ASSIGNEES = 25
 RECURRENCE_MONTHS = 12
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months` after `day`'s."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def reply_bucket_labels() -> dict[str, str]:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from django.utils.translation import gettext as _
 
 from accounts.imports import CHUNK, ImportResult, RowError, read_rows
-from accounts.imports import _decimal_text as decimal_text
 
 from . import usage
 from .api_tickets import unknown_account_errors
@@ -21,6 +20,17 @@ from .api_usage import UsageInSerializer
 from .ticket_imports import check_header, reasons
 
 REQUIRED = ("account", "day", "metric", "value")
+
+
+def decimal_text(value: str) -> str:
+    """1234.56, 1234,56, 1,234.56 and 1.234,56 (spreadsheets in many locales): the last
+    separator is the decimal one, as the contact import reads amounts."""
+    text = value.replace(" ", "").replace("\u00a0", "")
+    if "," in text and "." in text:
+        if text.rfind(",") > text.rfind("."):
+            return text.replace(".", "").replace(",", ".")
+        return text.replace(",", "")
+    return text.replace(",", ".")
 
 
 def import_usage(
