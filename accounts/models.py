@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
@@ -92,19 +92,6 @@ class Account(models.Model):
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CODES, default="USD")
     start_date = models.DateField(_("start date"), null=True, blank=True)
     renewal_date = models.DateField(_("renewal date"), null=True, blank=True, db_index=True)
-    open_tickets = models.PositiveIntegerField(
-        _("open support tickets"),
-        null=True,
-        blank=True,
-        help_text=_("Optional input to the health score; empty when unknown."),
-    )
-    adoption_pct = models.PositiveSmallIntegerField(
-        _("adoption %"),
-        null=True,
-        blank=True,
-        validators=[MaxValueValidator(100)],
-        help_text=_("Optional input to the health score (0-100); empty when unknown."),
-    )
     seats = models.PositiveIntegerField(
         _("licensed seats"),
         null=True,

@@ -81,8 +81,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             *_model("followups.tag", "view", "add", "change"),
             *_model("followups.alertrule", "view", "add", "change", "delete"),
             *_model("followups.alertdelivery", "view"),
+            *_model("followups.accountalert", "view"),
             *_model("followups.digestpreference", "view", "add", "change"),
             *_model("metrics.healthsettings", "view"),
+            *_model("metrics.healthsegmentweights", "view"),
+            *_model("metrics.healthsettingsversion", "view"),
+            *_model("metrics.healthsnapshot", "view"),
             VIEW_REPORTS,
         }
     ),

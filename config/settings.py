@@ -289,6 +289,8 @@ WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=900.0)
 # An endpoint is disabled after this many deliveries in a row failed every attempt.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=5)
+# An account rule (health, usage, renewal) fires for an account at most once in these days.
+ACCOUNT_ALERT_COOLDOWN_DAYS = env.int("ACCOUNT_ALERT_COOLDOWN_DAYS", default=30)
 DIGEST_HOUR_UTC = env.int("DIGEST_HOUR_UTC", default=7)
 CELERY_BEAT_SCHEDULE.update(
     {
@@ -332,6 +334,9 @@ ZENDESK_WEBHOOK_SECRET = env.str("ZENDESK_WEBHOOK_SECRET", default="")
 ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env.int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS", default=300)
 TICKETS_MAX_BATCH = 1000
 USAGE_MAX_BATCH = 10_000
+# Today's health snapshot of every account, then the account alert rules; idempotent per
+# day, so running it hourly only catches up after downtime.
+CELERY_BEAT_SCHEDULE["daily-health"] = {"task": "metrics.tasks.daily_health", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["sweep-zendesk-inbox"] = {
     "task": "outcomes.tasks.sweep_zendesk_inbox",
     "schedule": 300.0,

@@ -9,6 +9,7 @@ from accounts.roles import MANAGE_INTEGRATIONS
 from . import outbound, services
 from .models import (
     SUBSCRIBABLE_EVENTS,
+    AccountAlert,
     AlertDelivery,
     AlertRule,
     DigestPreference,
@@ -41,6 +42,17 @@ class AlertRuleAdmin(admin.ModelAdmin):
             _("When every condition set here holds"),
             {"fields": ["on_negative", "score_at_most", "comment_words", "mrr_above"]},
         ),
+        (
+            _("Or, checked daily on accounts (not combined with the answer conditions)"),
+            {
+                "fields": [
+                    "on_health_red",
+                    "health_drop_points",
+                    "usage_drop_pct",
+                    "renewal_within_days",
+                ]
+            },
+        ),
         (_("Notify"), {"fields": ["notify_owner", "emails", "chat_webhook_url"]}),
     ]
 
@@ -70,6 +82,28 @@ class AlertRuleAdmin(admin.ModelAdmin):
     @admin.display(description=_("chat webhook URL"))
     def chat_destination(self, obj: AlertRule) -> str:
         return outbound.redact_url(obj.chat_webhook_url) if obj else ""
+
+
+@admin.register(AccountAlert)
+class AccountAlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "rule",
+        "account",
+        "day",
+        "status",
+        "attempts",
+        "recipients",
+        "email_sent_at",
+        "chat_sent_at",
+    ]
+    list_filter = ["status", "rule"]
+    list_select_related = ["rule", "account"]
+    search_fields = ["account__name", "account__external_id"]
+    readonly_fields = [f.name for f in AccountAlert._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(AlertDelivery)

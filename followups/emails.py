@@ -81,3 +81,67 @@ def digest_message(user, rows: list[Response], open_count: int, since) -> EmailM
         render_to_string("followups/email/digest.html", context), "text/html"
     )
     return message
+
+
+# --- Account alerts -------------------------------------------------------------------------
+
+
+def reason_text(reason: dict) -> str:
+    """One reason an account rule fired, in words."""
+    kind = reason.get("kind")
+    if kind == "health_red":
+        return _("Health turned red: %(score)s (it was %(before)s the day before).") % {
+            "score": reason.get("score"),
+            "before": reason.get("before") or _("not red"),
+        }
+    if kind == "health_drop":
+        return _("Health fell %(points)s points in 30 days: %(before)s to %(score)s.") % {
+            "points": reason.get("points"),
+            "before": reason.get("before"),
+            "score": reason.get("score"),
+        }
+    if kind == "usage_drop":
+        return _("Active users down %(pct)s%% (last 30 days against the 30 before).") % {
+            "pct": reason.get("pct")
+        }
+    if kind == "renewal":
+        return _("Renews on %(day)s (in %(days)s days) while %(state)s.") % {
+            "day": reason.get("renewal_date"),
+            "days": reason.get("days"),
+            "state": _("a detractor") if reason.get("detractor") else _("red"),
+        }
+    return str(reason)
+
+
+def account_alert_context(alert) -> dict:
+    account = alert.account
+    return {
+        "rule": alert.rule,
+        "alert": alert,
+        "account": account,
+        "owner": account.owner,
+        "reasons": [reason_text(reason) for reason in alert.reasons],
+        "url": settings.SITE_URL + reverse("reports:account", args=[account.external_id]),
+    }
+
+
+def account_alert_message(alert, recipients: list[str]) -> EmailMultiAlternatives:
+    context = account_alert_context(alert)
+    message = EmailMultiAlternatives(
+        subject="["
+        + _("Alert")
+        + "] "
+        + _("%(account)s: %(rule)s") % {"account": alert.account.name, "rule": alert.rule.name},
+        body=render_to_string("followups/email/account_alert.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+    )
+    message.attach_alternative(
+        render_to_string("followups/email/account_alert.html", context), "text/html"
+    )
+    return message
+
+
+def account_chat_payload(alert) -> dict:
+    context = account_alert_context(alert)
+    return {"text": render_to_string("followups/email/account_alert_chat.txt", context).strip()}

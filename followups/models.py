@@ -7,7 +7,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, URLValidator, validate_email
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    URLValidator,
+    validate_email,
+)
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -64,6 +69,32 @@ class AlertRule(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
     )
+    # Account conditions, checked daily on the health snapshots (never combined with the
+    # answer conditions above; the account's MRR may narrow either kind).
+    on_health_red = models.BooleanField(
+        _("health turns red"),
+        default=False,
+        help_text=_("The account's daily health snapshot is red and the day before's was not."),
+    )
+    health_drop_points = models.PositiveSmallIntegerField(
+        _("health drops by at least (points in 30 days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    usage_drop_pct = models.PositiveSmallIntegerField(
+        _("usage down by at least (%)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Active users, the last 30 days against the 30 before (e.g. 30)."),
+    )
+    renewal_within_days = models.PositiveSmallIntegerField(
+        _("renewal within (days) while detractor or red"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
     # Who hears about it.
     notify_owner = models.BooleanField(_("email the account owner"), default=True)
     emails = models.TextField(
@@ -94,13 +125,24 @@ class AlertRule(models.Model):
     def email_list(self) -> list[str]:
         return split_list(self.emails)
 
-    def has_condition(self) -> bool:
+    @property
+    def is_account_rule(self) -> bool:
+        """A rule on accounts (health, usage, renewal), checked daily, not on answers."""
         return bool(
-            self.on_negative
-            or self.score_at_most is not None
-            or self.words
-            or self.mrr_above is not None
+            self.on_health_red
+            or self.health_drop_points is not None
+            or self.usage_drop_pct is not None
+            or self.renewal_within_days is not None
         )
+
+    def has_answer_condition(self) -> bool:
+        return bool(self.on_negative or self.score_at_most is not None or self.words)
+
+    def has_condition(self) -> bool:
+        """An answer rule with a condition: what each new answer is matched against."""
+        if self.is_account_rule:
+            return False
+        return self.has_answer_condition() or self.mrr_above is not None
 
     def condition_q(self) -> Q:
         """The rule as a filter on responses, so matching is one query and never drifts."""
@@ -122,8 +164,13 @@ class AlertRule(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if not self.has_condition():
+        if not (self.has_condition() or self.is_account_rule):
             errors["on_negative"] = _("Set at least one condition.")
+        if self.is_account_rule and (self.has_answer_condition() or self.survey_id):
+            errors["on_negative"] = _(
+                "Answer conditions (survey, detractor, score, words) and account conditions "
+                "(health, usage, renewal) cannot be combined in one rule: make two rules."
+            )
         bad = []
         for address in self.email_list:
             try:
@@ -179,6 +226,51 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} → {self.response_id}"
+
+
+class AccountAlert(models.Model):
+    """One account rule fired for one account on one day. An account rule fires for an
+    account at most once in ACCOUNT_ALERT_COOLDOWN_DAYS, so a condition that holds for weeks
+    is announced once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    rule = models.ForeignKey(
+        AlertRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="account_alerts"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="alerts"
+    )
+    day = models.DateField(_("day"))
+    reasons = models.JSONField(_("reasons"), default=list)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    recipients = models.TextField(_("emailed to"), blank=True)
+    email_sent_at = models.DateTimeField(_("email sent at"), null=True, blank=True)
+    chat_sent_at = models.DateTimeField(_("chat sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("account alert sent")
+        verbose_name_plural = _("account alerts sent")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "account", "day"], name="account_alert_once_a_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} → {self.account_id} {self.day}"
 
 
 class DigestPreference(models.Model):
@@ -323,6 +415,7 @@ class Event(models.TextChoices):
     RESPONSE_CREATED = "response.created", _("Response created")
     RESPONSE_UPDATED = "response.updated", _("Response updated")
     CONTACT_UNSUBSCRIBED = "contact.unsubscribed", _("Contact unsubscribed")
+    ACCOUNT_ALERT = "account.alert", _("Account alert (health, usage, renewal)")
     PING = "ping", _("Test ping (sent on request, never subscribed)")
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import account_alerts, services
 
 
 @shared_task
@@ -41,9 +41,17 @@ def _retry(task, exc: services.RetryLater) -> bool:
 
 @shared_task
 def sweep() -> dict:
-    return services.sweep()
+    return {**services.sweep(), **account_alerts.sweep()}
 
 
 @shared_task
 def send_digests() -> int:
     return services.send_due_digests()
+
+
+@shared_task(bind=True, max_retries=None)
+def send_account_alert(self, alert_id: int) -> bool:
+    try:
+        return account_alerts.send_account_alert(alert_id=alert_id)
+    except services.RetryLater as exc:
+        return _retry(self, exc)

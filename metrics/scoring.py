@@ -275,7 +275,10 @@ def weighted_nps(pairs: list[tuple[float, float]]) -> float | None:
 
 # --- Health score ---------------------------------------------------------------------------
 
-HEALTH_COMPONENTS = ("nps", "csat", "ces", "recency", "support", "adoption")
+HEALTH_COMPONENTS = ("nps", "csat", "ces", "recency", "support", "adoption", "revenue")
+# Leading inputs move before an account leaves (what customers say, how they use the product,
+# how much help they need); the revenue trend moves with the loss itself.
+LEADING = frozenset({"nps", "csat", "ces", "recency", "support", "adoption"})
 
 
 @dataclass(slots=True)  # not frozen: built 6 times per account on every accounts page
@@ -323,6 +326,24 @@ def support_points(open_tickets: int | None, tickets_at_zero: int) -> float | No
     if tickets_at_zero <= 0:
         return 100.0 if open_tickets == 0 else 0.0
     return max(0.0, 100.0 * (1 - open_tickets / tickets_at_zero))
+
+
+def adoption_points(adoption_pct: float | None) -> float | None:
+    """The adoption % itself, capped at 100 (more users than seats is full adoption)."""
+    if adoption_pct is None:
+        return None
+    return max(0.0, min(100.0, adoption_pct))
+
+
+def revenue_points(mrr_now, mrr_before, drop_at_zero_pct: float) -> float | None:
+    """100 when MRR held or grew since the comparison date, falling linearly to 0 at a drop
+    of `drop_at_zero_pct`% (or churn); None without MRR at the comparison date."""
+    if mrr_before is None or mrr_now is None or mrr_before <= 0:
+        return None
+    change = 100.0 * (float(mrr_now) - float(mrr_before)) / float(mrr_before)
+    if change >= 0:
+        return 100.0
+    return max(0.0, 100.0 * (1 + change / drop_at_zero_pct))
 
 
 def health_colour(score: float | None, red_below: float, green_from: float) -> str | None:

@@ -26,6 +26,7 @@ from accounts.models import Account, Contact
 from surveys.models import Invitation, Kind, Response, Survey
 
 from . import scoring
+from .health_inputs import NO_INPUTS, HealthInputs, health_inputs
 from .models import HealthSettings
 
 GRANULARITIES = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
@@ -768,12 +769,12 @@ def latest_category(counts: dict) -> int | None:
 def _health_values(
     counts: dict,
     *,
-    open_tickets: int | None,
-    adoption_pct: int | None,
+    inputs: HealthInputs,
     health_settings: HealthSettings,
     now: dt.datetime,
 ) -> dict[str, float | None]:
-    """The health components' inputs (0..100 or None) from an account's counts."""
+    """The health components' inputs (0..100 or None) from an account's answer counts and its
+    outcome inputs (tickets, usage, ledger: `health_inputs`)."""
     n = counts["nps_n"]
     promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
     last = counts["last_answered_at"]
@@ -785,13 +786,20 @@ def _health_values(
         "recency": scoring.recency_points(
             days_since, health_settings.recency_full_days, health_settings.recency_zero_days
         ),
-        "support": scoring.support_points(open_tickets, health_settings.tickets_at_zero),
-        "adoption": None if adoption_pct is None else float(adoption_pct),
+        "support": scoring.support_points(inputs.open_tickets, health_settings.tickets_at_zero),
+        "adoption": scoring.adoption_points(inputs.adoption_pct),
+        "revenue": scoring.revenue_points(
+            inputs.mrr_now, inputs.mrr_before, health_settings.revenue_drop_at_zero
+        ),
     }
 
 
 def _row(
-    account: Account, counts: dict, health_settings: HealthSettings, now: dt.datetime
+    account: Account,
+    counts: dict,
+    health_settings: HealthSettings,
+    now: dt.datetime,
+    inputs: HealthInputs = NO_INPUTS,
 ) -> AccountRow:
     n = counts["nps_n"]
     promoters, detractors = counts["nps_promoters"], counts["nps_detractors"]
@@ -800,13 +808,7 @@ def _row(
     csat = scoring.proportion(counts["csat_satisfied"], counts["csat_n"])
     ces = scoring.proportion(counts["ces_agree"], counts["ces_n"])
     last = counts["last_answered_at"]
-    values = _health_values(
-        counts,
-        open_tickets=account.open_tickets,
-        adoption_pct=account.adoption_pct,
-        health_settings=health_settings,
-        now=now,
-    )
+    values = _health_values(counts, inputs=inputs, health_settings=health_settings, now=now)
     return AccountRow(
         account=account,
         nps=nps_result,
@@ -817,7 +819,7 @@ def _row(
         last_answered_at=last,
         health=scoring.health(
             values,
-            health_settings.weights,
+            health_settings.weights_for(account.segment),
             red_below=health_settings.red_below,
             green_from=health_settings.green_from,
         ),
@@ -858,7 +860,9 @@ def _window_counts(
     filters: AccountFilters | None,
     reference: dt.datetime | None,
     health_settings: HealthSettings | None,
-) -> tuple[QuerySet[Account], dict[int, dict], HealthSettings, AccountWindows]:
+) -> tuple[
+    QuerySet[Account], dict[int, dict], HealthSettings, AccountWindows, dict[int, HealthInputs]
+]:
     """The matching accounts and their counts (with what their NPS category is read from), with
     the health settings and the windows they were computed for, ending at `reference` (default
     now). The last answer (for recency) is looked for as far back as recency can still score."""
@@ -873,7 +877,16 @@ def _window_counts(
         last_answer_since=windows.reference - dt.timedelta(days=health_settings.recency_zero_days),
         category_since=windows.category_since,
     )
-    return accounts, counts, health_settings, windows
+    inputs = health_inputs(
+        reference=windows.reference,
+        revenue_days=health_settings.revenue_days,
+        account_ids=(
+            None
+            if filters == AccountFilters()
+            else list(accounts.order_by().values_list("pk", flat=True))
+        ),
+    )
+    return accounts, counts, health_settings, windows, inputs
 
 
 def account_rows(
@@ -887,11 +900,17 @@ def account_rows(
 
     For many accounts, `account_scores` (no models, no health components) is much cheaper.
     """
-    accounts, counts, health_settings, windows = _window_counts(
+    accounts, counts, health_settings, windows, inputs = _window_counts(
         filters=filters, reference=reference, health_settings=health_settings
     )
     return [
-        _row(account, counts.get(account.pk, _ACCOUNT_ZERO), health_settings, windows.reference)
+        _row(
+            account,
+            counts.get(account.pk, _ACCOUNT_ZERO),
+            health_settings,
+            windows.reference,
+            inputs.get(account.pk, NO_INPUTS),
+        )
         for account in accounts
     ]
 
@@ -915,6 +934,7 @@ class AccountScore:
     last_answered_at: dt.datetime | None
     counts: dict
     now: dt.datetime
+    inputs: HealthInputs = NO_INPUTS
 
     @property
     def at_risk(self) -> bool:
@@ -930,11 +950,10 @@ def account_scores(
     """The same scores as `account_rows` (same window rules, same arithmetic) for every
     matching account, in the accounts' order: one grouped query for the counts, one for the
     account columns and categories, then a few arithmetic steps per account."""
-    accounts, counts, health_settings, windows = _window_counts(
+    accounts, counts, health_settings, windows, inputs = _window_counts(
         filters=filters, reference=reference, health_settings=health_settings
     )
     now = windows.reference
-    weights = health_settings.weights
     red_below, green_from = health_settings.red_below, health_settings.green_from
     result = []
     for (
@@ -945,8 +964,7 @@ def account_scores(
         mrr,
         renewal_date,
         owner_name,
-        open_tickets,
-        adoption_pct,
+        segment,
     ) in accounts.order_by(*Account._meta.ordering, "pk").values_list(
         "pk",
         "name",
@@ -955,21 +973,15 @@ def account_scores(
         "mrr",
         "renewal_date",
         f"owner__{get_user_model().USERNAME_FIELD}",  # what get_username() gives
-        "open_tickets",
-        "adoption_pct",
+        "segment",
     ):
         own = counts.get(pk, _ACCOUNT_ZERO)
+        outcome = inputs.get(pk, NO_INPUTS)
         n = own["nps_n"]
         promoters, detractors = own["nps_promoters"], own["nps_detractors"]
         score = scoring.health_score(
-            _health_values(
-                own,
-                open_tickets=open_tickets,
-                adoption_pct=adoption_pct,
-                health_settings=health_settings,
-                now=now,
-            ),
-            weights,
+            _health_values(own, inputs=outcome, health_settings=health_settings, now=now),
+            health_settings.weights_for(segment),
         )
         result.append(
             AccountScore(
@@ -987,6 +999,7 @@ def account_scores(
                 last_answered_at=own["last_answered_at"],
                 counts=own,
                 now=now,
+                inputs=outcome,
             )
         )
     return result
@@ -1013,7 +1026,7 @@ def account_rows_of(
         .in_bulk([score.pk for score in scores])
     )
     return [
-        _row(accounts[score.pk], score.counts, health_settings, score.now)
+        _row(accounts[score.pk], score.counts, health_settings, score.now, score.inputs)
         for score in scores
         if score.pk in accounts
     ]

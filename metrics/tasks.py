@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import exports
+from . import exports, health
 
 
 @shared_task(
@@ -16,3 +16,8 @@ def run_export(job_id: int) -> bool:
 @shared_task
 def purge_expired_exports() -> int:
     return exports.purge_expired_exports()
+
+
+@shared_task
+def daily_health() -> dict:
+    return health.daily()

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import VIEW_REPORTS, permission_required
 from surveys.models import Kind, Survey
 
-from . import charts, revenue_views, scoring, selectors, support_views
+from . import charts, health_views, revenue_views, selectors, support_views
 from .forms import SORTS, AccountListForm, ReportFilterForm
 from .models import HealthSettings
 
@@ -223,8 +223,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
     descending = bool(data.get("desc"))
     rows = sort_rows(rows, sort, descending)
     page = Paginator(rows, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
-    page.object_list = selectors.account_rows_of(
-        list(page.object_list), health_settings=health_settings
+    page.object_list = health_views.with_trends(
+        selectors.account_rows_of(list(page.object_list), health_settings=health_settings)
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -284,8 +284,8 @@ def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         ),
         "contacts": selectors.account_contacts(account=account),
         "timeline": timeline.get_page(request.GET.get("page")),
-        "component_labels": scoring.HEALTH_COMPONENTS,
         **revenue_views.account_revenue(account),
         **support_views.account_outcomes(account),
+        **health_views.account_health(account, health_settings),
     }
     return render(request, "reports/account_detail.html", context)

@@ -27,3 +27,12 @@ def pct(value, digits=1):
     if value is None:
         return "–"
     return f"{floatformat(value, digits)}%"
+
+
+@register.filter
+def item(mapping, key):
+    """mapping[key] in a template ("" when absent)."""
+    try:
+        return mapping[key]
+    except (KeyError, TypeError, IndexError):
+        return ""

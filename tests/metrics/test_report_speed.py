@@ -25,6 +25,8 @@ from tests.factories import (
     ResponseFactory,
     StaffFactory,
     SurveyFactory,
+    TicketFactory,
+    UsageFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +47,10 @@ def accounts():
     nps, csat, ces = SurveyFactory(), CsatSurveyFactory(), CesSurveyFactory()
     owner = StaffFactory(username="Zoe")
     promoter = AccountFactory(name="b promoter", mrr=Decimal("100.00"), owner=owner)
-    detractor = AccountFactory(name="A detractor", mrr=Decimal("300.00"), open_tickets=4)
-    mixed = AccountFactory(name="c mixed", mrr=Decimal("50.00"), adoption_pct=80, currency="EUR")
+    detractor = AccountFactory(name="A detractor", mrr=Decimal("300.00"))
+    TicketFactory.create_batch(4, account=detractor)  # four open tickets
+    mixed = AccountFactory(name="c mixed", mrr=Decimal("50.00"), seats=10, currency="EUR")
+    UsageFactory(account=mixed, value=8)  # 8 active users of 10 seats: adoption 80%
     stale = AccountFactory(name="d stale", mrr=Decimal("70.00"))  # last answer long ago
     AccountFactory(name="e silent", mrr=Decimal("10.00"))  # no answers, no inputs
     churned = AccountFactory(name="f churned", mrr=Decimal("999.00"), status="churned")

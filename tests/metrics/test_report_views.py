@@ -18,6 +18,8 @@ from tests.factories import (
     InvitationFactory,
     ResponseFactory,
     SurveyFactory,
+    TicketFactory,
+    UsageFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -85,8 +87,9 @@ def test_dashboard_tiles_and_tables(staff_client):
 @pytest.mark.parametrize("size", [1, 6])
 def test_dashboard_query_count_is_bounded(staff_client, django_assert_max_num_queries, size):
     _dataset(size)
-    # 17: the revenue table reads each account's MRR at the report date from the ledger.
-    with django_assert_max_num_queries(17):
+    # 17: the revenue table reads each account's MRR at the report date from the ledger;
+    # 20: health reads open tickets, usage and the ledger trend (three statements).
+    with django_assert_max_num_queries(20):
         response = staff_client.get(reverse("reports:dashboard"), {"kind": "nps"})
     assert response.status_code == 200
 
@@ -108,7 +111,8 @@ def test_dashboard_rejects_bad_filters_with_messages(staff_client):
 def test_account_list_query_count_is_bounded(staff_client, django_assert_max_num_queries, size):
     _dataset(size)
     # Scores of every account from light rows, then one query for the page's full accounts.
-    with django_assert_max_num_queries(11):
+    # 15: health's inputs from tickets, usage and the ledger (3), the page's 30-day trends (1).
+    with django_assert_max_num_queries(15):
         response = staff_client.get(reverse("reports:accounts"), {"sort": "health", "desc": "on"})
     assert response.status_code == 200
     assert response.context["total"] == size
@@ -134,11 +138,14 @@ def test_account_page_escapes_comments_and_shows_breakdown(
     staff_client, django_assert_max_num_queries
 ):
     survey = SurveyFactory()
-    account = AccountFactory(external_id="acme", open_tickets=2, adoption_pct=80)
+    account = AccountFactory(external_id="acme", seats=10)
+    TicketFactory.create_batch(2, account=account)  # open: support 100 x (1 - 2/5) = 60
+    UsageFactory(account=account, value=8)  # 8 of 10 seats active: adoption 80
     _answers(survey, account, [9], comment="<script>alert(1)</script>")
     # 15: the MRR history and movements read the account's ledger; 20: the support and
-    # adoption cards read its tickets (figures, months), usage (windows, days) and milestones.
-    with django_assert_max_num_queries(20):
+    # adoption cards read its tickets (figures, months), usage (windows, days) and milestones;
+    # 25: health's inputs (3) and its history (snapshots, 2 with the settings version).
+    with django_assert_max_num_queries(25):
         response = staff_client.get(reverse("reports:account", args=["acme"]))
     html = response.content.decode()
     assert "<script>alert(1)</script>" not in html
@@ -156,7 +163,8 @@ def test_account_page_unknown_account_is_404(staff_client):
 
 def test_health_settings_change_the_score(staff_client):
     survey = SurveyFactory()
-    account = AccountFactory(external_id="acme", adoption_pct=0)
+    account = AccountFactory(external_id="acme", seats=10)
+    UsageFactory(account=account, value=0)  # nobody active: adoption 0
     _answers(survey, account, [10])
     HealthSettings.objects.create(
         pk=1,
@@ -166,6 +174,7 @@ def test_health_settings_change_the_score(staff_client):
         weight_recency=0,
         weight_support=0,
         weight_adoption=10,
+        weight_revenue=0,
         red_below=40,
         green_from=70,
     )

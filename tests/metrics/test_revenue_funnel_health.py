@@ -145,6 +145,7 @@ def test_health_settings_validation():
         weight_recency=0,
         weight_support=0,
         weight_adoption=0,
+        weight_revenue=0,
     )
     with pytest.raises(ValidationError) as error:
         zero.full_clean()
@@ -173,6 +174,12 @@ def test_health_settings_admin_is_a_single_row(admin_client):
         "recency_full_days": 30,
         "recency_zero_days": 365,
         "tickets_at_zero": 5,
+        "weight_revenue": 0,
+        "revenue_days": 90,
+        "revenue_drop_at_zero": 50,
+        # The segment overrides (an inline form set), none.
+        "segment_overrides-TOTAL_FORMS": 0,
+        "segment_overrides-INITIAL_FORMS": 0,
     }
     saved = admin_client.post(response["Location"], data)
     assert saved.status_code == 302
