@@ -73,7 +73,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # processed again and an organization mapped to an account.
             *_model("outcomes.ticket", "view", "add", "change"),
             *_model("outcomes.zendeskevent", "view", "change"),
-            *_model("outcomes.zendeskorganization", "view", "change"),
+            *_model("outcomes.zendeskorganization", "view", "add", "change"),
             *_model("outcomes.usagerecord", "view", "add", "change"),
             *_model("outcomes.onboarding", "view", "add", "change"),
             *_model("followups.followup", "view", "add", "change"),

@@ -59,6 +59,8 @@ PAGES = [
     ("distribution:index", [], {CS, MKT, ADM}),
     ("distribution:status", ["rel"], {CS, MKT, ADM}),
     ("followups:queue", [], {CS, MKT, ADM}),
+    ("reports:support", [], {CS, MKT, ADM}),
+    ("reports:adoption", [], {CS, MKT, ADM}),
     ("outbox", [], {CS, ADM}),
 ]
 
@@ -92,6 +94,12 @@ ADMIN_MODELS = [
     ("surveys", "response", {CS, MKT, ADM}, set()),  # answers are never typed in
     ("surveys", "campaign", {CS, MKT, ADM}, {CS, ADM}),
     ("followups", "followup", {CS, MKT, ADM}, {CS, ADM}),
+    # Tickets and usage come from the help desk and the product: imported, never typed in.
+    ("outcomes", "ticket", {CS, MKT, ADM}, set()),
+    ("outcomes", "usagerecord", {CS, MKT, ADM}, set()),
+    ("outcomes", "onboarding", {CS, MKT, ADM}, {CS, ADM}),
+    ("outcomes", "zendeskorganization", {CS, ADM}, {CS, ADM}),  # mapped before tickets come
+    ("followups", "accountalert", {CS, ADM}, set()),
     ("followups", "alertrule", {CS, MKT, ADM}, {CS, ADM}),
     # Integrations: where answers leave the app. Administrators only.
     ("followups", "webhookendpoint", {ADM}, {ADM}),
@@ -169,6 +177,26 @@ API = [
     ("post", "/api/v1/exports", {"format": "csv"}, {MKT: 202, ADM: 202}),
     ("get", "/api/v1/contacts/ana@example.com/data", None, {CS: 200, ADM: 200}),
     ("post", "/api/v1/contacts/ana@example.com/erase", None, {CS: 200, ADM: 200}),
+    (
+        "get",
+        "/api/v1/metrics/support?start=2026-01-01&end=2026-02-01",
+        None,
+        {CS: 200, MKT: 200, ADM: 200},
+    ),
+    ("get", "/api/v1/tickets", None, {CS: 200, MKT: 200, ADM: 200}),
+    (
+        "post",
+        "/api/v1/tickets",
+        {"account": "ACC-1", "external_id": "T-1", "status": "new", "created_at": "2026-01-01"},
+        {CS: 201, ADM: 201},
+    ),
+    (
+        "post",
+        "/api/v1/usage",
+        {"account": "ACC-1", "day": "2026-01-01", "metric": "events", "value": 3},
+        {CS: 201, ADM: 201},
+    ),
+    ("put", "/api/v1/accounts/ACC-1/seats", {"seats": 5}, {CS: 200, ADM: 200}),
 ]
 
 
