@@ -70,6 +70,37 @@ def test_seed_demo_is_idempotent(capsys):
     out = capsys.readouterr().out
     assert "Staff login: demo / " in out
     assert mail.outbox == []
+    _the_demo_covers_support_adoption_and_health()
+
+
+def _the_demo_covers_support_adoption_and_health():
+    """Demo outcomes follow the demo answers: detractors resolve less on first contact, CSAT
+    falls with slower first replies, and there is a health history to backtest."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from metrics import support_selectors
+    from metrics.models import HealthSnapshot
+    from outcomes.models import Onboarding, Ticket, UsageRecord
+
+    assert Ticket.objects.filter(source="demo").count() > 1000
+    assert UsageRecord.objects.count() > 10000 and Onboarding.objects.count() > 50
+    today = timezone.localdate()
+    days = set(HealthSnapshot.objects.values_list("day", flat=True))
+    assert today in days and today - dt.timedelta(days=180) in days
+    year = support_selectors.SupportFilters(
+        today - dt.timedelta(days=365), today + dt.timedelta(days=1), ZoneInfo("UTC")
+    )
+    buckets = dict(support_selectors.csat_by_ticket(filters=year)["reply_bucket"])
+    assert buckets["under_1h"]["pct"] > buckets["4h_24h"]["pct"]
+    fcr = {}
+    for category in (1, -1):
+        accounts = Response.objects.filter(survey__kind="nps", category=category).values("account")
+        tickets = Ticket.objects.filter(account__in=accounts, solved_at__isnull=False)
+        fcr[category] = tickets.filter(agent_replies__lte=1, reopens=0).count() / tickets.count()
+    assert fcr[-1] < fcr[1]
 
 
 @pytest.mark.django_db

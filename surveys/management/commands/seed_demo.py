@@ -67,6 +67,8 @@ class Command(BaseCommand):
         # The revenue history joins answers and the subscription ledger, so it lives in the
         # metrics app; called by name, surveys imports neither it nor outcomes.
         call_command("seed_demo_revenue", stdout=self.stdout)
+        # Tickets, usage, onboarding and health history: outcomes joined to the answers.
+        call_command("seed_demo_support", stdout=self.stdout)
         self.stdout.write(
             f"Staff login: {DEMO_USER} / {DEMO_PASSWORD} at {settings.SITE_URL}/reports/"
         )
