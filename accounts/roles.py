@@ -109,6 +109,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             *_model("followups.tag", "view"),
             *_model("followups.alertrule", "view"),
             *_model("metrics.healthsettings", "view"),
+            *_model("metrics.healthsegmentweights", "view"),
+            *_model("metrics.healthsettingsversion", "view"),
+            *_model("metrics.healthsnapshot", "view"),
             VIEW_REPORTS,
             # Exports are Marketing's; a job's list is filtered to the requester's own.
             *_model("metrics.exportjob", "view", "add"),

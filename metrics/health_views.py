@@ -18,6 +18,7 @@ def component_labels() -> dict[str, str]:
     return {
         "nps": _("NPS category of recent answers"),
         "csat": _("CSAT"),
+        # xgettext:no-python-format
         "ces": _("CES (% agree)"),
         "recency": _("Response recency"),
         "support": _("Open support tickets"),

@@ -171,7 +171,7 @@ def unknown_account_errors(external_ids: list[str]) -> dict[int, dict]:
     return errors
 
 
-def parse_items(data, *, max_items: int, what: str):
+def parse_items(data, *, max_items: int, not_objects: str):
     """(batch?, items, error body or None): one object or a JSON list of up to `max_items`."""
     batch = isinstance(data, list)
     items = data if batch else [data]
@@ -187,7 +187,7 @@ def parse_items(data, *, max_items: int, what: str):
         return (
             batch,
             [],
-            {"non_field_errors": [_("Send %(what)s object or a list of them.") % {"what": what}]},
+            {"non_field_errors": [not_objects]},
         )
     return batch, items, None
 
@@ -266,7 +266,7 @@ class TicketListCreateView(ListAPIView):
         batch, items, problem = parse_items(
             request.data,
             max_items=settings.TICKETS_MAX_BATCH,
-            what=_("a ticket"),
+            not_objects=_("Send a ticket object or a list of them."),
         )
         if problem:
             return Response(problem, status=400)

@@ -158,7 +158,9 @@ class UsageView(ListAPIView):
     )
     def post(self, request: Request) -> Response:
         batch, items, problem = parse_items(
-            request.data, max_items=settings.USAGE_MAX_BATCH, what=_("a usage")
+            request.data,
+            max_items=settings.USAGE_MAX_BATCH,
+            not_objects=_("Send a usage object or a list of them."),
         )
         if problem:
             return Response(problem, status=400)
