@@ -239,10 +239,12 @@ def test_retention_by_score_freezes_the_category_at_period_start(api_client):
     health = {g["category"]: g["accounts_start"] for g in body["health"]["categories"]}
     assert list(health) == ["green", "yellow", "red", "no_data"]
     assert sum(health.values()) == 25
-    # The 5 accounts without answers are scored on their revenue trend alone: their MRR held
-    # over the 90 days before the start (100 points), so they are green.
-    assert health["no_data"] == 0
-    assert health["green"] >= 5
+    # Health at the start, default weights (NPS 35, recency 15, revenue 10 present; MRR held
+    # over the 90 days before: revenue 100; the answer 30 days before: recency 100):
+    # promoters (100 x 35 + 100 x 15 + 100 x 10) / 60 = 100, green; detractors
+    # (0 x 35 + 100 x 15 + 100 x 10) / 60 = 41.7, yellow; the 5 without an answer in the
+    # recency window: recency 0 and revenue 100, (0 x 15 + 100 x 10) / 25 = 40, yellow.
+    assert health == {"green": 10, "yellow": 15, "red": 0, "no_data": 0}
 
 
 def test_account_history_movements(february):

@@ -94,6 +94,8 @@ def test_requests_and_responses_have_their_own_components(schema):
         ("/api/v1/metrics/trend", "Trend"),
         ("/api/v1/accounts/{external_id}/scores", "AccountScores"),
         ("/api/v1/contacts/{email}/data", "ContactData"),
+        ("/api/v1/metrics/support", "SupportMetrics"),
+        ("/api/v1/accounts/{external_id}/onboarding", "OnboardingResult"),
     ],
 )
 def test_every_response_has_a_typed_body(schema, path, component):
@@ -116,3 +118,21 @@ def test_the_export_file_is_documented_as_csv_or_xlsx(schema):
     assert content["text/csv"]["schema"] == {"type": "string"}
     xlsx = content["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
     assert xlsx["schema"] == {"type": "string", "format": "binary"}
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "code", "component"),
+    [
+        ("/api/v1/tickets", "post", "201", "TicketWriteResult"),
+        ("/api/v1/tickets", "post", "200", "TicketWriteResult"),
+        ("/api/v1/usage", "post", "201", "UsageWriteResult"),
+        ("/api/v1/accounts/{external_id}/seats", "put", "200", "SeatsResult"),
+        ("/api/v1/accounts/{external_id}/onboarding", "put", "200", "OnboardingResult"),
+    ],
+)
+def test_the_outcome_writes_have_typed_answers(schema, path, method, code, component):
+    content = _response_schema(schema, path, method, code)
+    assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{component}"}
+    # One object answers the object, a list the batch summary: both are documented.
+    if component.endswith("WriteResult"):
+        assert len(schema["components"]["schemas"][component]["oneOf"]) == 2
