@@ -188,8 +188,6 @@ class Ticket(models.Model):
         SOLVED = "solved", _("Solved")
         CLOSED = "closed", _("Closed")
 
-    SOLVED_STATUSES = (Status.SOLVED, Status.CLOSED)
-
     account = models.ForeignKey(
         Account,
         verbose_name=_("account"),
@@ -280,10 +278,6 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
-
-    @property
-    def is_solved(self) -> bool:
-        return self.status in self.SOLVED_STATUSES
 
 
 class ZendeskOrganization(models.Model):

@@ -187,11 +187,13 @@ def enqueue(inbox_id: int) -> None:
     tasks.process_zendesk_event.delay(inbox_id)
 
 
-def _organization_account(organization_id: str, name: str = "") -> Account | None:
+def _organization_account(organization_id: str) -> Account | None:
+    """The account a Zendesk organization is mapped to; an unknown organization is listed in
+    the admin (without an account) for staff to map."""
     if not organization_id:
         return None
     organization, _created = ZendeskOrganization.objects.get_or_create(
-        organization_id=organization_id, defaults={"name": name[:200]}
+        organization_id=organization_id
     )
     return organization.account
 
