@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from .scoring import LOW_SAMPLE, wilson
 
 TREND_POINTS = 5.0  # a 30-day change smaller than this is "steady"
-REASON_POINTS = 0.5  # a component whose contribution moved less is not a reason
+REASON_POINTS = 0.5  # a component whose contribution moved less is not a reason...
+# ...unless none moved that much: then the largest move is the reason.
+HISTORY_POINTS = 1.0  # a day whose score moved less (same colour, same settings) is no change
 COLOURS = ("green", "yellow", "red")
 
 
@@ -63,6 +65,23 @@ def change_reasons(
         else:
             kind = "changed"
         moved.append(Reason(kind, name, value_before, value_after, delta))
+    if not moved:
+        # Small moves of several components: the largest one still says where it came from.
+        deltas = sorted(
+            ((now.get(name, 0.0) - was.get(name, 0.0), name) for name in set(was) | set(now)),
+            key=lambda item: (-abs(item[0]), item[1]),
+        )
+        if deltas and abs(deltas[0][0]) >= 0.05:
+            delta, name = deltas[0]
+            moved.append(
+                Reason(
+                    "changed",
+                    name,
+                    (before.get(name) or [None])[0],
+                    (after.get(name) or [None])[0],
+                    delta,
+                )
+            )
     moved.sort(key=lambda reason: (-abs(reason.points), reason.name))
     return reasons + moved[:limit]
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pygal
 from django.utils.translation import gettext as _
 
@@ -11,7 +13,9 @@ from accounts.models import Account
 from . import charts, health
 from .models import HealthSettings
 
-COLOURS = {"green": "#1a7f37", "yellow": "#9a6700", "red": "#cf222e"}
+# The score, then the red and green thresholds in their colours.
+HISTORY_STYLE = copy.copy(charts._STYLE)
+HISTORY_STYLE.colors = ("#0b3d91", "#cf222e", "#1a7f37")
 
 
 def component_labels() -> dict[str, str]:
@@ -61,9 +65,13 @@ def history_chart(points: list[health.HistoryPoint], settings: HealthSettings):
         **charts._config(
             title=_("Health score, daily snapshots"),
             range=(0, 100),
-            height=240,
-            dots_size=2,
+            height=260,
+            dots_size=1,
             x_value_formatter=lambda day: day.strftime("%Y-%m-%d"),
+            x_label_rotation=30,
+            x_labels_major_count=8,
+            show_minor_x_labels=False,
+            style=HISTORY_STYLE,
         )
     )
     chart.add(_("Health"), scored, stroke_style={"width": 2})

@@ -150,7 +150,9 @@ def support_charts(months: list[tuple[dt.date, ss.SupportSummary]]) -> tuple:
     volume.add(_("Created"), [s.created for _m, s in months])
     volume.add(_("Solved"), [s.solved for _m, s in months])
     times = pygal.Line(
-        **charts._config(title=_("Median first reply and resolution (hours)"), dots_size=3)
+        **charts._config(
+            title=_("Median first reply and resolution (hours)"), dots_size=3, include_x_axis=True
+        )
     )
     times.x_labels = labels
     times.add(_("First reply"), [ss.round2(_hours(s.first_reply.median)) for _m, s in months])
