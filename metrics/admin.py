@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import health, scoring
+from . import health, health_views, scoring
 from .models import HealthSegmentWeights, HealthSettings, HealthSettingsVersion, HealthSnapshot
 
 WEIGHT_FIELDS = [f"weight_{name}" for name in scoring.HEALTH_COMPONENTS]
@@ -103,6 +103,9 @@ class HealthSettingsAdmin(admin.ModelAdmin):
         result = None
         if request.method == "GET" and (not backtest_form.is_bound or backtest_form.is_valid()):
             result = health.backtest(day=day, source=source)
+            labels = health_views.component_labels()
+            for row in result.components:
+                row["label"] = labels[row["name"]]
         extra_context = {
             **(extra_context or {}),
             "backtest_form": backtest_form,
