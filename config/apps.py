@@ -6,5 +6,5 @@ class ConfigConfig(AppConfig):
     verbose_name = "Configuration"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
-        from . import signals  # noqa: F401 - request ids end with their request
+        # Registers the system checks, and clears request ids when a response is closed.
+        from . import checks, signals  # noqa: F401

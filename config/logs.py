@@ -22,12 +22,15 @@ import uuid
 
 # "-" outside a request or task.
 NO_REQUEST = "-"
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default=NO_REQUEST)
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "request_id", default=NO_REQUEST
+)
 
 # What a proxy may pass in X-Request-ID (nginx's $request_id, a UUID, an ELB trace id).
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=+-]{1,128}")
-# An address as it appears in text or in a URL (the "@" percent-encoded as %40).
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# An address as it appears in text or in a URL (the "@" percent-encoded as %40). The local part
+# leaves out "/", "=", "?", "&", quotes and braces, which the RFC allows but URLs and reprs use.
+EMAIL = re.compile(r"[\w.!#$%*+^~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 REDACTED_EMAIL = "<email>"
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
@@ -37,9 +40,7 @@ FORMATS = ("text", "json")
 
 # gunicorn's access log: the path without its query string (`%(U)s`), so a query parameter
 # never reaches the log, and the request id the app answered with.
-ACCESS_LOG_FORMAT = (
-    '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
-)
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 
 
 def new_request_id(incoming: str | None = None) -> str:
