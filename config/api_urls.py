@@ -12,7 +12,12 @@ from metrics.api_exports import (
 from metrics.revenue_api import RetentionByScoreView, RevenueView
 from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
 from surveys.api import InvitationViewSet, ResponseReleaseView, SurveyViewSet
-from surveys.api_privacy import ContactDataView, ContactEraseView
+from surveys.api_privacy import (
+    ContactDataByBodyView,
+    ContactDataView,
+    ContactEraseByBodyView,
+    ContactEraseView,
+)
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -75,6 +80,10 @@ urlpatterns = [
         ExportFileView.as_view(),
         name="export-file",
     ),
+    # The email in the body: no address in access logs. The forms below with the email in the
+    # path are kept for existing clients.
+    re_path(r"^contacts/data/?$", ContactDataByBodyView.as_view(), name="contact-data-request"),
+    re_path(r"^contacts/erase/?$", ContactEraseByBodyView.as_view(), name="contact-erase-request"),
     re_path(r"^contacts/(?P<email>[^/]+)/data/?$", ContactDataView.as_view(), name="contact-data"),
     re_path(
         r"^contacts/(?P<email>[^/]+)/erase/?$", ContactEraseView.as_view(), name="contact-erase"
