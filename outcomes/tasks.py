@@ -20,10 +20,11 @@ def sweep_stripe_inbox() -> None:
     stripe_inbox.sweep()
 
 
+# `*_legacy`: messages queued before import jobs were rows carried four arguments.
 @shared_task
-def import_events_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+def import_events_file(job_id, *_legacy) -> bool:
     from accounts.imports import run_import_job
 
     from .imports import import_events
 
-    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_events)
+    return run_import_job(job_id=job_id, run=import_events)
