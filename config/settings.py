@@ -384,6 +384,19 @@ CELERY_BEAT_SCHEDULE["sweep-stripe-inbox"] = {
     "schedule": 300.0,
 }
 
+# --- Retention (config/retention.py; README, "Operations") -------------------------------------
+# Days each kind of record is kept once finished; 0 keeps them forever. Export files go when
+# their link expires (EXPORT_EXPIRY_HOURS).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+ALERT_DELIVERY_RETENTION_DAYS = env.int("ALERT_DELIVERY_RETENTION_DAYS", default=90)
+LINK_FETCH_RETENTION_DAYS = env.int("LINK_FETCH_RETENTION_DAYS", default=30)
+IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=30)
+STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
+CELERY_BEAT_SCHEDULE["purge-expired-data"] = {
+    "task": "config.tasks.purge_expired_data",
+    "schedule": 3600.0,
+}
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
