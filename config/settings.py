@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from . import logs
 
@@ -238,6 +239,8 @@ JOB_TASKS = (
     "config.tasks.purge_expired_data",
 )
 CELERY_TASK_ROUTES = {name: {"queue": CELERY_JOBS_QUEUE} for name in JOB_TASKS}
+# Both declared: a worker started without -Q consumes both (a small install needs one worker).
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_JOBS_QUEUE))
 
 # Time limits, leases and stale thresholds, in seconds. They must agree (config/startup.py checks
 # them at start and in `manage.py check`; README, "Operations", works the defaults through):
