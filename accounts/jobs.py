@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 LOST_WORKER = _(
@@ -47,9 +47,9 @@ def _stale_before(now: datetime) -> datetime:
 
 
 def enqueue(*, task_name: str, job_id: int) -> None:
-    """Hand a job to its task once the surrounding transaction commits (by name: services
-    never import tasks). The caller has set its lease."""
-    task = current_app.tasks[task_name]
+    """Hand a job to its task once the surrounding transaction commits. The task is named by its
+    dotted path (services never import tasks at import time). The caller has set its lease."""
+    task = import_string(task_name)
     transaction.on_commit(lambda: task.apply_async((job_id,)), robust=True)
 
 

@@ -52,7 +52,7 @@ def _cutoff(days: int, now: datetime) -> datetime | None:
 def _delete_in_batches(queryset: QuerySet) -> int:
     total = 0
     for _batch in range(MAX_BATCHES):
-        ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+        ids = list(queryset.order_by().values_list("pk", flat=True)[:BATCH])
         if not ids:
             break
         deleted, _per_model = queryset.model.objects.filter(pk__in=ids).delete()
@@ -92,9 +92,12 @@ def purge_link_fetches(now: datetime) -> int:
     cutoff = _cutoff(settings.LINK_FETCH_RETENTION_DAYS, now)
     if cutoff is None:
         return 0
-    # The condition of the partial index invitation_fetches_kept, so it is used.
-    kept = Invitation.objects.filter(~Q(link_fetches={})).filter(
-        Q(answered_at__lt=cutoff) | Q(expires_at__lt=cutoff)
+    # The condition of the partial index invitation_fetches_kept, and no ordering, so the index
+    # is what is read.
+    kept = (
+        Invitation.objects.filter(~Q(link_fetches={}))
+        .filter(Q(answered_at__lt=cutoff) | Q(expires_at__lt=cutoff))
+        .order_by()
     )
     total = 0
     for _batch in range(MAX_BATCHES):

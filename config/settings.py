@@ -371,9 +371,13 @@ EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
 # Bigger uploads in the admin are imported by a worker, with a progress page.
 IMPORT_SYNC_MAX_ROWS = env.int("IMPORT_SYNC_MAX_ROWS", default=10_000)
-# Import jobs whose enqueue or worker was lost are handed to a worker again (accounts/jobs.py).
+# Import and export jobs whose enqueue or worker was lost go to a worker again (accounts/jobs.py).
 CELERY_BEAT_SCHEDULE["sweep-import-jobs"] = {
     "task": "accounts.tasks.sweep_import_jobs",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["sweep-export-jobs"] = {
+    "task": "metrics.tasks.sweep_export_jobs",
     "schedule": 60.0,
 }
 
