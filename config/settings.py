@@ -231,6 +231,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # never delays them. Run workers for each (README, "Operations").
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="npsapp")
 CELERY_JOBS_QUEUE = env.str("CELERY_JOBS_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}-jobs")
+# Long rebuilds (snapshots, recomputations) join this list when they are added.
 JOB_TASKS = (
     "metrics.tasks.run_export",
     "accounts.tasks.import_contacts_file",

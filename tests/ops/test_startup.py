@@ -184,3 +184,33 @@ def test_healthz_accepts_eager_celery_in_development(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "eager", "status": "ok"}
+
+
+# --- Sentry (optional) ----------------------------------------------------------------------
+
+WITHOUT_SENTRY = "import sys; sys.modules['sentry_sdk'] = None; "
+
+
+def test_without_sentry_sdk_the_app_starts_when_no_dsn_is_set():
+    result = _python(WITHOUT_SENTRY + "import config.settings as s; print(repr(s.SENTRY_DSN))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "''"
+
+
+def test_a_dsn_without_sentry_sdk_is_a_clear_error():
+    result = _python(
+        WITHOUT_SENTRY + "import config.settings", SENTRY_DSN="https://k@127.0.0.1:9/1"
+    )
+    assert result.returncode != 0
+    assert "SENTRY_DSN is set but sentry-sdk is not installed" in result.stderr
+
+
+def test_a_dsn_switches_sentry_on_without_personal_data():
+    code = (
+        "import config.settings, sentry_sdk; c = sentry_sdk.get_client();"
+        "print(c.is_active(), c.options['send_default_pii'], c.options['max_request_body_size'],"
+        " c.options['environment'], c.options['before_send'].__module__)"
+    )
+    result = _python(code, SENTRY_DSN="https://key@127.0.0.1:9/1", SENTRY_ENVIRONMENT="staging")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "never", "staging", "config.sentry"]
