@@ -80,7 +80,10 @@ def json_formatter() -> logging.Formatter:
     from pythonjsonlogger.json import JsonFormatter
 
     class Formatter(_Common, JsonFormatter):
-        pass
+        def add_fields(self, log_record, record, message_dict) -> None:
+            super().add_fields(log_record, record, message_dict)
+            # Django's request log passes the request object: its repr holds the query string.
+            log_record.pop("request", None)
 
     return Formatter(list(JSON_FIELDS), rename_fields=JSON_RENAMES)
 

@@ -63,6 +63,16 @@ def test_json_lines_are_one_object_with_the_same_fields():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", data["time"])
 
 
+def test_json_lines_keep_extra_fields_but_not_the_request_with_its_query_string():
+    record = _record("Unauthorized: %s", "/api/v1/responses")
+    record.status_code = 401
+    record.request = "<WSGIRequest: GET '/api/v1/responses?token=secret-value'>"
+    data = json.loads(logs.formatter("json").format(record))
+    assert data["status_code"] == 401
+    assert "request" not in data
+    assert "secret-value" not in json.dumps(data)
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_email_addresses_never_reach_a_log_line(fmt):
     try:
