@@ -29,8 +29,10 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
 # What a proxy may pass in X-Request-ID (nginx's $request_id, a UUID, an ELB trace id).
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=+-]{1,128}")
 # An address as it appears in text or in a URL (the "@" percent-encoded as %40). The local part
-# leaves out "/", "=", "?", "&", quotes and braces, which the RFC allows but URLs and reprs use.
-EMAIL = re.compile(r"[\w.!#$%*+^~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# leaves out "/", "=", "?", "&", "*", quotes and braces, which the RFC allows but URLs, reprs and
+# masked passwords use.
+# The domain ends with a name (a letter first), so "user:**@127.0.0.1" in a URL is left alone.
+EMAIL = re.compile(r"[\w.!#$%+^~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9-]*\b", re.IGNORECASE)
 REDACTED_EMAIL = "<email>"
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"

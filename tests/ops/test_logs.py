@@ -93,6 +93,16 @@ def test_email_addresses_never_reach_a_log_line(fmt):
     assert "550 5.1.1 <<email>>: Recipient address rejected" in line
 
 
+def test_what_is_not_an_address_stays():
+    for text in [
+        "Connected to redis://:**@127.0.0.1:6379/8",
+        "postgres://postgres@/npsapp?host=/run/postgresql",
+        "invitation 42 refused permanently: 550 5.7.1 rejected",
+    ]:
+        assert logs.redact(text) == text
+    assert logs.redact("To: Ana <ana.s+x@mail.example.co.uk>.") == "To: Ana <<email>>."
+
+
 def test_access_log_format_leaves_out_the_query_string():
     # gunicorn's %(U)s is the path alone, %(r)s (not used) the request line with its query.
     assert "%(U)s" in logs.ACCESS_LOG_FORMAT
