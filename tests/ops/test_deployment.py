@@ -386,3 +386,28 @@ def test_the_healthcheck_command_exits_non_zero_when_unhealthy(tmp_path):
     )
     assert result.returncode == 1
     assert "no heartbeat file" in result.stdout
+
+
+def test_gunicorn_reads_its_settings_from_the_environment():
+    """The web container runs plain `gunicorn config.wsgi:application` in /app."""
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    result = subprocess.run(
+        [str(gunicorn), "--print-config", "config.wsgi:application"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "true", "PORT": "9001", "WEB_CONCURRENCY": "2",
+             "LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition("=") for line in result.stdout.splitlines())
+        if value
+    )
+    assert config["bind"] == "['0.0.0.0:9001']"
+    assert config["workers"] == "2"
+    assert config["accesslog"] == "-"
+    assert "%(U)s" in config["access_log_format"]
+    assert "'fmt': 'json'" in config["logconfig_dict"]
