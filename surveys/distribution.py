@@ -887,10 +887,18 @@ def _after_transient(invitation: Invitation, error: str, *, reminder: bool) -> N
             next_attempt_at=None,
         )
         return
+    delay = retry_delay(invitation.attempts)
+    logger.info(
+        "invitation %s: attempt %s failed, retry in %.0f s: %s",
+        invitation.pk,
+        invitation.attempts,
+        delay.total_seconds(),
+        error,
+    )
     Invitation.objects.filter(pk=invitation.pk, status=Status.SENDING).update(
         status=Status.QUEUED,
         last_error=error,
-        next_attempt_at=timezone.now() + retry_delay(invitation.attempts),
+        next_attempt_at=timezone.now() + delay,
     )
 
 
