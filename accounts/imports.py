@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -33,6 +33,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import jobs
 from .audit import record_audit
 from .models import (
     CURRENCY_CODES,
@@ -40,9 +41,12 @@ from .models import (
     Account,
     AuditLog,
     Contact,
+    ImportJob,
     validate_external_id,
 )
 from .signals import BILLING_FIELDS, announce_billing_changes, billing_change
+
+logger = logging.getLogger(__name__)
 
 CONTACT_COLUMNS = ("email", "name", "language")
 ACCOUNT_COLUMNS = (
@@ -609,6 +613,8 @@ def import_contacts(
         )
     result = ImportResult(dry_run=dry_run)
     plan = _validate(rows, result, progress)
+    if progress:
+        progress(result.rows)
     if result.errors:
         return result
     try:
@@ -634,13 +640,7 @@ def existing_contacts_by_email(emails: list[str]) -> dict[str, Contact]:
     return _existing_contacts(emails)
 
 
-# --- Big files: run by a worker, progress kept in the cache ---------------------------------
-
-JOB_TTL = 24 * 3600
-
-
-def job_key(job_id: str) -> str:
-    return f"import-job:{job_id}"
+# --- Big files: run by a worker, progress kept in the database --------------------------------
 
 
 def is_big(source: bytes) -> bool:
@@ -648,48 +648,82 @@ def is_big(source: bytes) -> bool:
     return source.count(b"\n") > settings.IMPORT_SYNC_MAX_ROWS
 
 
-def start_import_job(*, source: bytes, actor, dry_run: bool, task) -> str:
-    """Store the upload and hand it to `task(job_id, name, user_id, dry_run)` after commit."""
-    job_id = uuid.uuid4().hex
-    name = default_storage.save(f"imports/{job_id}.csv", ContentFile(source))
-    state = {
-        "status": "pending",
-        "rows": 0,
-        "total": max(source.count(b"\n") - 1, 0),
-        "user": actor.pk,
-        "dry_run": dry_run,
-    }
-    cache.set(job_key(job_id), state, JOB_TTL)
-    transaction.on_commit(lambda: task.delay(job_id, name, actor.pk, dry_run), robust=True)
-    return job_id
+def start_import_job(*, source: bytes, actor, dry_run: bool, task) -> ImportJob:
+    """Store the upload and a job row, and hand the job to `task(job_id)` after commit."""
+    upload = default_storage.save(f"imports/{uuid.uuid4().hex}.csv", ContentFile(source))
+    job = ImportJob.objects.create(
+        requested_by=actor,
+        task=task.name,
+        dry_run=dry_run,
+        upload=upload,
+        total_rows=max(source.count(b"\n") - 1, 0),
+        next_attempt_at=jobs.lease_end(),
+    )
+    jobs.enqueue(task_name=task.name, job_id=job.pk)
+    return job
 
 
-def run_import_job(*, job_id: str, name: str, user_id: int, dry_run: bool, run: Callable) -> dict:
-    """Run `run(source=..., actor=..., dry_run=..., progress=...)` on a stored upload, keeping
-    its progress and result in the cache; the upload is deleted afterwards."""
-    state = cache.get(job_key(job_id)) or {"user": user_id, "dry_run": dry_run, "total": 0}
+def run_import_job(*, job_id, run: Callable) -> bool:
+    """Run `run(source=..., actor=..., dry_run=..., progress=...)` on a job's upload, keeping its
+    progress and result on the job; the upload is deleted afterwards. Idempotent: False when
+    another worker has the job or it is finished."""
+    if not isinstance(job_id, int) or not jobs.claim(ImportJob, job_id=job_id):
+        # A message from before jobs were rows carries a hex id: nothing to run.
+        return False
+    job = ImportJob.objects.select_related("requested_by").get(pk=job_id)
+    running = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING)
 
     def progress(rows: int) -> None:
-        state.update(status="running", rows=rows)
-        cache.set(job_key(job_id), state, JOB_TTL)
+        running.update(processed_rows=rows)
 
     try:
-        with default_storage.open(name, "rb") as handle:
+        with default_storage.open(job.upload, "rb") as handle:
             source = handle.read()
-        actor = get_user_model().objects.filter(pk=user_id).first()
-        result = run(source=source, actor=actor, dry_run=dry_run, progress=progress)
+        result = run(source=source, actor=job.requested_by, dry_run=job.dry_run, progress=progress)
     except ImportFileError as exc:
-        state.update(status="done", file_error=str(exc))
-    else:
-        state.update(
-            status="done",
-            rows=result.rows,
-            errors=[(error.line, error.reason) for error in result.errors[:1000]],
-            error_count=len(result.errors),
-            counts=result.counts,
-            applied=result.applied,
+        outcome, rows = {"file_error": str(exc)}, job.processed_rows
+    except Exception as exc:
+        logger.exception("import job %s failed", job.pk)
+        running.update(
+            status=ImportJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
-    finally:
-        default_storage.delete(name)
-    cache.set(job_key(job_id), state, JOB_TTL)
-    return state
+        default_storage.delete(job.upload)
+        raise
+    else:
+        rows = result.rows
+        outcome = {
+            "errors": [(error.line, error.reason) for error in result.errors[:1000]],
+            "error_count": len(result.errors),
+            "counts": result.counts,
+            "applied": result.applied,
+        }
+    running.update(
+        status=ImportJob.Status.DONE,
+        processed_rows=rows,
+        result=outcome,
+        finished_at=timezone.now(),
+    )
+    default_storage.delete(job.upload)
+    logger.info(
+        "import job %s done: %s rows, %s bad, %s",
+        job.pk,
+        rows,
+        outcome.get("error_count", 0),
+        "applied" if outcome.get("applied") else "nothing written",
+    )
+    return True
+
+
+def sweep_import_jobs() -> jobs.Sweep:
+    """Hand lost import jobs to a worker again (accounts/jobs.py)."""
+    result = jobs.Sweep()
+    for task_name in (
+        ImportJob.objects.filter(status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING])
+        .values_list("task", flat=True)
+        .distinct()
+    ):
+        one = jobs.sweep(ImportJob.objects.filter(task=task_name), task_name=task_name)
+        result.requeued += one.requeued
+        result.failed += one.failed
+        result.handed += one.handed
+    return result

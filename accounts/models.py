@@ -1,9 +1,11 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 CURRENCY_CODES = [
@@ -231,3 +233,54 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class ImportJob(models.Model):
+    """A big CSV upload imported by a worker: its progress and result live here, so every web
+    process shows the same page, whichever worker runs it. Claimed and swept like exports
+    (accounts/jobs.py)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+    )
+    # The Celery task that imports this kind of file (a contact, response or ledger import).
+    task = models.CharField(_("task"), max_length=100)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    upload = models.CharField(_("uploaded file"), max_length=300, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    total_rows = models.PositiveIntegerField(_("rows expected"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
+    # Bad rows (line, reason), counts, whether it was applied, or the file's error.
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("handed to a worker again at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.public_id}"
+
+    @property
+    def percent(self) -> int:
+        if self.status in (self.Status.DONE, self.Status.FAILED):
+            return 100
+        return min(99, 100 * self.processed_rows // max(self.total_rows, 1))

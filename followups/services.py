@@ -564,7 +564,22 @@ def deliver_webhook(*, delivery_id: int) -> bool:
             last_error=result.error,
             next_attempt_at=done + timedelta(seconds=countdown),
         )
+        logger.info(
+            "webhook delivery %s to endpoint %s: attempt %s failed, retry in %.0f s: %s",
+            delivery_id,
+            endpoint.pk,
+            delivery.attempts,
+            countdown,
+            result.error,
+        )
         raise RetryLater(result.error, countdown)
+    logger.warning(
+        "webhook delivery %s to endpoint %s failed after %s attempts: %s",
+        delivery_id,
+        endpoint.pk,
+        delivery.attempts,
+        result.error,
+    )
     with transaction.atomic():
         # Together, so whoever sees the delivery failed also sees the endpoint's count (and state).
         WebhookDelivery.objects.filter(pk=delivery_id).update(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import (
     Case,
     CharField,
@@ -43,12 +44,15 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from accounts import jobs
 from accounts.audit import record_audit
 from accounts.models import AuditLog
 from surveys.models import Kind, Response, Survey
 
 from . import selectors
 from .models import ExportJob
+
+logger = logging.getLogger(__name__)
 
 BOM = "\ufeff".encode()
 MAX_PROPERTY_COLUMNS = 100
@@ -505,28 +509,25 @@ def start_export_job(
         filters=filters_as_dict(filters),
         options=options.as_dict(),
         total_rows=total,
+        next_attempt_at=jobs.lease_end(),
     )
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.run_export.delay(job.pk), robust=True)
+    jobs.enqueue(task_name=EXPORT_TASK, job_id=job.pk)
     return job
 
 
-def _claim(job_id: int) -> bool:
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.EXPORT_TASK_TIME_LIMIT)
-    pending = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.PENDING)
-    abandoned = ExportJob.objects.filter(
-        pk=job_id, status=ExportJob.Status.RUNNING, started_at__lt=stale
-    )
-    update = {"status": ExportJob.Status.RUNNING, "started_at": now, "processed_rows": 0}
-    return bool(pending.update(**update) or abandoned.update(**update))
+# By name: services never import tasks.
+EXPORT_TASK = "metrics.tasks.run_export"
+
+
+def sweep_export_jobs() -> jobs.Sweep:
+    """Hand exports whose enqueue or worker was lost to a worker again (accounts/jobs.py)."""
+    return jobs.sweep(ExportJob.objects.all(), task_name=EXPORT_TASK)
 
 
 def run_export_job(*, job_id: int) -> bool:
     """Write a job's file to storage, then email its requester. Idempotent: False when another
-    worker has it or it is finished. A crashed run is taken over after the task time limit."""
-    if not _claim(job_id):
+    worker has it or it is finished. A run whose worker was lost is taken over once stale."""
+    if not jobs.claim(ExportJob, job_id=job_id):
         return False
     job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
     filters = filters_from_dict(job.filters)
@@ -555,6 +556,7 @@ def run_export_job(*, job_id: int) -> bool:
             handle.seek(0)
             name = default_storage.save(f"exports/{job.public_id}.{job.format}", File(handle))
     except Exception as exc:
+        logger.exception("export job %s failed", job.pk)
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
@@ -569,6 +571,7 @@ def run_export_job(*, job_id: int) -> bool:
         expires_at=now + dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS),
     )
     job.refresh_from_db()
+    logger.info("export job %s done: %s rows, %s", job.pk, rows, job.format)
     log_export(
         user=job.requested_by,
         filters=filters,

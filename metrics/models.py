@@ -295,6 +295,9 @@ class ExportJob(models.Model):
     row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
     file = models.FileField(_("file"), upload_to="exports/", blank=True, max_length=300)
     error = models.TextField(_("error"), blank=True)
+    # Claimed and swept with the invitations' rules (accounts/jobs.py).
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("handed to a worker again at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

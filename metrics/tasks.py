@@ -1,18 +1,23 @@
 """Celery tasks: thin interfaces over idempotent services. They take ids, never objects."""
 
 from celery import shared_task
-from django.conf import settings
 
 from . import exports, health
 
 
-@shared_task(
-    time_limit=settings.EXPORT_TASK_TIME_LIMIT, soft_time_limit=settings.EXPORT_TASK_TIME_LIMIT - 30
-)
+# Time limits and queue: CELERY_TASK_ANNOTATIONS and CELERY_TASK_ROUTES (JOB_TASKS, settings).
+@shared_task
 def run_export(job_id: int) -> bool:
     return exports.run_export_job(job_id=job_id)
 
 
+@shared_task
+def sweep_export_jobs() -> int:
+    result = exports.sweep_export_jobs()
+    return result.handed + result.failed
+
+
+# Kept for messages queued before the retention purge (config.tasks) took this over.
 @shared_task
 def purge_expired_exports() -> int:
     return exports.purge_expired_exports()

@@ -114,6 +114,8 @@ def import_events(
         seen[data["external_id"]] = line
         event = serializer.to_event(data)
         events.append(replace(event, raw={"csv_line": line, **row}))
+    if progress:
+        progress(result.rows)
     if result.errors:
         return result
     existing = set(

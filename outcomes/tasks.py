@@ -20,13 +20,14 @@ def sweep_stripe_inbox() -> None:
     stripe_inbox.sweep()
 
 
+# `*_legacy`: messages queued before import jobs were rows carried four arguments.
 @shared_task
-def import_events_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+def import_events_file(job_id, *_legacy) -> bool:
     from accounts.imports import run_import_job
 
     from .imports import import_events
 
-    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_events)
+    return run_import_job(job_id=job_id, run=import_events)
 
 
 @shared_task
@@ -40,18 +41,18 @@ def sweep_zendesk_inbox() -> None:
 
 
 @shared_task
-def import_tickets_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+def import_tickets_file(job_id) -> bool:
     from accounts.imports import run_import_job
 
     from .ticket_imports import import_tickets
 
-    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_tickets)
+    return run_import_job(job_id=job_id, run=import_tickets)
 
 
 @shared_task
-def import_usage_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+def import_usage_file(job_id) -> bool:
     from accounts.imports import run_import_job
 
     from .usage_imports import import_usage
 
-    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_usage)
+    return run_import_job(job_id=job_id, run=import_usage)

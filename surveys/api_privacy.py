@@ -73,6 +73,19 @@ class ContactErasedSerializer(serializers.Serializer):
     invitations_anonymised = serializers.IntegerField()
 
 
+class ContactEmailSerializer(serializers.Serializer):
+    """The contact named in the body, so the address never appears in a URL (access logs,
+    proxies and browser histories keep URLs)."""
+
+    email = serializers.CharField(max_length=254)
+
+
+def _email_from_body(request: Request) -> str:
+    serializer = ContactEmailSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["email"]
+
+
 def _contact(email: str) -> Contact:
     try:
         validate_email(email.strip())
@@ -84,17 +97,33 @@ def _contact(email: str) -> Contact:
     return contact
 
 
+def _data_response(request: Request, email: str) -> ApiResponse:
+    data = privacy.export_contact_data(contact=_contact(email), actor=request.user)
+    response = ApiResponse(data)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _erase_response(request: Request, email: str) -> ApiResponse:
+    summary = privacy.erase_contact(contact=_contact(email), actor=request.user)
+    return ApiResponse({"erased": True, **summary})
+
+
 class ContactDataView(APIView):
     """Everything stored about a contact (LGPD/GDPR access and portability). Audit-logged."""
 
     required_permissions = (EXPORT_CONTACT_DATA,)
 
-    @extend_schema(summary="A contact's data (LGPD/GDPR)", responses={200: ContactDataSerializer})
+    @extend_schema(
+        summary="A contact's data (LGPD/GDPR), email in the path",
+        description=(
+            "Kept for existing clients. The email lands in access logs: prefer "
+            "`POST /api/v1/contacts/data` with the email in the body."
+        ),
+        responses={200: ContactDataSerializer},
+    )
     def get(self, request: Request, email: str) -> ApiResponse:
-        data = privacy.export_contact_data(contact=_contact(email), actor=request.user)
-        response = ApiResponse(data)
-        response["Cache-Control"] = "no-store"
-        return response
+        return _data_response(request, email)
 
 
 class ContactEraseView(APIView):
@@ -103,10 +132,43 @@ class ContactEraseView(APIView):
     required_permissions = (ERASE_CONTACT,)
 
     @extend_schema(
-        summary="Erase a contact (LGPD/GDPR)",
+        summary="Erase a contact (LGPD/GDPR), email in the path",
+        description=(
+            "Kept for existing clients. The email lands in access logs: prefer "
+            "`POST /api/v1/contacts/erase` with the email in the body."
+        ),
         request=None,
         responses={200: ContactErasedSerializer},
     )
     def post(self, request: Request, email: str) -> ApiResponse:
-        summary = privacy.erase_contact(contact=_contact(email), actor=request.user)
-        return ApiResponse({"erased": True, **summary})
+        return _erase_response(request, email)
+
+
+class ContactDataByBodyView(APIView):
+    """A contact's data, named by `{"email": ...}` in the body: no address in any URL."""
+
+    required_permissions = (EXPORT_CONTACT_DATA,)
+
+    @extend_schema(
+        summary="A contact's data (LGPD/GDPR)",
+        operation_id="contacts_data_request",
+        request=ContactEmailSerializer,
+        responses={200: ContactDataSerializer},
+    )
+    def post(self, request: Request) -> ApiResponse:
+        return _data_response(request, _email_from_body(request))
+
+
+class ContactEraseByBodyView(APIView):
+    """Erase the contact named by `{"email": ...}` in the body: no address in any URL."""
+
+    required_permissions = (ERASE_CONTACT,)
+
+    @extend_schema(
+        summary="Erase a contact (LGPD/GDPR)",
+        operation_id="contacts_erase_request",
+        request=ContactEmailSerializer,
+        responses={200: ContactErasedSerializer},
+    )
+    def post(self, request: Request) -> ApiResponse:
+        return _erase_response(request, _email_from_body(request))

@@ -887,10 +887,18 @@ def _after_transient(invitation: Invitation, error: str, *, reminder: bool) -> N
             next_attempt_at=None,
         )
         return
+    delay = retry_delay(invitation.attempts)
+    logger.info(
+        "invitation %s: attempt %s failed, retry in %.0f s: %s",
+        invitation.pk,
+        invitation.attempts,
+        delay.total_seconds(),
+        error,
+    )
     Invitation.objects.filter(pk=invitation.pk, status=Status.SENDING).update(
         status=Status.QUEUED,
         last_error=error,
-        next_attempt_at=timezone.now() + retry_delay(invitation.attempts),
+        next_attempt_at=timezone.now() + delay,
     )
 
 
@@ -1083,9 +1091,13 @@ def record_delivery_event(*, event_type: str, recipient: str, description: str =
     if not column or not recipient:
         return 0
     now = timezone.now()
-    changed = Contact.objects.filter(
+    contacts = Contact.objects.filter(
         **{"email__iexact": recipient.strip(), f"{column}__isnull": True}
-    ).update(**{column: now, "updated_at": now})
+    )
+    contact_ids = list(contacts.values_list("pk", flat=True))
+    changed = Contact.objects.filter(pk__in=contact_ids, **{f"{column}__isnull": True}).update(
+        **{column: now, "updated_at": now}
+    )
     if event_type in ("bounced", "unsubscribed"):
         _attribute_to_last_sent(recipient=recipient.strip(), column=column, when=now)
     if changed:
@@ -1095,6 +1107,11 @@ def record_delivery_event(*, event_type: str, recipient: str, description: str =
         Invitation.objects.filter(
             contact__email__iexact=recipient.strip(), status__in=[Status.SCHEDULED, Status.QUEUED]
         ).update(status=Status.SUPPRESSED, suppression_reason=reason, next_attempt_at=None)
-        if description:
-            logger.info("%s %s: %s", event_type, recipient, description[:200])
+        # By id: the address never goes to the logs (the formatter would redact it anyway).
+        logger.info(
+            "%s: contact %s suppressed: %s",
+            event_type,
+            ",".join(map(str, contact_ids)),
+            description[:200],
+        )
     return changed

@@ -130,13 +130,15 @@ def import_responses(
             continue
         seen[key] = line
         planned.append((line, email, survey, score, comment, when))
+    if progress:
+        progress(result.rows)
     if result.errors:
         return result
 
     counts = dict.fromkeys(("contacts_created", "created", "updated", "unchanged"), 0)
     with transaction.atomic():
         contacts: dict[str, Contact] = {}
-        for index, (_line, email, survey, score, comment, when) in enumerate(planned, 1):
+        for _line, email, survey, score, comment, when in planned:
             key = email.lower()
             contact = contacts.get(key)
             if contact is None:
@@ -149,8 +151,6 @@ def import_responses(
                 survey=survey, contact=contact, score=score, comment=comment, answered_at=when
             )
             counts[outcome] += 1
-            if progress and index % CHUNK == 0:
-                progress(index)
         result.counts = counts
         if dry_run:
             # The preview ran every write; rolling back leaves the database as it was.

@@ -581,6 +581,12 @@ class Invitation(models.Model):
                 ],
                 name="invitation_funnel_outcomes",
             ),
+            # Link-fetch logs still kept, for the retention purge (config/retention.py).
+            models.Index(
+                fields=["answered_at", "expires_at"],
+                condition=~Q(link_fetches={}),
+                name="invitation_fetches_kept",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,13 +44,14 @@ def expire_invitations() -> int:
     return distribution.expire_invitations()
 
 
+# `*_legacy`: messages queued before import jobs were rows carried four arguments.
 @shared_task
-def import_responses_file(job_id: str, name: str, user_id: int, dry_run: bool) -> None:
+def import_responses_file(job_id, *_legacy) -> bool:
     from accounts.imports import run_import_job
 
     from .imports import import_responses
 
-    run_import_job(job_id=job_id, name=name, user_id=user_id, dry_run=dry_run, run=import_responses)
+    return run_import_job(job_id=job_id, run=import_responses)
 
 
 @shared_task

@@ -6,9 +6,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.models import Account, Contact
+from accounts.models import Account, Contact, ImportJob
 from accounts.roles import MARKETING, sync_roles
-from outcomes.models import Ticket, UsageRecord
+from followups.models import AlertDelivery, AlertRule, WebhookDelivery, WebhookEndpoint
+from outcomes.models import StripeEvent, Ticket, UsageRecord
 from surveys.models import Invitation, Kind, Response, Survey
 
 
@@ -155,3 +156,61 @@ class UsageFactory(factory.django.DjangoModelFactory):
     day = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=1))
     metric = "active_users"
     value = 10.0
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    on_negative = True
+
+
+class AlertDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDelivery
+
+    rule = factory.SubFactory(AlertRuleFactory)
+    response = factory.SubFactory(ResponseFactory)
+    status = AlertDelivery.Status.SENT
+    attempts = 1
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+
+    url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
+    events = factory.LazyFunction(lambda: ["response.created"])
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event = "response.created"
+    key = factory.Sequence(lambda n: f"event-{n}")
+    body = "{}"
+    status = WebhookDelivery.Status.SUCCEEDED
+    attempts = 1
+
+
+class StripeEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StripeEvent
+
+    event_id = factory.Sequence(lambda n: f"evt_{n:08d}")
+    type = "customer.subscription.updated"
+    created = factory.LazyFunction(timezone.now)
+    payload = factory.LazyFunction(dict)
+    status = StripeEvent.Status.PROCESSED
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportJob
+
+    requested_by = factory.SubFactory(UserFactory)
+    task = "accounts.tasks.import_contacts_file"
+    status = ImportJob.Status.DONE

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0010_seats_health_inputs_from_data'),
+        ('accounts', '0011_seats_health_inputs_from_data'),
         ('followups', '0007_short_delivery_errors'),
     ]
 

@@ -163,8 +163,13 @@ class Workers:
         self.logs: list[Path] = []
 
     def start(
-        self, count: int = 1, concurrency: int = 1, **extra_env: str
+        self,
+        count: int = 1,
+        concurrency: int = 1,
+        queues: tuple[str, ...] = ("default", "jobs"),
+        **extra_env: str,
     ) -> list[subprocess.Popen]:
+        """`queues`: "default" (sends, announcements, alerts) and "jobs" (exports, imports)."""
         started = []
         for _ in range(count):
             index = len(self.procs)
@@ -187,7 +192,10 @@ class Workers:
                     "-n",
                     f"w{index}-{os.getpid()}@%h",
                     "-Q",
-                    env["CELERY_QUEUE"],
+                    ",".join(
+                        {"default": env["CELERY_QUEUE"], "jobs": env["CELERY_JOBS_QUEUE"]}[q]
+                        for q in queues
+                    ),
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
@@ -248,6 +256,7 @@ def worker_env(live_server, smtp_sink, transactional_db):
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CELERY_JOBS_QUEUE": settings.CELERY_JOBS_QUEUE,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
         "SITE_URL": live_server.url,
         # The tests' webhook receivers listen on 127.0.0.1, which outbound posts refuse else.

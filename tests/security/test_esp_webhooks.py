@@ -85,6 +85,7 @@ def _deploy_check(**extra: str) -> subprocess.CompletedProcess:
         SECRET_KEY=secrets.token_urlsafe(50),
         SITE_URL="https://surveys.example.com",
         ALLOWED_HOSTS="surveys.example.com",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         **extra,
     )
     return subprocess.run(

@@ -37,7 +37,8 @@ def test_the_web_process_refuses_to_start_without_a_secret_key():
 
 
 def test_the_web_process_starts_with_a_secret_key_or_in_development():
-    assert _start_wsgi(DEBUG="false", SECRET_KEY="k" * 50).returncode == 0
+    broker = "redis://127.0.0.1:1/0"
+    assert _start_wsgi(DEBUG="false", SECRET_KEY="k" * 50, CELERY_BROKER_URL=broker).returncode == 0
     assert _start_wsgi(DEBUG="true").returncode == 0
 
 

@@ -771,3 +771,26 @@ def test_large_plans_fan_out_through_workers(backend, settings, run_commits, mon
     assert sorted(n for name, n in published if name == "send_invitations") == [5, 10, 10, 10, 10]
     assert len(backend.sent) == 45
     assert backend.opened == 5
+
+
+def test_send_failures_are_logged_by_invitation_id(clock, backend, settings, caplog):
+    import logging
+
+    settings.SEND_RETRY_BASE_SECONDS = 60
+    later = _queued(contact=ContactFactory(email="later@example.com"))
+    never = _queued(contact=ContactFactory(email="nobody@example.com"))
+    backend.failures["later@example.com"] = [
+        smtplib.SMTPRecipientsRefused({"later@example.com": (451, b"4.3.0 try again later")})
+    ]
+    backend.failures["nobody@example.com"] = [
+        smtplib.SMTPRecipientsRefused({"nobody@example.com": (550, b"5.1.1 no such user")})
+    ]
+    with caplog.at_level(logging.INFO, logger="surveys.distribution"):
+        distribution.send_invitation(invitation_id=later.pk)
+        distribution.send_invitation(invitation_id=never.pk)
+    messages = [r.getMessage() for r in caplog.records if r.name == "surveys.distribution"]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"invitation {later.pk}: attempt 1 failed, retry in ")
+    assert messages[0].endswith(" s: 451 4.3.0 try again later")
+    assert messages[1] == f"invitation {never.pk} refused permanently: 550 5.1.1 no such user"
+    assert not any("@" in message for message in messages)

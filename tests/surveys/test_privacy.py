@@ -204,10 +204,55 @@ def test_api_export_and_erase(person):
     assert api.get("/api/v1/contacts/ana@example.com/data").status_code == 404
 
 
+def test_api_export_and_erase_with_the_email_in_the_body(person):
+    """The address never appears in a URL, so it never reaches an access log."""
+    api = token_client(StaffFactory(username="cs", role=CS_STAFF))
+    exported = api.post("/api/v1/contacts/data", {"email": "ANA@example.com"}, format="json")
+    assert exported.status_code == 200
+    assert "no-store" in exported["Cache-Control"]
+    # The same document as the path form gives.
+    by_path = api.get("/api/v1/contacts/ana@example.com/data").json()
+    body = exported.json()
+    assert {**body, "exported_at": None} == {**by_path, "exported_at": None}
+    assert body["contact"]["name"] == "Ana"
+    erased = api.post("/api/v1/contacts/erase/", {"email": "ana@example.com"}, format="json")
+    assert erased.status_code == 200
+    assert erased.json() == {
+        "erased": True,
+        "responses_anonymised": 2,
+        "invitations_anonymised": 3,
+    }
+    missing = api.post("/api/v1/contacts/data", {"email": "ana@example.com"}, format="json")
+    assert missing.status_code == 404
+    audits = list(AuditLog.objects.order_by("pk").values_list("action", flat=True))
+    assert audits == ["export_contact", "export_contact", "erase_contact"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "This field is required."),
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"email": "a" * 250 + "@example.com"}, "Ensure this field has no more than 254"),
+        ({"email": ["ana@example.com"]}, "Not a valid string."),
+    ],
+)
+def test_body_form_names_the_bad_field(person, body, message):
+    api = token_client(StaffFactory(username="cs", role=CS_STAFF))
+    for path in ("/api/v1/contacts/data", "/api/v1/contacts/erase"):
+        response = api.post(path, body, format="json")
+        assert response.status_code == 400
+        assert message in response.json()["email"][0]
+    assert Contact.objects.get(email="ana@example.com").erased_at is None
+
+
 def test_api_data_requests_are_forbidden_to_marketing(person):
     api = token_client(StaffFactory(username="mkt", role=MARKETING))
     assert api.get("/api/v1/contacts/ana@example.com/data").status_code == 403
     assert api.post("/api/v1/contacts/ana@example.com/erase").status_code == 403
+    body = {"email": "ana@example.com"}
+    assert api.post("/api/v1/contacts/data", body, format="json").status_code == 403
+    assert api.post("/api/v1/contacts/erase", body, format="json").status_code == 403
     assert Contact.objects.filter(email="ana@example.com").exists()
     assert AuditLog.objects.count() == 0
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0009_churn_and_stripe_customer'),
+        ('accounts', '0010_import_jobs'),
     ]
 
     operations = [

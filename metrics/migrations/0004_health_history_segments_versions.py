@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0010_seats_health_inputs_from_data'),
-        ('metrics', '0002_export_jobs'),
+        ('accounts', '0011_seats_health_inputs_from_data'),
+        ('metrics', '0003_export_job_attempts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
