@@ -3,10 +3,12 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -581,6 +583,12 @@ class Invitation(models.Model):
                 ],
                 name="invitation_funnel_outcomes",
             ),
+            # The admin's search by event id (the unique constraint leads with the survey).
+            models.Index(
+                fields=["event_id"],
+                condition=Q(event_id__isnull=False),
+                name="invitation_event_id",
+            ),
             # Link-fetch logs still kept, for the retention purge (config/retention.py).
             models.Index(
                 fields=["answered_at", "expires_at"],
@@ -726,6 +734,8 @@ class Response(models.Model):
             models.Index(
                 fields=["invitation"], condition=Q(excluded=True), name="response_excluded"
             ),
+            # The admin's comment search (`icontains` is UPPER(comment) LIKE ...): trigrams.
+            GinIndex(OpClass(Upper("comment"), name="gin_trgm_ops"), name="response_comment_trgm"),
             # Only answers still to be announced: tiny however big the table grows.
             models.Index(
                 fields=["id"], condition=Q(announce_pending=True), name="response_announce_pending"

@@ -1,0 +1,73 @@
+"""Admin change lists over the big tables (responses, invitations) at tens of millions of rows.
+
+- The page count stops at `COUNT_CAP` rows: counting 10 million rows to print "page 1 of
+  100,000" costs more than the page itself. Narrow the list with filters or a search to see
+  its exact size.
+- No "x results (y total)": `show_full_result_count = False` skips the second count.
+- Searches are rewritten so each term reads an index: the contact's email and the account's
+  name become `IN (ids of the matching contacts / accounts)` (small tables), the comment is read
+  through its trigram index, an id through its unique index. The admin's default (one OR over
+  the joined tables) can only be answered by reading every response.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.utils.functional import cached_property
+
+from accounts.models import Account, Contact
+
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows (a bounded read instead of a full count)."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[:COUNT_CAP].count()
+
+
+class BigTableAdminMixin:
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+    def search_clause(self, term: str) -> Q:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
+    def get_search_results(self, request, queryset, search_term):
+        terms = search_term.split()
+        if not terms:
+            return queryset, False
+        for term in terms:
+            queryset = queryset.filter(self.search_clause(term.strip("\"'")))
+        return queryset, False
+
+
+# Up to this many matching contacts or accounts are passed as a list of ids, which the big
+# table's foreign-key index answers (`= ANY(...)`, combined with the other terms by a bitmap OR).
+# A broader term ("example.com") stays a subquery: correct, but it reads the big table.
+MATCH_LIST_CAP = 1_000
+
+
+def _ids_or_subquery(queryset):
+    ids = list(queryset.values_list("pk", flat=True)[: MATCH_LIST_CAP + 1])
+    return ids if len(ids) <= MATCH_LIST_CAP else queryset.values("pk")
+
+
+def contacts_matching(term: str):
+    return _ids_or_subquery(Contact.objects.filter(email__icontains=term))
+
+
+def accounts_matching(term: str):
+    return _ids_or_subquery(Account.objects.filter(name__icontains=term))
+
+
+def as_uuid(term: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(term)
+    except ValueError:
+        return None
