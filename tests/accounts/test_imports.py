@@ -148,7 +148,13 @@ BAD_ROWS = [
     ("a@example.com,,,A,,,,,,,,31/01/2027", "'31/01/2027' is not a date as YYYY-MM-DD."),
     (",Ana,,,,,,,,,,", "A row needs an email (a contact) or an external_id (an account)."),
     ("a@example.com,,,,,Pro,,,,,,", "Account columns need the account's external_id."),
-    ("a@example.com,,,," + "x" * 201 + ",,,,,,,", "account_name is longer than 200 characters."),
+    ("a@example.com,,,A," + "x" * 201 + ",,,,,,,", "account_name is longer than 200 characters."),
+    # Every problem of a row is named, not only the first.
+    (
+        "a@example.com,,xx,," + "x" * 201 + ",,,,,-1,,",
+        "account_name is longer than 200 characters.; Unknown language 'xx'; use one of en, "
+        "es, pt-br.; MRR must be zero or more.; Account columns need the account's external_id.",
+    ),
     ("a@example.com,too,many,cells,,,,,,,,,,", "14 cells where the header has 12."),
 ]
 
@@ -235,10 +241,11 @@ def test_nothing_is_half_applied_when_the_database_refuses(owner, monkeypatch):
 
         raise IntegrityError("duplicate key")
 
-    monkeypatch.setattr(Contact.objects, "bulk_create", explode)
+    # The last step (the ledger's events) fails after accounts and contacts were written.
+    monkeypatch.setattr(imports, "announce_billing_changes", explode)
     with pytest.raises(imports.ImportFileError, match="nothing was written"):
         imports.import_contacts(source=GOOD.encode(), actor=owner)
-    # The accounts were inserted before the contacts failed: rolled back with them.
+    # The accounts and contacts were inserted before it failed: rolled back with them.
     assert snapshot() == ([], [], 0)
 
 

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         def progress(rows: int) -> None:
             self.stderr.write(f"  checked {rows:,} rows…")
 
+        self.stderr.write("Checking every row; nothing is written until all are good.")
+
         try:
             result = imports.import_contacts(source=source, dry_run=dry_run, progress=progress)
         except imports.ImportFileError as exc:
@@ -33,13 +35,14 @@ class Command(BaseCommand):
         report_and_exit(self, result)
 
 
-def read_source(file: str) -> bytes:
-    """The file's bytes, or standard input's for "-"; a clear error when it cannot be read."""
+def read_source(file: str):
+    """The file opened for reading as bytes (standard input for "-"), read as the import goes:
+    a file of a million rows is never held in memory whole. A clear error when it cannot be
+    opened."""
+    if file == "-":
+        return sys.stdin.buffer
     try:
-        if file == "-":
-            return sys.stdin.buffer.read()
-        with open(file, "rb") as handle:
-            return handle.read()
+        return open(file, "rb")  # noqa: SIM115 (closed when the process ends)
     except OSError as exc:
         raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
 
