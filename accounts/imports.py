@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -349,7 +350,7 @@ def import_contacts(
 ) -> ImportResult:
     """Validate a CSV of accounts and contacts, then upsert them all, or nothing if any row is
     bad. Idempotent: importing the same file twice changes nothing the second time."""
-    header, rows = read_rows(source)
+    header, rows = read_rows(source, max_rows=settings.IMPORT_MAX_ROWS_STAGED)
     unknown = [
         name
         for name in header

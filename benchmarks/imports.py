@@ -39,7 +39,7 @@ from benchmarks.seed import drop_database, migrate, recreate_database  # noqa: E
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "npsapp_import_bench"
 SURVEYS = (("hosted-nps", "nps", 0, 10), ("hosted-csat", "csat", 1, 5), ("hosted-ces", "ces", 1, 7))
-COMMENTS = ("Great support!", "Too slow, \"again\"", "Pricing, as usual", "Ótimo produto")
+COMMENTS = ("Great support!", 'Too slow, "again"', "Pricing, as usual", "Ótimo produto")
 
 
 def write_contacts(path: Path, rows: int) -> None:
@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = f"{PG_SERVER}/{DB_NAME}"
-    env = {**os.environ, "DATABASE_URL": url, "IMPORT_MAX_ROWS": str(max(args.rows) + 1)}
+    env = {**os.environ, "DATABASE_URL": url, "IMPORT_MAX_ROWS_STAGED": str(max(args.rows) + 1)}
     for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
         env.pop(var, None)
     directory = args.keep_files or Path(tempfile.mkdtemp(prefix="import-bench-"))

@@ -256,7 +256,7 @@ def import_responses(
     """Validate a CSV of historical answers, then store them all, or nothing if any is bad.
     Idempotent: the same file again changes nothing."""
     zone = ZoneInfo(tz or settings.TIME_ZONE)
-    header, rows = read_rows(source)
+    header, rows = read_rows(source, max_rows=settings.IMPORT_MAX_ROWS_STAGED)
     _check_header(header)
     result = ImportResult(dry_run=dry_run)
     counts = dict.fromkeys(("contacts_created", "created", "updated", "unchanged"), 0)

@@ -218,7 +218,7 @@ def test_unreadable_files_are_refused_whole(owner, source, message):
 
 
 def test_too_many_rows_is_refused(owner, settings):
-    settings.IMPORT_MAX_ROWS = 2
+    settings.IMPORT_MAX_ROWS_STAGED = 2
     source = b"email\na@example.com\nb@example.com\nc@example.com\n"
     with pytest.raises(imports.ImportFileError, match="more than 2 rows"):
         imports.import_contacts(source=source, actor=owner)
