@@ -253,7 +253,7 @@ def test_nothing_is_half_applied_when_the_database_refuses(owner, monkeypatch):
 
 
 def test_command_imports_the_sample_file(db):
-    StaffFactory(username="olga", role=CS_STAFF)
+    StaffFactory(username="demo", role=CS_STAFF)
     out = StringIO()
     call_command("import_contacts", str(SAMPLES / "contacts.csv"), stdout=out, stderr=StringIO())
     assert "row(s) imported." in out.getvalue()
@@ -461,7 +461,7 @@ def test_response_history_dry_run_writes_nothing(surveys, owner):
 
 
 def test_response_history_command_with_the_sample(surveys, db):
-    SurveyFactory(slug="relationship-nps")
+    SurveyFactory(slug="demo-nps")
     out = StringIO()
     call_command(
         "import_responses",
