@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import roles
-from followups import services as followup_services
+from followups import deliveries
 from followups.models import AlertDelivery, AlertRule, FollowUp, WebhookDelivery
 from metrics import exports, selectors
 from surveys import services
@@ -43,7 +43,7 @@ def setting():
     account = AccountFactory(external_id="acme", owner=owner)
     survey = SurveyFactory(slug="rel")
     AlertRule.objects.create(name="Detractors", notify_owner=True, on_negative=True)
-    followup_services.create_endpoint(
+    deliveries.create_endpoint(
         url="https://hooks.example.com/in", events=["response.created", "response.updated"]
     )
     return {"survey": survey, "account": account, "owner": owner}
