@@ -297,8 +297,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value) -> str:
-    """The exports' rule (`exports._Escape`, applied there in SQL) for cells built in Python: a
-    text that a spreadsheet would read as a formula gets a leading single quote."""
+    """The exports' rule (`metrics.exports.sql._Escape`, applied there in SQL) for cells built in
+    Python: a text that a spreadsheet would read as a formula gets a leading single quote."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 

@@ -18,7 +18,8 @@ from rest_framework.test import APIClient
 from accounts import roles
 from followups import deliveries
 from followups.models import AlertDelivery, AlertRule, FollowUp, WebhookDelivery
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import columns, files
 from surveys import services
 from surveys.models import Response
 from tests.factories import (
@@ -76,7 +77,7 @@ def nps_n(survey) -> int:
 
 def exported(survey, quarantined="exclude") -> list[dict]:
     filters = selectors.Filters(period=selectors.Period(None, None, dt.UTC), surveys=(survey.pk,))
-    body = b"".join(exports.csv_chunks(filters, exports.ExportOptions(quarantined=quarantined)))
+    body = b"".join(files.csv_chunks(filters, columns.ExportOptions(quarantined=quarantined)))
     return list(csv.DictReader(io.StringIO(body.decode())))
 
 
