@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
 from followups.api import parse_id
+from surveys import scales
 from surveys.models import Kind, Response, Survey
 from surveys.serializers import SlugField
 
@@ -177,7 +178,7 @@ class ResponseSerializer(serializers.ModelSerializer):
         ]
 
     def get_category(self, obj: Response) -> str:
-        return columns.CATEGORY_WORDS[obj.survey.kind][obj.category]
+        return scales.category_code(obj.survey.kind, obj.category)
 
     @extend_schema_field(ResponseContactSerializer(allow_null=True))
     def get_contact(self, obj: Response) -> dict | None:

@@ -15,7 +15,7 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 
 from metrics import selectors
-from surveys.models import Kind, Response, Survey
+from surveys.models import Response, Survey
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +23,6 @@ BOM = "\ufeff".encode()
 MAX_PROPERTY_COLUMNS = 100
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 PROGRESS_EVERY = 5_000
-
-CATEGORY_WORDS = {
-    Kind.NPS: {1: "promoter", 0: "passive", -1: "detractor"},
-    Kind.CSAT: {1: "satisfied", 0: "neutral", -1: "unsatisfied"},
-    Kind.CES: {1: "easy", 0: "neutral", -1: "difficult"},
-    Kind.CES1: {1: "easy", 0: "neutral", -1: "difficult"},
-}
 
 # (header, ORM lookup on Response, kind of value)
 BASE_COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -21,8 +21,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
 from surveys.models import Kind, Response
+from surveys.scales import CATEGORY_CODES
 
-from .columns import BASE_COLUMNS, CATEGORY_WORDS, ExportOptions
+from .columns import BASE_COLUMNS, ExportOptions
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def xlsx_rows(
             survey_name,
             kind,
             score,
-            CATEGORY_WORDS[kind][category],
+            CATEGORY_CODES[kind][category],
             comment,
             reason,
             confirmed_via,
@@ -147,10 +148,10 @@ def _sql_columns(keys: list[str], options: ExportOptions) -> dict:
                 category=code,
                 then=Case(
                     *(
-                        When(survey__kind=kind, then=Value(CATEGORY_WORDS[kind][code]))
+                        When(survey__kind=kind, then=Value(CATEGORY_CODES[kind][code]))
                         for kind in (Kind.NPS, Kind.CSAT, Kind.CES)
                     ),
-                    default=Value(CATEGORY_WORDS[Kind.CES1][code]),
+                    default=Value(CATEGORY_CODES[Kind.CES1][code]),
                     output_field=TextField(),
                 ),
             )

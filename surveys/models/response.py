@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account, Contact
 
 from .invitation import Invitation
-from .survey import Kind, Survey
+from .survey import Survey
 
 
 class Response(models.Model):
@@ -138,13 +138,9 @@ class Response(models.Model):
 
     @property
     def category_label(self) -> str:
-        if self.survey.kind == Kind.NPS:
-            labels = {1: _("Promoter"), 0: _("Passive"), -1: _("Detractor")}
-        elif self.survey.kind == Kind.CSAT:
-            labels = {1: _("Satisfied"), 0: _("Neutral"), -1: _("Unsatisfied")}
-        else:
-            labels = {1: _("Easy"), 0: _("Neutral"), -1: _("Difficult")}
-        return str(labels[self.category])
+        from surveys import scales  # scales reads these models; imported when first used
+
+        return scales.category_label(self.survey.kind, self.category)
 
 
 class Referral(models.Model):
