@@ -9,9 +9,10 @@ from django.utils.translation import ngettext
 
 from accounts.roles import TRIGGER_INVITATIONS
 
-from . import distribution, selectors, services
+from . import selectors, services
 from .admin_big_tables import BigTableAdminMixin, accounts_matching, as_uuid, contacts_matching
 from .admin_data import ResponseImportMixin
+from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
 
 
@@ -41,12 +42,12 @@ class SurveyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Pause sending of the selected surveys"), permissions=["change"])
     def pause_surveys(self, request, queryset) -> None:
-        paused = sum(distribution.pause_survey(survey=survey) for survey in queryset)
+        paused = sum(controls.pause_survey(survey=survey) for survey in queryset)
         self.message_user(request, _("%(count)d surveys paused.") % {"count": paused})
 
     @admin.action(description=_("Resume sending of the selected surveys"), permissions=["change"])
     def resume_surveys(self, request, queryset) -> None:
-        queued = sum(distribution.resume_survey(survey=survey) for survey in queryset)
+        queued = sum(controls.resume_survey(survey=survey) for survey in queryset)
         self.message_user(
             request, _("Resumed; %(count)d queued invitations sent to workers.") % {"count": queued}
         )
@@ -109,7 +110,7 @@ class InvitationAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed invitations"), permissions=["change"])
     def resend_failed(self, request, queryset) -> None:
-        count = distribution.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
+        count = controls.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
         message = _("%(count)d failed invitations queued again.") % {"count": count}
         self.message_user(request, message)
 
@@ -338,7 +339,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return None
         if request.POST.get("confirm") != "yes":
             previews = [
-                (campaign, distribution.preview_campaign(campaign=campaign)) for campaign in drafts
+                (campaign, planning.preview_campaign(campaign=campaign)) for campaign in drafts
             ]
             return TemplateResponse(
                 request,
@@ -363,7 +364,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 },
             )
         for campaign in drafts:
-            plan = distribution.launch_campaign(campaign=campaign)
+            plan = planning.launch_campaign(campaign=campaign)
             if plan is None:
                 continue
             counts = selectors.distribution_counts(campaign=campaign)

@@ -13,6 +13,7 @@ from accounts import services as account_services
 
 from . import services
 from .api_pagination import InvitationCursorPagination
+from .distribution import planning
 from .models import Invitation, Response, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
 
@@ -91,7 +92,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 account=account,
                 properties=contact_data.get("properties") or None,
             )
-            invitation, created = services.create_invitation(
+            invitation, created = planning.create_invitation(
                 survey=data["survey"],
                 contact=contact,
                 event_id=data.get("event_id") or None,

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import Contact
 from accounts.roles import CS_STAFF
-from surveys import distribution
+from surveys.distribution import events
 from surveys.imports import import_responses
 from tests.factories import InvitationFactory, StaffFactory, SurveyFactory
 
@@ -62,7 +62,7 @@ def test_the_api_trigger_finds_the_contact_through_the_index(contacts):
 def test_bounce_events_find_the_contact_through_the_index(contacts):
     InvitationFactory(contact=contacts)
     with CaptureQueriesContext(connection) as captured:
-        changed = distribution.record_delivery_event(
+        changed = events.record_delivery_event(
             event_type="bounced", recipient="person1234@EXAMPLE.com"
         )
     assert changed == 1
