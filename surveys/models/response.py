@@ -130,9 +130,7 @@ class Response(models.Model):
                 fields=["invitation"], condition=Q(excluded=True), name="response_excluded"
             ),
             # The admin's comment search (`icontains` is UPPER(comment) LIKE ...): trigrams.
-            GinIndex(
-                OpClass(Upper("comment"), name="gin_trgm_ops"), name="response_comment_trgm"
-            ),
+            GinIndex(OpClass(Upper("comment"), name="gin_trgm_ops"), name="response_comment_trgm"),
             # Only answers still to be announced: tiny however big the table grows.
             models.Index(
                 fields=["id"], condition=Q(announce_pending=True), name="response_announce_pending"
