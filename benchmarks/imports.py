@@ -91,6 +91,42 @@ def write_responses(path: Path, rows: int, contacts: int) -> None:
             )
 
 
+def write_outcomes(directory: Path, rows: int) -> dict[str, Path]:
+    """Tickets, daily usage and ledger events of the contact file's accounts, N rows each."""
+    accounts = max(rows // 10, 1)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    paths = {name: directory / f"{name}-{rows}.csv" for name in ("tickets", "usage", "ledger")}
+    if not paths["tickets"].exists():
+        with paths["tickets"].open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(
+                ["account", "external_id", "status", "created_at", "first_reply_at",
+                 "solved_at", "agent_replies", "reopens", "channel", "assignee"]
+            )  # fmt: skip
+            for n in range(rows):
+                created = start + dt.timedelta(minutes=n)
+                out.writerow([f"ACC-{n % accounts:07d}", f"T-{n}", "solved", created.isoformat(),
+                              (created + dt.timedelta(minutes=30)).isoformat(),
+                              (created + dt.timedelta(hours=5)).isoformat(), 1 + n % 3, n % 7 // 6,
+                              ("email", "chat", "web")[n % 3], f"agent{n % 30}"])  # fmt: skip
+    if not paths["usage"].exists():
+        with paths["usage"].open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["account", "day", "metric", "value"])
+            for n in range(rows):
+                day = dt.date(2024, 1, 1) + dt.timedelta(days=n // accounts)
+                out.writerow([f"ACC-{n % accounts:07d}", day.isoformat(), "active_users", n % 97])
+    if not paths["ledger"].exists():
+        with paths["ledger"].open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["account", "external_id", "effective_at", "mrr", "currency"])
+            for n in range(rows):
+                when = start + dt.timedelta(minutes=n)
+                out.writerow([f"ACC-{n % accounts:07d}", f"E-{n}", when.isoformat(),
+                              f"{100 + n % 500}.00", "USD"])  # fmt: skip
+    return paths
+
+
 def _create_surveys(env: dict) -> None:
     code = (
         "from surveys.models import Survey\n"
@@ -130,10 +166,21 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["contacts", "responses"], default=None, help="Run one import only."
     )
+    parser.add_argument(
+        "--outcomes",
+        action="store_true",
+        help="Also time the ticket, usage and ledger imports (N rows each, after the contacts).",
+    )
     args = parser.parse_args()
 
     url = f"{PG_SERVER}/{DB_NAME}"
-    env = {**os.environ, "DATABASE_URL": url, "IMPORT_MAX_ROWS_STAGED": str(max(args.rows) + 1)}
+    limit = str(max(args.rows) + 1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "IMPORT_MAX_ROWS_STAGED": limit,
+        "IMPORT_MAX_ROWS": limit,
+    }
     for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
         env.pop(var, None)
     directory = args.keep_files or Path(tempfile.mkdtemp(prefix="import-bench-"))
@@ -157,12 +204,20 @@ def main() -> None:
                 ("import_responses, all new", "import_responses", responses_file),
                 ("import_responses, same file again", "import_responses", responses_file),
             ]
+            if args.outcomes:
+                paths = write_outcomes(directory, rows)
+                steps[2:2] = [
+                    ("import_tickets, all new", "import_tickets", paths["tickets"]),
+                    ("import_usage, all new", "import_usage", paths["usage"]),
+                    ("import_subscription_events, all new", "import_subscription_events",
+                     paths["ledger"]),
+                ]  # fmt: skip
             if args.only == "contacts":
                 steps = steps[:2]
             elif args.only == "responses":
                 steps = steps[2:]
             for label, command, path in steps:
-                extra = ["--tz", "UTC"] if command == "import_responses" else []
+                extra = [] if command in ("import_contacts", "import_usage") else ["--tz", "UTC"]
                 seconds, peak = run_command(env, command, str(path), *extra)
                 results.append((rows, label, seconds, rows / seconds, peak))
                 print(
