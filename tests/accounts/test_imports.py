@@ -426,6 +426,12 @@ BAD_HISTORY = [
         "Keep the comment under 5,000 characters.",
     ),
     ("ok@example.com,nps-2024,9,,2024-01-01", "The same answer is on line 2."),
+    # Every problem of the row, not only the first.
+    (
+        "not-an-email,nps-2024,11,,2999-01-01",
+        "'not-an-email' is not a valid email address.; Score '11': Choose a score from 0 to "
+        "10.; The date 2999-01-01 is in the future.",
+    ),
 ]
 
 
@@ -437,6 +443,28 @@ def test_response_history_bad_rows(surveys, owner, row, reason):
     assert Response.objects.count() == 0
     assert Contact.objects.count() == 0
     assert AuditLog.objects.count() == 0
+
+
+def test_response_history_streams_a_file_and_reports_every_bad_line(surveys, owner, tmp_path):
+    """A file is read as it is imported; errors name their lines in a file far beyond one
+    read buffer, and a byte that is not UTF-8 names its own line."""
+    lines = [f"p{n}@example.com,nps-2024,{n % 11},,2024-01-01T{n % 24:02d}:{n % 60:02d}:00"
+             for n in range(5000)]  # fmt: skip
+    lines[3999] = "p3999@example.com,nps-2024,12,,2024-01-01"
+    path = tmp_path / "history.csv"
+    path.write_text("email,survey,score,comment,date\n" + "\n".join(lines) + "\n")
+    with path.open("rb") as handle:
+        result = response_imports.import_responses(source=handle, actor=owner, tz="UTC")
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (4001, "Score '12': Choose a score from 0 to 10.")
+    ]
+    assert Response.objects.count() == 0
+
+    path.write_bytes(path.read_bytes().replace(b"p4500@", b"p\xff@"))
+    with path.open("rb") as handle, pytest.raises(imports.ImportFileError) as caught:
+        response_imports.import_responses(source=handle, actor=owner, tz="UTC")
+    assert str(caught.value).startswith("The file is not UTF-8 (first bad byte on line 4502).")
+    assert Response.objects.count() == 0
 
 
 def test_response_history_header_must_be_right(surveys, owner):
