@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.files.base import File
 from django.utils.translation import gettext as _
 
 CHUNK = 1_000
@@ -99,11 +100,13 @@ class _Lines:
 
 
 def _binary_stream(source) -> Iterable[bytes]:
+    """Lines of bytes, read in chunks; "\n", "\r\n" and a lone "\r" (old spreadsheets) all end
+    a line."""
     if isinstance(source, str):
-        return io.BytesIO(source.encode("utf-8"))
-    if isinstance(source, bytes | bytearray | memoryview):
-        return io.BytesIO(source)
-    return source  # a binary file: iterating it yields its lines
+        source = io.BytesIO(source.encode("utf-8"))
+    elif isinstance(source, bytes | bytearray | memoryview):
+        source = io.BytesIO(source)
+    return source if isinstance(source, File) else File(source)
 
 
 def read_rows(source, *, max_rows: int | None = None) -> tuple[list[str], Iterator]:

@@ -126,6 +126,16 @@ def test_upsert_updates_only_given_cells_and_matches_email_case_insensitively(ow
     )
 
 
+def test_old_mac_line_endings_and_quoted_line_breaks_are_read(owner):
+    source = b'email,name\rana@example.com,"Ana\r\nSouza"\rbob@example.com,Bob\r'
+    result = imports.import_contacts(source=source, actor=owner)
+    assert result.errors == []
+    assert dict(Contact.objects.values_list("email", "name")) == {
+        "ana@example.com": "Ana\r\nSouza",
+        "bob@example.com": "Bob",
+    }
+
+
 def test_semicolons_and_a_byte_order_mark_are_read(owner):
     source = "\ufeffemail;name;mrr;external_id\nana@example.com;Ana;1234,50;A\n".encode()
     result = imports.import_contacts(source=source, actor=owner)
