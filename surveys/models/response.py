@@ -129,6 +129,9 @@ class Response(models.Model):
             models.Index(
                 fields=["invitation"], condition=Q(excluded=True), name="response_excluded"
             ),
+            # Newest first, by time then id: the cursor pages of GET /api/v1/responses and the
+            # admin's list read a range of this index instead of sorting the table.
+            models.Index(fields=["answered_at", "id"], name="response_answered_id"),
             # The admin's comment search (`icontains` is UPPER(comment) LIKE ...): trigrams.
             GinIndex(OpClass(Upper("comment"), name="gin_trgm_ops"), name="response_comment_trgm"),
             # Only answers still to be announced: tiny however big the table grows.
