@@ -10,7 +10,13 @@ from django.utils.translation import ngettext
 from accounts.roles import TRIGGER_INVITATIONS
 
 from . import selectors, services
-from .admin_big_tables import BigTableAdminMixin, accounts_matching, as_uuid, contacts_matching
+from .admin_big_tables import (
+    BigTableAdminMixin,
+    CategoryFilter,
+    accounts_matching,
+    as_uuid,
+    contacts_matching,
+)
 from .admin_data import ResponseImportMixin
 from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
@@ -133,7 +139,7 @@ class ResponseAdmin(BigTableAdminMixin, ResponseImportMixin, admin.ModelAdmin):
     ]
     list_filter = [
         "survey",
-        "category",
+        CategoryFilter,
         "quarantined",
         "excluded",
         "suspected_bot",

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.admin.sites import site
 from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import CS_STAFF
 from surveys import admin_big_tables
@@ -77,3 +78,21 @@ def test_changelists_count_up_to_the_cap(staff_client, monkeypatch):
     assert page.context["cl"].result_count == 3
     assert staff_client.get("/admin/surveys/invitation/").status_code == 200
     assert staff_client.get("/admin/surveys/response/", {"q": "x"}).status_code == 200
+
+
+def test_response_list_reads_no_distinct_values_of_the_big_table(staff_client):
+    """Each statement of the page is either the capped count, the page itself or a small
+    table's read: none lists the distinct values of a response column."""
+    promoter = ResponseFactory(score=10, category=1)
+    ResponseFactory(score=0, category=-1)
+    with CaptureQueriesContext(connection) as captured:
+        page = staff_client.get("/admin/surveys/response/")
+    assert page.status_code == 200
+    distinct = [
+        q["sql"]
+        for q in captured.captured_queries
+        if "DISTINCT" in q["sql"] and 'FROM "surveys_response"' in q["sql"]
+    ]
+    assert distinct == []
+    filtered = staff_client.get("/admin/surveys/response/", {"category": "1"})
+    assert list(filtered.context["cl"].result_list) == [promoter]
