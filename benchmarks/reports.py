@@ -2,6 +2,9 @@
 
     .venv/bin/python -m benchmarks.reports [--responses 1000000] [--tz UTC] [--repeat 7]
 
+With `--responses 10000000` it seeds ten million answers (13 million invitations) the same way;
+give each size its own database (BENCH_DATABASE_URL) to keep both.
+
 Seeds (once) a PostgreSQL database of its own (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/npsapp_bench; see benchmarks/seed.py), then times, in the
 same run and on the same connection:
@@ -18,7 +21,8 @@ selectors / hand-written SQL. Targets: ratio <= 1.5 and under 1 s for the dashbo
 It also times the whole pages as staff open them (views called with a staff user): /reports/
 with its default last 365 days and over the 24 months (every tile with its previous period,
 the funnel and the revenue table), and /reports/accounts/ (every account scored, one page
-shown). Aim: under about 1 s each.
+shown), the account page of the account with the most answers, and the funnel of every survey
+over the 24 months. Aim: under about 1 s each.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -112,6 +117,7 @@ def main() -> None:
 
     from django.contrib.auth.models import User
     from django.db import connection
+    from django.db.models import Count
     from django.test import RequestFactory
 
     from metrics import scoring, selectors, views
@@ -226,6 +232,28 @@ def main() -> None:
         return render
 
     months = {"start": str(period.start), "end": str(period.end), "tz": args.tz}
+    largest = (
+        Response.objects.filter(account__isnull=False)
+        .values("account__external_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .first()["account__external_id"]
+    )
+
+    def account_page(request_path):
+        request = RequestFactory().get(request_path)
+        request.user = staff
+
+        def render():
+            response = views.account_detail(request, external_id=largest)
+            assert response.status_code == 200
+            return response
+
+        return render
+
+    def funnel_24_months():
+        return selectors.funnel(filters=replace(filters, kind="", surveys=()))
+
     pages = _time_interleaved(
         {
             "page_survey": page(
@@ -234,6 +262,8 @@ def main() -> None:
             "page_default": page(views.dashboard, "/reports/", {}),
             "page_months": page(views.dashboard, "/reports/", {"kind": "nps", **months}),
             "page_accounts": page(views.account_list, "/reports/accounts/", {}),
+            "page_account": account_page(f"/reports/accounts/{largest}/"),
+            "funnel": funnel_24_months,
         },
         max(3, args.repeat // 2),
     )
@@ -260,6 +290,8 @@ def main() -> None:
         "page_default": "whole /reports/ page, default last 365 days",
         "page_months": "whole /reports/ page, all NPS, 24 months",
         "page_accounts": "whole /reports/accounts/ page (5,000 scored)",
+        "page_account": "whole account page, the largest account",
+        "funnel": "funnel of every survey, 24 months (selector)",
     }
     for key, label in page_labels.items():
         median, best, _result = pages[key]

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import FileResponse
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -19,7 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -28,6 +26,7 @@ from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
 from followups.api import parse_id
 from surveys import scales
+from surveys.api_pagination import ResponseCursorPagination
 from surveys.models import Kind, Response, Survey
 from surveys.serializers import SlugField
 
@@ -207,21 +206,6 @@ class ResponseSerializer(serializers.ModelSerializer):
 
     def get_properties(self, obj: Response) -> dict:
         return obj.invitation.properties if obj.invitation else {}
-
-
-class ResponseCursorPagination(CursorPagination):
-    ordering = ("-answered_at", "-id")
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-    def decode_cursor(self, request):
-        cursor = super().decode_cursor(request)
-        # A hand-made cursor must not reach the database with a position that is not a time.
-        if cursor is not None and cursor.position is not None:
-            if parse_datetime(cursor.position) is None:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 class ResponseListView(generics.ListAPIView):

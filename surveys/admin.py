@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -9,6 +10,13 @@ from django.utils.translation import ngettext
 from accounts.roles import TRIGGER_INVITATIONS
 
 from . import selectors, services
+from .admin_big_tables import (
+    BigTableAdminMixin,
+    CategoryFilter,
+    accounts_matching,
+    as_uuid,
+    contacts_matching,
+)
 from .admin_data import ResponseImportMixin
 from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
@@ -54,7 +62,7 @@ class SurveyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "contact",
         "survey",
@@ -74,11 +82,14 @@ class InvitationAdmin(admin.ModelAdmin):
         "survey",
         "campaign",
         ("answered_at", admin.EmptyFieldListFilter),
+        # A date filter, not date_hierarchy: its year links read every row's date.
+        ("created_at", admin.DateFieldListFilter),
     ]
     actions = ["resend_failed"]
+    # Contact email, event id or invitation id; see admin_big_tables.
     search_fields = ["contact__email", "event_id", "public_id"]
+    search_help_text = _("Contact email (or part of it), event id or invitation id.")
     list_select_related = ["contact", "survey"]
-    date_hierarchy = "created_at"
     raw_id_fields = ["contact"]
     readonly_fields = [
         "public_id",
@@ -97,6 +108,12 @@ class InvitationAdmin(admin.ModelAdmin):
     ]
     exclude = ["token"]
 
+    def search_clause(self, term: str) -> Q:
+        found = Q(contact__in=contacts_matching(term)) | Q(event_id=term)
+        if (public_id := as_uuid(term)) is not None:
+            found |= Q(public_id=public_id)
+        return found
+
     @admin.action(description=_("Resend the selected failed invitations"), permissions=["change"])
     def resend_failed(self, request, queryset) -> None:
         count = controls.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
@@ -105,7 +122,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
+class ResponseAdmin(BigTableAdminMixin, ResponseImportMixin, admin.ModelAdmin):
     list_display = [
         "answered_at",
         "survey",
@@ -122,17 +139,28 @@ class ResponseAdmin(ResponseImportMixin, admin.ModelAdmin):
     ]
     list_filter = [
         "survey",
-        "category",
+        CategoryFilter,
         "quarantined",
         "excluded",
         "suspected_bot",
         "confirmed_via",
         "account__plan",
+        # A date filter, not date_hierarchy: its year links read every row's date.
+        ("answered_at", admin.DateFieldListFilter),
     ]
     actions = ["release_responses", "exclude_responses", "restore_responses"]
+    # Contact email, comment or account name; see admin_big_tables.
     search_fields = ["contact__email", "comment", "account__name"]
+    search_help_text = _("Contact email, words of the comment, or account name.")
     list_select_related = ["survey", "contact", "account"]
-    date_hierarchy = "answered_at"
+
+    def search_clause(self, term: str) -> Q:
+        return (
+            Q(contact__in=contacts_matching(term))
+            | Q(account__in=accounts_matching(term))
+            | Q(comment__icontains=term)
+        )
+
     raw_id_fields = ["invitation", "contact", "account"]
     readonly_fields = [
         "public_id",

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 
 from . import services
+from .api_pagination import InvitationCursorPagination
 from .distribution import planning
 from .models import Invitation, Response, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
@@ -41,7 +42,7 @@ class SurveyViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List invitations, newest first"),
+    list=extend_schema(summary="List invitations, newest first; follow `next` to page (cursor)"),
     retrieve=extend_schema(summary="An invitation"),
 )
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -51,6 +52,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         "-created_at"
     )
     serializer_class = InvitationSerializer
+    pagination_class = InvitationCursorPagination
     lookup_field = "public_id"
     lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
     filterset_fields = ["status", "event_id"]

@@ -8,8 +8,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Contact
-
 from . import announcements, answering, scanners
 from .models import Invitation, Referral, Response, Survey
 from .signals import response_saved
@@ -202,43 +200,3 @@ def release_responses(*, response_ids: list[int], actor=None) -> int:
     if released:
         transaction.on_commit(announcements.wake_announcer, robust=True)
     return released
-
-
-def import_response(
-    *, survey: Survey, contact: Contact, score: int, comment: str, answered_at
-) -> tuple[Response, str]:
-    """Store one historical answer brought from another tool; returns (response, outcome) with
-    outcome "created", "updated" or "unchanged".
-
-    Idempotent: the same (survey, contact, answered_at) updates the earlier import instead of
-    adding a second answer. No invitation, no throttling, and no `response_saved` signal:
-    history must not raise alerts or follow-ups today.
-    """
-    score = validate_score(survey=survey, score=score)
-    comment = (comment or "").strip()
-    if len(comment) > 5000:
-        raise ValidationError(_("Keep the comment under 5,000 characters."))
-    category = survey.category_of(score)
-    existing = Response.objects.filter(
-        survey=survey,
-        contact=contact,
-        answered_at=answered_at,
-        confirmed_via=Response.ConfirmedVia.IMPORT,
-    ).first()
-    if existing is None:
-        response = Response.objects.create(
-            survey=survey,
-            contact=contact,
-            account_id=contact.account_id,
-            score=score,
-            category=category,
-            comment=comment,
-            answered_at=answered_at,
-            confirmed_via=Response.ConfirmedVia.IMPORT,
-        )
-        return response, "created"
-    if (existing.score, existing.comment) == (score, comment):
-        return existing, "unchanged"
-    existing.score, existing.category, existing.comment = score, category, comment
-    existing.save(update_fields=["score", "category", "comment", "updated_at"])
-    return existing, "updated"

@@ -143,6 +143,12 @@ class Invitation(models.Model):
                 ],
                 name="invitation_funnel_outcomes",
             ),
+            # The admin's search by event id (the unique constraint leads with the survey).
+            models.Index(
+                fields=["event_id"],
+                condition=Q(event_id__isnull=False),
+                name="invitation_event_id",
+            ),
             # Link-fetch logs still kept, for the retention purge (config/retention.py).
             models.Index(
                 fields=["answered_at", "expires_at"],

@@ -3,8 +3,10 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -127,6 +129,11 @@ class Response(models.Model):
             models.Index(
                 fields=["invitation"], condition=Q(excluded=True), name="response_excluded"
             ),
+            # Newest first, by time then id: the cursor pages of GET /api/v1/responses and the
+            # admin's list read a range of this index instead of sorting the table.
+            models.Index(fields=["answered_at", "id"], name="response_answered_id"),
+            # The admin's comment search (`icontains` is UPPER(comment) LIKE ...): trigrams.
+            GinIndex(OpClass(Upper("comment"), name="gin_trgm_ops"), name="response_comment_trgm"),
             # Only answers still to be announced: tiny however big the table grows.
             models.Index(
                 fields=["id"], condition=Q(announce_pending=True), name="response_announce_pending"

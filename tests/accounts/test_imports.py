@@ -126,6 +126,16 @@ def test_upsert_updates_only_given_cells_and_matches_email_case_insensitively(ow
     )
 
 
+def test_old_mac_line_endings_and_quoted_line_breaks_are_read(owner):
+    source = b'email,name\rana@example.com,"Ana\r\nSouza"\rbob@example.com,Bob\r'
+    result = imports.import_contacts(source=source, actor=owner)
+    assert result.errors == []
+    assert dict(Contact.objects.values_list("email", "name")) == {
+        "ana@example.com": "Ana\r\nSouza",
+        "bob@example.com": "Bob",
+    }
+
+
 def test_semicolons_and_a_byte_order_mark_are_read(owner):
     source = "\ufeffemail;name;mrr;external_id\nana@example.com;Ana;1234,50;A\n".encode()
     result = imports.import_contacts(source=source, actor=owner)
@@ -148,7 +158,13 @@ BAD_ROWS = [
     ("a@example.com,,,A,,,,,,,,31/01/2027", "'31/01/2027' is not a date as YYYY-MM-DD."),
     (",Ana,,,,,,,,,,", "A row needs an email (a contact) or an external_id (an account)."),
     ("a@example.com,,,,,Pro,,,,,,", "Account columns need the account's external_id."),
-    ("a@example.com,,,," + "x" * 201 + ",,,,,,,", "account_name is longer than 200 characters."),
+    ("a@example.com,,,A," + "x" * 201 + ",,,,,,,", "account_name is longer than 200 characters."),
+    # Every problem of a row is named, not only the first.
+    (
+        "a@example.com,,xx,," + "x" * 201 + ",,,,,-1,,",
+        "account_name is longer than 200 characters.; Unknown language 'xx'; use one of en, "
+        "es, pt-br.; MRR must be zero or more.; Account columns need the account's external_id.",
+    ),
     ("a@example.com,too,many,cells,,,,,,,,,,", "14 cells where the header has 12."),
 ]
 
@@ -212,7 +228,7 @@ def test_unreadable_files_are_refused_whole(owner, source, message):
 
 
 def test_too_many_rows_is_refused(owner, settings):
-    settings.IMPORT_MAX_ROWS = 2
+    settings.IMPORT_MAX_ROWS_STAGED = 2
     source = b"email\na@example.com\nb@example.com\nc@example.com\n"
     with pytest.raises(imports.ImportFileError, match="more than 2 rows"):
         imports.import_contacts(source=source, actor=owner)
@@ -235,10 +251,11 @@ def test_nothing_is_half_applied_when_the_database_refuses(owner, monkeypatch):
 
         raise IntegrityError("duplicate key")
 
-    monkeypatch.setattr(Contact.objects, "bulk_create", explode)
+    # The last step (the ledger's events) fails after accounts and contacts were written.
+    monkeypatch.setattr(imports, "announce_billing_changes", explode)
     with pytest.raises(imports.ImportFileError, match="nothing was written"):
         imports.import_contacts(source=GOOD.encode(), actor=owner)
-    # The accounts were inserted before the contacts failed: rolled back with them.
+    # The accounts and contacts were inserted before it failed: rolled back with them.
     assert snapshot() == ([], [], 0)
 
 
@@ -246,7 +263,7 @@ def test_nothing_is_half_applied_when_the_database_refuses(owner, monkeypatch):
 
 
 def test_command_imports_the_sample_file(db):
-    StaffFactory(username="olga", role=CS_STAFF)
+    StaffFactory(username="demo", role=CS_STAFF)
     out = StringIO()
     call_command("import_contacts", str(SAMPLES / "contacts.csv"), stdout=out, stderr=StringIO())
     assert "row(s) imported." in out.getvalue()
@@ -419,6 +436,12 @@ BAD_HISTORY = [
         "Keep the comment under 5,000 characters.",
     ),
     ("ok@example.com,nps-2024,9,,2024-01-01", "The same answer is on line 2."),
+    # Every problem of the row, not only the first.
+    (
+        "not-an-email,nps-2024,11,,2999-01-01",
+        "'not-an-email' is not a valid email address.; Score '11': Choose a score from 0 to "
+        "10.; The date 2999-01-01 is in the future.",
+    ),
 ]
 
 
@@ -430,6 +453,28 @@ def test_response_history_bad_rows(surveys, owner, row, reason):
     assert Response.objects.count() == 0
     assert Contact.objects.count() == 0
     assert AuditLog.objects.count() == 0
+
+
+def test_response_history_streams_a_file_and_reports_every_bad_line(surveys, owner, tmp_path):
+    """A file is read as it is imported; errors name their lines in a file far beyond one
+    read buffer, and a byte that is not UTF-8 names its own line."""
+    lines = [f"p{n}@example.com,nps-2024,{n % 11},,2024-01-01T{n % 24:02d}:{n % 60:02d}:00"
+             for n in range(5000)]  # fmt: skip
+    lines[3999] = "p3999@example.com,nps-2024,12,,2024-01-01"
+    path = tmp_path / "history.csv"
+    path.write_text("email,survey,score,comment,date\n" + "\n".join(lines) + "\n")
+    with path.open("rb") as handle:
+        result = response_imports.import_responses(source=handle, actor=owner, tz="UTC")
+    assert [(e.line, e.reason) for e in result.errors] == [
+        (4001, "Score '12': Choose a score from 0 to 10.")
+    ]
+    assert Response.objects.count() == 0
+
+    path.write_bytes(path.read_bytes().replace(b"p4500@", b"p\xff@"))
+    with path.open("rb") as handle, pytest.raises(imports.ImportFileError) as caught:
+        response_imports.import_responses(source=handle, actor=owner, tz="UTC")
+    assert str(caught.value).startswith("The file is not UTF-8 (first bad byte on line 4502).")
+    assert Response.objects.count() == 0
 
 
 def test_response_history_header_must_be_right(surveys, owner):
@@ -454,7 +499,7 @@ def test_response_history_dry_run_writes_nothing(surveys, owner):
 
 
 def test_response_history_command_with_the_sample(surveys, db):
-    SurveyFactory(slug="relationship-nps")
+    SurveyFactory(slug="demo-nps")
     out = StringIO()
     call_command(
         "import_responses",

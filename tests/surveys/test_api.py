@@ -237,3 +237,41 @@ def test_schema_and_docs_are_served(api_client, staff_client):
     docs = staff_client.get("/api/docs/")
     assert b"swagger-ui" in docs.content
     assert b"cdn" not in docs.content.lower()
+
+
+def test_invitation_list_pages_by_cursor_newest_first(api_client):
+    """No count of the table: `next` and `previous` links, ties on the time broken by id."""
+    same_time = timezone.now() - timezone.timedelta(hours=1)
+    older = InvitationFactory(created_at=same_time - timezone.timedelta(minutes=5))
+    tied = [InvitationFactory(created_at=same_time) for _ in range(3)]
+    newest = InvitationFactory(created_at=same_time + timezone.timedelta(minutes=5))
+    expected = [newest, *sorted(tied, key=lambda i: -i.pk), older]
+
+    seen, page = [], api_client.get("/api/v1/invitations", {"page_size": 2})
+    assert page.status_code == 200
+    body = page.json()
+    assert set(body) == {"next", "previous", "results"}
+    assert body["previous"] is None
+    first_item = body["results"][0]
+    assert first_item["id"] == str(newest.public_id)
+    assert set(first_item) >= {"id", "status", "survey", "contact", "created_at", "answered"}
+    while True:
+        seen += [item["id"] for item in body["results"]]
+        if not body["next"]:
+            break
+        body = api_client.get(body["next"]).json()
+    assert seen == [str(i.public_id) for i in expected]
+    back = api_client.get(body["previous"]).json()
+    assert [item["id"] for item in back["results"]] == [str(i.public_id) for i in expected[2:4]]
+
+
+@pytest.mark.parametrize("size", ["0", "1001", "many"])
+def test_invitation_list_refuses_a_bad_page_size(api_client, size):
+    answer = api_client.get("/api/v1/invitations", {"page_size": size})
+    assert answer.status_code == 400
+    assert "page_size" in answer.json()
+
+
+def test_invitation_list_refuses_a_forged_cursor(api_client):
+    InvitationFactory()
+    assert api_client.get("/api/v1/invitations", {"cursor": "cD15ZXN0ZXJkYXk="}).status_code == 404

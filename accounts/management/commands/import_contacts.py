@@ -25,6 +25,8 @@ class Command(BaseCommand):
         def progress(rows: int) -> None:
             self.stderr.write(f"  checked {rows:,} rows…")
 
+        self.stderr.write("Checking every row; nothing is written until all are good.")
+
         try:
             result = imports.import_contacts(source=source, dry_run=dry_run, progress=progress)
         except imports.ImportFileError as exc:

@@ -34,7 +34,9 @@ class Command(BaseCommand):
         source = read_source(file)
 
         def progress(rows: int) -> None:
-            self.stderr.write(f"  {rows:,} rows…")
+            self.stderr.write(f"  checked {rows:,} rows…")
+
+        self.stderr.write("Checking every row; nothing is written until all are good.")
 
         try:
             result = imports.import_responses(
