@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.jobs import backoff
 from accounts.models import Account
 
-from . import emails, outbound, webhooks
+from . import alerts, emails
 from .deliveries import publish_event
 from .models import AccountAlert, AlertRule, Event
-from .queue import RetryLater, enqueue
+from .queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +66,6 @@ def _enqueue(alert_id: int) -> None:
     enqueue("followups.tasks.send_account_alert", alert_id)
 
 
-def recipients(*, rule: AlertRule, account: Account) -> list[str]:
-    """The owner (when asked and known) and the rule's addresses, de-duplicated, in order."""
-    found: list[str] = []
-    owner = account.owner
-    if rule.notify_owner and owner is not None and owner.email and owner.is_active:
-        found.append(owner.email)
-    for address in rule.email_list:
-        if address.lower() not in {r.lower() for r in found}:
-            found.append(address)
-    return found
-
-
 def send_account_alert(*, alert_id: int) -> bool:
     """Email and/or post one account alert. Idempotent: claims the row; a retry only redoes
     the channel that failed. Raises RetryLater while attempts remain, then marks it failed."""
@@ -90,49 +76,14 @@ def send_account_alert(*, alert_id: int) -> bool:
     if not claimed:
         return False
     alert = AccountAlert.objects.select_related("rule", "account__owner").get(pk=alert_id)
-    rule, account = alert.rule, alert.account
-    errors = []
-    to = recipients(rule=rule, account=account)
-    if alert.email_sent_at is None and to:
-        try:
-            emails.account_alert_message(alert, to).send()
-        except (smtplib.SMTPException, OSError) as exc:
-            errors.append(f"email: {type(exc).__name__}")
-        else:
-            AccountAlert.objects.filter(pk=alert_id).update(
-                email_sent_at=timezone.now(), recipients=", ".join(to)
-            )
-    if alert.chat_sent_at is None and rule.chat_webhook_url:
-        body = webhooks.dumps(emails.account_chat_payload(alert)).encode()
-        result = outbound.post(rule.chat_webhook_url, body, {})
-        if result.ok:
-            AccountAlert.objects.filter(pk=alert_id).update(chat_sent_at=timezone.now())
-        else:
-            errors.append(f"chat: {result.error}")
-    if not errors:
-        AccountAlert.objects.filter(pk=alert_id).update(
-            status=AccountAlert.Status.SENT, sent_at=timezone.now(), last_error=""
-        )
-        return True
-    error = "; ".join(errors)[:2000]
-    if alert.attempts >= settings.ALERT_MAX_ATTEMPTS:
-        logger.warning(
-            "account alert %s failed after %s attempts: %s", alert_id, alert.attempts, error
-        )
-        AccountAlert.objects.filter(pk=alert_id).update(
-            status=AccountAlert.Status.FAILED, last_error=error
-        )
-        return False
-    AccountAlert.objects.filter(pk=alert_id).update(
-        status=AccountAlert.Status.PENDING, last_error=error
-    )
-    raise RetryLater(
-        error,
-        backoff(
-            attempt=alert.attempts,
-            base=settings.ALERT_BACKOFF_BASE,
-            cap=settings.ALERT_BACKOFF_MAX,
-        ),
+    return alerts.deliver(
+        AccountAlert,
+        alert,
+        rule=alert.rule,
+        recipients=alerts.alert_recipients(rule=alert.rule, owner=alert.account.owner),
+        message=lambda to: emails.account_alert_message(alert, to),
+        chat_payload=lambda: emails.account_chat_payload(alert),
+        label="account alert",
     )
 
 

@@ -65,10 +65,10 @@ def _enqueue_alert(delivery_id: int) -> None:
     enqueue_on_commit("followups.tasks.send_alert", delivery_id)
 
 
-def alert_recipients(*, rule: AlertRule, response: Response) -> list[str]:
-    """The owner (when asked and known) and the rule's addresses, de-duplicated, in order."""
+def alert_recipients(*, rule: AlertRule, owner) -> list[str]:
+    """The owner (when asked, known and active) and the rule's addresses, de-duplicated, in
+    order. An answer's alert names its account's owner; an account alert, the account's."""
     recipients: list[str] = []
-    owner = response.account.owner if response.account else None
     if rule.notify_owner and owner is not None and owner.email and owner.is_active:
         recipients.append(owner.email)
     for address in rule.email_list:
@@ -90,45 +90,52 @@ def send_alert(*, delivery_id: int) -> bool:
         "rule", "response__survey", "response__contact", "response__account__owner"
     ).get(pk=delivery_id)
     rule, response = delivery.rule, delivery.response
+    owner = response.account.owner if response.account else None
+    return deliver(
+        AlertDelivery,
+        delivery,
+        rule=rule,
+        recipients=alert_recipients(rule=rule, owner=owner),
+        message=lambda to: emails.alert_message(rule, response, to),
+        chat_payload=lambda: emails.chat_payload(rule, response),
+        label="alert",
+    )
+
+
+def deliver(model, row, *, rule, recipients, message, chat_payload, label) -> bool:
+    """Send what is still unsent of one claimed alert row (`AlertDelivery` or `AccountAlert`):
+    the email to `recipients` (`message(recipients)` builds it) and the post to the rule's chat
+    webhook (`chat_payload()` builds its body); a retry redoes only the channel that failed.
+    Then settle the row: sent; failed after ALERT_MAX_ATTEMPTS; or pending again, raising
+    RetryLater with the alerts' backoff."""
+    rows = model.objects.filter(pk=row.pk)
     errors = []
-    recipients = alert_recipients(rule=rule, response=response)
-    if delivery.email_sent_at is None and recipients:
+    if row.email_sent_at is None and recipients:
         try:
-            emails.alert_message(rule, response, recipients).send()
+            message(recipients).send()
         except (smtplib.SMTPException, OSError) as exc:
             errors.append(f"email: {type(exc).__name__}")
         else:
-            AlertDelivery.objects.filter(pk=delivery_id).update(
-                email_sent_at=timezone.now(), recipients=", ".join(recipients)
-            )
-    if delivery.chat_sent_at is None and rule.chat_webhook_url:
-        body = webhooks.dumps(emails.chat_payload(rule, response)).encode()
-        result = outbound.post(rule.chat_webhook_url, body, {})
+            rows.update(email_sent_at=timezone.now(), recipients=", ".join(recipients))
+    if row.chat_sent_at is None and rule.chat_webhook_url:
+        result = outbound.post(rule.chat_webhook_url, webhooks.dumps(chat_payload()).encode(), {})
         if result.ok:
-            AlertDelivery.objects.filter(pk=delivery_id).update(chat_sent_at=timezone.now())
+            rows.update(chat_sent_at=timezone.now())
         else:
             errors.append(f"chat: {result.error}")
     if not errors:
-        AlertDelivery.objects.filter(pk=delivery_id).update(
-            status=AlertDelivery.Status.SENT, sent_at=timezone.now(), last_error=""
-        )
+        rows.update(status=model.Status.SENT, sent_at=timezone.now(), last_error="")
         return True
     error = "; ".join(errors)[:2000]
-    if delivery.attempts >= settings.ALERT_MAX_ATTEMPTS:
-        logger.warning(
-            "alert %s failed after %s attempts: %s", delivery_id, delivery.attempts, error
-        )
-        AlertDelivery.objects.filter(pk=delivery_id).update(
-            status=AlertDelivery.Status.FAILED, last_error=error
-        )
+    if row.attempts >= settings.ALERT_MAX_ATTEMPTS:
+        logger.warning("%s %s failed after %s attempts: %s", label, row.pk, row.attempts, error)
+        rows.update(status=model.Status.FAILED, last_error=error)
         return False
-    AlertDelivery.objects.filter(pk=delivery_id).update(
-        status=AlertDelivery.Status.PENDING, last_error=error
-    )
+    rows.update(status=model.Status.PENDING, last_error=error)
     raise RetryLater(
         error,
         backoff(
-            attempt=delivery.attempts,
+            attempt=row.attempts,
             base=settings.ALERT_BACKOFF_BASE,
             cap=settings.ALERT_BACKOFF_MAX,
         ),

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from followups import account_alerts
+from followups import account_alerts, queue
 from followups.models import AccountAlert, AlertRule, Event, WebhookDelivery, WebhookEndpoint
 from metrics import health
 from metrics.models import HealthSnapshot
@@ -192,3 +192,31 @@ def test_the_sweeper_requeues_a_lost_alert(mailoutbox, acme):
     alert.refresh_from_db()
     assert alert.status == "sent"
     assert len(mailoutbox) == 1
+
+
+def test_a_failed_chat_post_retries_that_channel_then_gives_up(
+    mailoutbox, acme, receiver, settings
+):
+    settings.ALERT_MAX_ATTEMPTS = 2
+    alert = AccountAlert.objects.create(
+        rule=rule(on_health_red=True, chat_webhook_url=receiver.url + "/chat"),
+        account=acme,
+        day=TODAY,
+        reasons=[{"kind": "health_red", "score": 30.0, "before": None}],
+    )
+    receiver.script = [500, 500]
+    with pytest.raises(queue.RetryLater) as retry:
+        account_alerts.send_account_alert(alert_id=alert.pk)
+    assert retry.value.countdown == settings.ALERT_BACKOFF_BASE
+    alert.refresh_from_db()
+    assert (alert.status, alert.attempts) == ("pending", 1)
+    assert alert.last_error.startswith("chat: HTTP 500")
+    assert [message.to for message in mailoutbox] == [["olga@example.com"]]  # the email went
+    assert alert.recipients == "olga@example.com"
+
+    # The second and last attempt posts to chat again but does not email again.
+    assert account_alerts.send_account_alert(alert_id=alert.pk) is False
+    alert.refresh_from_db()
+    assert (alert.status, alert.attempts) == ("failed", 2)
+    assert len(mailoutbox) == 1
+    assert len(receiver.requests) == 2
