@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import File
+from django.db import connection
 from django.utils.translation import gettext as _
 
 CHUNK = 1_000
@@ -186,3 +187,19 @@ def read_rows(source, *, max_rows: int | None = None) -> tuple[list[str], Iterat
             )
 
     return header, rows()
+
+
+def column_defaults(model, given: set[str]) -> tuple[str, list]:
+    """Column names and values of the model's defaults for the NOT NULL columns an import's
+    INSERT does not set itself, so a column added later with a default needs no change there."""
+    names, values = [], []
+    for model_field in model._meta.concrete_fields:
+        if model_field.column in given or model_field.primary_key or model_field.null:
+            continue
+        names.append(connection.ops.quote_name(model_field.column))
+        values.append(model_field.get_db_prep_save(model_field.get_default(), connection))
+    return ", ".join(names), values
+
+
+def placeholders(values: list) -> str:
+    return ", ".join(["%s"] * len(values))

@@ -41,7 +41,9 @@ from .csv_files import (
     ImportFileError,
     ImportResult,
     RowError,
+    column_defaults,
     escape_formula,
+    placeholders,
     read_rows,
     row_error,
     unescape_formula,
@@ -209,22 +211,6 @@ def _check_stripe_customers(cursor, result: ImportResult) -> None:
 # --- Applying -------------------------------------------------------------------------------
 
 
-def _defaults(model, given: set[str]) -> tuple[str, list]:
-    """Column names and values of the model's defaults for the NOT NULL columns a statement
-    does not set itself, so a column added later with a default needs no change here."""
-    names, values = [], []
-    for field in model._meta.concrete_fields:
-        if field.column in given or field.primary_key or field.null:
-            continue
-        names.append(connection.ops.quote_name(field.column))
-        values.append(field.get_db_prep_save(field.get_default(), connection))
-    return ", ".join(names), values
-
-
-def _placeholders(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
 def _apply_accounts(cursor, counts: dict, now) -> list[tuple[int, list[str]]]:
     """Create and update the accounts; returns (account id, billing fields written) pairs."""
     cursor.execute("DROP TABLE IF EXISTS import_accounts")
@@ -265,13 +251,13 @@ def _apply_accounts(cursor, counts: dict, now) -> list[tuple[int, list[str]]]:
         for name in ACCOUNT_FIELDS
     )
     values = [v for name, v in zip(ACCOUNT_FIELDS, values, strict=True) if name != "name"]
-    other_names, other_values = _defaults(
+    other_names, other_values = column_defaults(
         Account, {"external_id", "created_at", "updated_at", *ACCOUNT_FIELDS}
     )
     cursor.execute(
         f"INSERT INTO accounts_account (external_id, {', '.join(ACCOUNT_FIELDS)}, "  # noqa: S608
         f"created_at, updated_at, {other_names}) SELECT m.external_id, {chosen}, %s, %s, "
-        f"{_placeholders(other_values)} FROM import_accounts m WHERE m.account_id IS NULL "
+        f"{placeholders(other_values)} FROM import_accounts m WHERE m.account_id IS NULL "
         "ORDER BY m.line",
         [*values, now, now, *other_values],
     )
@@ -317,11 +303,11 @@ def _apply_contacts(cursor, counts: dict, now) -> None:
     counts["contacts_updated"] = cursor.rowcount
     cursor.execute("SELECT count(*) FROM import_contact_rows WHERE contact_id IS NOT NULL")
     counts["contacts_unchanged"] = cursor.fetchone()[0] - counts["contacts_updated"]
-    other_names, other_values = _defaults(
+    other_names, other_values = column_defaults(
         Contact, {"email", "name", "language", "properties", "created_at", "updated_at"}
     )
     extra = f", {other_names}" if other_names else ""
-    extra_values = f", {_placeholders(other_values)}" if other_values else ""
+    extra_values = f", {placeholders(other_values)}" if other_values else ""
     cursor.execute(
         "INSERT INTO accounts_contact (email, name, language, properties, account_id, "  # noqa: S608
         f"created_at, updated_at{extra}) SELECT r.email, COALESCE(r.name, ''), "

@@ -31,6 +31,8 @@ from accounts.csv_files import (
     ImportFileError,
     ImportResult,
     RowError,
+    column_defaults,
+    placeholders,
     read_rows,
     row_error,
 )
@@ -175,31 +177,15 @@ def _stage(cursor, rows, result: ImportResult, zone, progress) -> None:
     result.errors.sort(key=lambda error: error.line)
 
 
-def _defaults(model, given: set[str]) -> tuple[str, list]:
-    """Column names and values of the model's defaults for the columns a statement does not
-    set itself, so a column added later with a default needs no change here."""
-    names, values = [], []
-    for field in model._meta.concrete_fields:
-        if field.column in given or field.primary_key or field.null:
-            continue
-        names.append(connection.ops.quote_name(field.column))
-        values.append(field.get_db_prep_save(field.get_default(), connection))
-    return ", ".join(names), values
-
-
-def _placeholders(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
 def _apply(cursor, counts: dict) -> None:
     now = timezone.now()
     # New contacts: one per address (its first spelling in the file); the unique index on
     # upper(email) settles a race with a concurrent writer.
-    names, values = _defaults(Contact, {"email", "created_at", "updated_at"})
+    names, values = column_defaults(Contact, {"email", "created_at", "updated_at"})
     cursor.execute(
         # Only column names of the model and placeholders are formatted in.
         f"INSERT INTO accounts_contact (email, created_at, updated_at, {names}) "  # noqa: S608
-        f"SELECT DISTINCT ON (upper(s.email)) s.email, %s, %s, {_placeholders(values)} "
+        f"SELECT DISTINCT ON (upper(s.email)) s.email, %s, %s, {placeholders(values)} "
         "FROM import_answers s WHERE NOT EXISTS (SELECT 1 FROM accounts_contact c "
         "WHERE upper(c.email) = upper(s.email)) "
         "ORDER BY upper(s.email), s.line ON CONFLICT DO NOTHING",
@@ -231,12 +217,12 @@ def _apply(cursor, counts: dict) -> None:
         "survey_id", "contact_id", "account_id", "score", "category", "comment",
         "answered_at", "updated_at", "confirmed_via", "public_id",
     }  # fmt: skip
-    names, values = _defaults(Response, given)
+    names, values = column_defaults(Response, given)
     cursor.execute(
         "INSERT INTO surveys_response (public_id, survey_id, contact_id, account_id, score, "  # noqa: S608
         f"category, comment, answered_at, updated_at, confirmed_via, {names}) "
         "SELECT gen_random_uuid(), s.survey_id, s.contact_id, s.account_id, s.score, "
-        f"s.category, s.comment, s.answered_at, %s, %s, {_placeholders(values)} "
+        f"s.category, s.comment, s.answered_at, %s, %s, {placeholders(values)} "
         "FROM import_answers s WHERE s.response_id IS NULL ORDER BY s.line",
         [now, Response.ConfirmedVia.IMPORT, *values],
     )
