@@ -34,7 +34,6 @@ from .contact_rows import (
     clean_row,
     owners,
 )
-from .contact_rows import decimal_text as _decimal_text
 from .csv_files import (
     CHUNK,
     PROGRESS_EVERY,
@@ -57,7 +56,6 @@ __all__ = [
     "ImportFileError",
     "ImportResult",
     "RowError",
-    "_decimal_text",
     "escape_formula",
     "import_contacts",
     "is_big",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from accounts.contact_rows import decimal_text
 from accounts.imports import (
     CHUNK,
     ImportFileError,
@@ -25,7 +26,6 @@ from accounts.imports import (
     RowError,
     read_rows,
 )
-from accounts.imports import _decimal_text as decimal_text
 
 from . import services
 from .api import SubscriptionEventInSerializer

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from django.utils.translation import gettext as _
 
+from accounts.contact_rows import decimal_text
 from accounts.imports import CHUNK, ImportResult, RowError, read_rows
 
 from . import usage
@@ -20,17 +21,6 @@ from .api_usage import UsageInSerializer
 from .ticket_imports import check_header, reasons
 
 REQUIRED = ("account", "day", "metric", "value")
-
-
-def decimal_text(value: str) -> str:
-    """1234.56, 1234,56, 1,234.56 and 1.234,56 (spreadsheets in many locales): the last
-    separator is the decimal one, as the contact import reads amounts."""
-    text = value.replace(" ", "").replace("\u00a0", "")
-    if "," in text and "." in text:
-        if text.rfind(",") > text.rfind("."):
-            return text.replace(".", "").replace(",", ".")
-        return text.replace(",", "")
-    return text.replace(",", ".")
 
 
 def import_usage(
