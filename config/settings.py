@@ -317,6 +317,9 @@ DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Customer feedback <feedback@example.com>"
 )
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Where respondents' answers to staff replies go (Reply-To of a reply from a follow-up).
+# Empty: the replying staff member's own address, else the sender above.
+REPLY_TO_EMAIL = env.str("REPLY_TO_EMAIL", default="")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 ANYMAIL = env.dict("ANYMAIL", default={})
 # The dev outbox is browsable by staff at /dev/outbox/ while it is the email backend.

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import account_alerts, services
+from . import account_alerts, replies, services
 
 
 @shared_task
@@ -41,7 +41,7 @@ def _retry(task, exc: services.RetryLater) -> bool:
 
 @shared_task
 def sweep() -> dict:
-    return {**services.sweep(), **account_alerts.sweep()}
+    return {**services.sweep(), **account_alerts.sweep(), **replies.sweep()}
 
 
 @shared_task
@@ -53,5 +53,13 @@ def send_digests() -> int:
 def send_account_alert(self, alert_id: int) -> bool:
     try:
         return account_alerts.send_account_alert(alert_id=alert_id)
+    except services.RetryLater as exc:
+        return _retry(self, exc)
+
+
+@shared_task(bind=True, max_retries=None)
+def send_reply(self, reply_id: int) -> bool:
+    try:
+        return replies.send_reply(reply_id=reply_id)
     except services.RetryLater as exc:
         return _retry(self, exc)
