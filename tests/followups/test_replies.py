@@ -84,7 +84,8 @@ def test_reply_is_written_in_the_contacts_language(
 ):
     response.contact.language = "pt-br"
     response.contact.save()
-    assert replies.default_subject(response, "pt-br").startswith("Re: Qual a probabilidade de você recomendar Zeta")
+    subject = replies.default_subject(response, "pt-br")
+    assert subject.startswith("Re: Qual a probabilidade de você recomendar Zeta")
     assert replies.default_greeting(response, "pt-br") == "Olá, Ana,\n\n"
     with django_capture_on_commit_callbacks(execute=True):
         send(response, cs_user)
