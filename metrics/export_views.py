@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.roles import EXPORT_RESPONSES, is_administrator, permission_required
 from surveys.models import Kind
 
-from . import exports, selectors
+from . import export_summary, exports, selectors
 from .forms import ReportFilterForm
 from .models import ExportJob
 
@@ -130,8 +131,27 @@ def export_responses(request: HttpRequest) -> HttpResponse:
 def export_detail(request: HttpRequest, public_id) -> HttpResponse:
     job = get_object_or_404(_visible_jobs(request), public_id=public_id)
     if request.headers.get("Accept") == "application/json":
-        return JsonResponse({"status": job.status, "progress": job.progress, "rows": job.row_count})
-    return render(request, "reports/export_detail.html", {"job": job})
+        return JsonResponse(export_progress(job))
+    return render(
+        request,
+        "reports/export_detail.html",
+        {"job": job, "filters_used": export_summary.filters_used(job)},
+    )
+
+
+def export_progress(job: ExportJob) -> dict:
+    """What the page's script shows while a job runs, and the link once it is done."""
+    ready = job.status == ExportJob.Status.DONE and job.file and not job.is_expired
+    return {
+        "status": job.status,
+        "status_display": str(job.get_status_display()),
+        "progress": job.progress,
+        "rows": job.row_count,
+        "processed": job.processed_rows,
+        "total": job.total_rows,
+        "download_url": reverse("reports:export-download", args=[job.public_id]) if ready else "",
+        "error": job.error if job.status == ExportJob.Status.FAILED else "",
+    }
 
 
 @permission_required(EXPORT_RESPONSES)
