@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import account_alerts, replies, services
+from . import account_alerts, branding, replies, services
 
 
 @shared_task
@@ -63,3 +63,8 @@ def send_reply(self, reply_id: int) -> bool:
         return replies.send_reply(reply_id=reply_id)
     except services.RetryLater as exc:
         return _retry(self, exc)
+
+
+@shared_task
+def fetch_survey_logo(survey_id: int) -> bool:
+    return branding.fetch_survey_logo(survey_id=survey_id)

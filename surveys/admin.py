@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from accounts.roles import TRIGGER_INVITATIONS
 
-from . import distribution, selectors, services
+from . import branding, distribution, selectors, services, wording
 from .admin_data import ResponseImportMixin
 from .models import Campaign, Invitation, Referral, Response, Survey
 
@@ -50,6 +50,29 @@ class SurveyAdmin(admin.ModelAdmin):
         )
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ["translation_status"]
+
+    def save_model(self, request, obj: Survey, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if branding.request_logo_fetch(survey=obj):
+            self.message_user(
+                request,
+                _("The logo is being copied to this site; respondents see it once it is stored."),
+            )
+
+    @admin.display(description=_("translations"))
+    def translation_status(self, obj: Survey):
+        missing = wording.missing_translations(obj) if obj.pk else {}
+        if not missing:
+            return _("Every text written here has a translation in each language.")
+        return format_html_join(
+            "",
+            "<p><strong>{}</strong>: {}</p>",
+            (
+                (language, _("no translation of %(texts)s") % {"texts": ", ".join(texts)})
+                for language, texts in missing.items()
+            ),
+        )
 
 
 @admin.register(Invitation)

@@ -100,6 +100,16 @@ def lead_in(survey: Survey) -> str:
     return ""
 
 
+def subject_line(survey: Survey, question: str) -> str:
+    """The invitation's subject: its question, except CES 2.0, whose question is a statement
+    to agree with; its subject asks ("How easy was it to ...?")."""
+    if survey.kind == Kind.CES:
+        return _("How easy was it to handle your issue with %(subject)s?") % {
+            "subject": survey.subject
+        }
+    return question
+
+
 def survey_sender(survey: Survey) -> str:
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((survey.sender_name or name, address))
@@ -153,13 +163,14 @@ def _render(
             "answer_url": answer_url(links),
             "reminder": reminder,
             "language": language,
-            "sender_name": survey.sender_name or survey.company_name,
+            # The footer names the company the respondent is a customer of.
+            "sender_name": survey.company_name or survey.sender_name,
             "intro_text": survey.text_for("intro_text", language),
         }
         if reminder:
-            subject = _("Reminder: %(question)s") % {"question": question}
+            subject = _("Reminder: %(question)s") % {"question": subject_line(survey, question)}
         else:
-            subject = question
+            subject = subject_line(survey, question)
         text = render_to_string(
             "surveys/email/invitation.txt", {**context, "contact": _Recipient(text_name)}
         )
