@@ -358,6 +358,10 @@ class CampaignAdmin(admin.ModelAdmin):
                         )
                         for campaign, plan in previews
                     ],
+                    "missing_translations": [
+                        (campaign, wording.missing_translations(campaign.survey))
+                        for campaign in drafts
+                    ],
                     "queryset": drafts,
                     "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
                     "opts": self.model._meta,
