@@ -35,9 +35,20 @@
       }
     });
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", regions);
-  } else {
+  // On a phone the numbers come first: the filters fold into their summary line.
+  function foldFilters() {
+    if (!window.matchMedia("(max-width: 767.98px)").matches) return;
+    document.querySelectorAll("details[data-fold-on-phone]").forEach(function (panel) {
+      if (!panel.querySelector(".is-invalid, .invalid-feedback")) panel.removeAttribute("open");
+    });
+  }
+  function start() {
     regions();
+    foldFilters();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
