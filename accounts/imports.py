@@ -635,11 +635,6 @@ def import_contacts(
     return result
 
 
-def existing_contacts_by_email(emails: list[str]) -> dict[str, Contact]:
-    """Contacts for lower-cased emails, fetched in chunks (used by the response import)."""
-    return _existing_contacts(emails)
-
-
 # --- Big files: run by a worker, progress kept in the database --------------------------------
 
 

@@ -20,6 +20,7 @@ again), so running one again after a lost worker is safe.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,17 @@ LOST_WORKER = _(
 )
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+def backoff(*, attempt: int, base: float, cap: float, jitter: float = 0.0) -> float:
+    """Seconds to wait after the given (1-based) failed attempt: base, 2x base, 4x base, ...,
+    at most `cap`; with `jitter` (a fraction), spread by up to that share either way so that
+    retries of a burst do not all come back at the same second. The one retry schedule of every
+    background delivery (invitations, alerts, webhooks, jobs), each with its own settings."""
+    seconds = min(base * 2 ** max(attempt - 1, 0), cap)
+    if jitter:
+        seconds *= random.uniform(1 - jitter, 1 + jitter)  # noqa: S311 - not a secret
+    return seconds
 
 
 def lease_end(now: datetime | None = None) -> datetime:

@@ -138,7 +138,8 @@ def main() -> None:
 
     from accounts.models import Account, Contact
     from config.celery import app
-    from surveys import distribution, emails
+    from surveys import emails
+    from surveys.distribution import planning
     from surveys.models import Campaign, Invitation, Survey
 
     app.control.purge()
@@ -163,7 +164,7 @@ def main() -> None:
     if args.plan_only:
         campaign = Campaign.objects.create(survey=survey, name="Everyone")
         started = time.perf_counter()
-        plan = distribution.launch_campaign(campaign=campaign)
+        plan = planning.launch_campaign(campaign=campaign)
         planning_seconds = time.perf_counter() - started
         app.control.purge()
         sink.stop()
@@ -229,7 +230,7 @@ def main() -> None:
 
     campaign = Campaign.objects.create(survey=survey, name="Everyone")
     started = time.perf_counter()
-    plan = distribution.launch_campaign(campaign=campaign)
+    plan = planning.launch_campaign(campaign=campaign)
     planning_seconds = time.perf_counter() - started
     print(
         f"planning: {plan.queued:,} queued, {plan.total - plan.queued:,} suppressed "

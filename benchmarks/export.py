@@ -70,13 +70,13 @@ def _all_time():
 
 def child_app_csv(database_url: str) -> dict:
     _django(database_url)
-    from metrics import exports
+    from metrics.exports import columns, files
 
     counter = [0]
     size = 0
     started = time.perf_counter()
     with open(os.devnull, "wb") as sink:
-        for chunk in exports.csv_chunks(_all_time(), exports.ExportOptions(tz="UTC"), counter):
+        for chunk in files.csv_chunks(_all_time(), columns.ExportOptions(tz="UTC"), counter):
             size += len(chunk)
             sink.write(chunk)
     return {"rows": counter[0], "seconds": time.perf_counter() - started, "bytes": size}
@@ -101,7 +101,8 @@ def child_xlsx(database_url: str, xlsx_rows: int) -> dict:
     import datetime as dt
     from dataclasses import replace
 
-    from metrics import exports, selectors
+    from metrics import selectors
+    from metrics.exports import columns, files
     from surveys.models import Response
 
     # The newest whole days holding about `xlsx_rows` responses.
@@ -116,7 +117,7 @@ def child_xlsx(database_url: str, xlsx_rows: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "export.xlsx"
         started = time.perf_counter()
-        rows = exports.write_xlsx(filters, exports.ExportOptions(tz="America/Sao_Paulo"), path)
+        rows = files.write_xlsx(filters, columns.ExportOptions(tz="America/Sao_Paulo"), path)
         seconds = time.perf_counter() - started
         size = path.stat().st_size
     return {"rows": rows, "seconds": seconds, "bytes": size}

@@ -89,7 +89,7 @@ def main() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from followups import selectors, services
+    from followups import alerts, selectors, services
     from followups.models import AlertRule, FollowUp
     from surveys.models import Response, Survey
 
@@ -115,7 +115,7 @@ def main() -> None:
 
     def fire() -> None:
         with transaction.atomic():
-            services.fire_alerts(response=response)
+            alerts.fire_alerts(response=response)
             transaction.set_rollback(True)  # no delivery row, no email: same work each time
 
     def sweep() -> None:

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from accounts.models import ImportJob
 from followups.models import AlertDelivery, WebhookDelivery
-from metrics import exports
+from metrics.exports import storage
 from outcomes.models import StripeEvent
 from surveys.models import Invitation
 
@@ -144,7 +144,7 @@ def purge(*, now: datetime | None = None) -> dict[str, int]:
         "webhook_deliveries": purge_webhook_deliveries(now),
         "alert_deliveries": purge_alert_deliveries(now),
         "link_fetch_logs": purge_link_fetches(now),
-        "export_files": exports.purge_expired_exports(),
+        "export_files": storage.purge_expired_exports(),
         "import_jobs": purge_import_jobs(now),
         "stripe_events": purge_stripe_events(now),
     }

@@ -18,11 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.jobs import backoff
 from accounts.models import Account
 
 from . import emails, outbound, webhooks
+from .deliveries import publish_event
 from .models import AccountAlert, AlertRule, Event
-from .services import RetryLater, backoff, publish_event
+from .queue import RetryLater, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +65,7 @@ def fire_account_alert(
 
 
 def _enqueue(alert_id: int) -> None:
-    from . import tasks  # tasks import this module; imported here so there is no circle
-
-    tasks.send_account_alert.delay(alert_id)
+    enqueue("followups.tasks.send_account_alert", alert_id)
 
 
 def recipients(*, rule: AlertRule, account: Account) -> list[str]:

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import MANAGE_INTEGRATIONS
 
-from . import outbound, services
+from . import deliveries, outbound
 from .models import (
     SUBSCRIBABLE_EVENTS,
     AccountAlert,
@@ -265,12 +265,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Enable again and reset the failure count"), permissions=["change"])
     def enable(self, request, queryset):
-        count = sum(services.enable_endpoint(endpoint=e) for e in queryset)
+        count = sum(deliveries.enable_endpoint(endpoint=e) for e in queryset)
         self.message_user(request, _("%(n)s endpoints enabled.") % {"n": count}, messages.SUCCESS)
 
     @admin.action(description=_("Send a test ping"), permissions=["change"])
     def ping(self, request, queryset):
-        count = sum(services.send_ping(endpoint=e) for e in queryset)
+        count = sum(deliveries.send_ping(endpoint=e) for e in queryset)
         self.message_user(
             request,
             _("%(n)s test pings queued; see the deliveries below each endpoint.") % {"n": count},
@@ -310,5 +310,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Deliver again (failed or skipped only)"), permissions=["change"])
     def redeliver(self, request, queryset):
-        count = sum(services.redeliver(delivery=d) for d in queryset)
+        count = sum(deliveries.redeliver(delivery=d) for d in queryset)
         self.message_user(request, _("%(n)s deliveries queued.") % {"n": count}, messages.SUCCESS)

@@ -23,12 +23,14 @@ from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.jobs import backoff
 from surveys import emails as survey_emails
 from surveys import wording
 from surveys.models import Response
 
 from .models import FollowUp, Reply
-from .services import RetryLater, backoff, ensure_followup
+from .queue import RetryLater, enqueue_on_commit
+from .services import ensure_followup
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +128,7 @@ def queue_reply(*, response: Response, author, subject: str, body: str) -> Reply
 
 
 def _enqueue(reply_id: int) -> None:
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.send_reply.delay(reply_id), robust=True)
+    enqueue_on_commit("followups.tasks.send_reply", reply_id)
 
 
 def reply_to_address(reply: Reply) -> str:

@@ -8,15 +8,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 
 from accounts.models import Account, Contact
-from surveys.models import Kind, Response
+from surveys import scales
+from surveys.models import Response
 
 from .models import FollowUp
-
-CATEGORY_CODES = {
-    Kind.NPS: {1: "promoter", 0: "passive", -1: "detractor"},
-    Kind.CSAT: {1: "satisfied", 0: "neutral", -1: "unsatisfied"},
-}
-DEFAULT_CODES = {1: "easy", 0: "neutral", -1: "difficult"}
 
 
 class Scope:
@@ -135,7 +130,7 @@ def unhappy_responses_for(*, user, since: datetime) -> list[Response]:
 
 
 def category_code(response: Response) -> str:
-    return CATEGORY_CODES.get(response.survey.kind, DEFAULT_CODES)[response.category]
+    return scales.category_code(response.survey.kind, response.category)
 
 
 def response_payload(response: Response) -> dict:

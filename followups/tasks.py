@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import account_alerts, branding, replies, services
+from . import account_alerts, alerts, branding, deliveries, digests, replies, services
+from .queue import RetryLater
 
 
 @shared_task
@@ -18,20 +19,20 @@ def handle_contact_unsubscribed(contact_id: int) -> None:
 @shared_task(bind=True, max_retries=None)
 def send_alert(self, delivery_id: int) -> bool:
     try:
-        return services.send_alert(delivery_id=delivery_id)
-    except services.RetryLater as exc:
+        return alerts.send_alert(delivery_id=delivery_id)
+    except RetryLater as exc:
         return _retry(self, exc)
 
 
 @shared_task(bind=True, max_retries=None)
 def deliver_webhook(self, delivery_id: int) -> bool:
     try:
-        return services.deliver_webhook(delivery_id=delivery_id)
-    except services.RetryLater as exc:
+        return deliveries.deliver_webhook(delivery_id=delivery_id)
+    except RetryLater as exc:
         return _retry(self, exc)
 
 
-def _retry(task, exc: services.RetryLater) -> bool:
+def _retry(task, exc: RetryLater) -> bool:
     if task.request.is_eager:
         # Eager mode (no broker) runs inside the web request: never wait there. The row stays
         # pending and the sweeper sends it again.
@@ -46,14 +47,14 @@ def sweep() -> dict:
 
 @shared_task
 def send_digests() -> int:
-    return services.send_due_digests()
+    return digests.send_due_digests()
 
 
 @shared_task(bind=True, max_retries=None)
 def send_account_alert(self, alert_id: int) -> bool:
     try:
         return account_alerts.send_account_alert(alert_id=alert_id)
-    except services.RetryLater as exc:
+    except RetryLater as exc:
         return _retry(self, exc)
 
 
@@ -61,7 +62,7 @@ def send_account_alert(self, alert_id: int) -> bool:
 def send_reply(self, reply_id: int) -> bool:
     try:
         return replies.send_reply(reply_id=reply_id)
-    except services.RetryLater as exc:
+    except RetryLater as exc:
         return _retry(self, exc)
 
 

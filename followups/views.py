@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import permission_required
 
-from . import replies, selectors, services
+from . import digests, replies, selectors, services
 from .forms import DigestForm, FollowUpForm, NoteForm, QueueFilterForm, ReplyForm
 from .models import DigestPreference, FollowUp
 
@@ -127,7 +127,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
 def digest_preference(request: HttpRequest) -> HttpResponse:
     form = DigestForm(request.POST)
     if form.is_valid():
-        services.set_digest_frequency(user=request.user, frequency=form.cleaned_data["frequency"])
+        digests.set_digest_frequency(user=request.user, frequency=form.cleaned_data["frequency"])
         messages.success(request, _("Digest preference saved."))
     else:
         messages.error(request, _("Choose off, daily or weekly."))

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account
+from surveys import scales
 from surveys.models import Kind, Survey
 from surveys.serializers import SlugField
 
@@ -349,7 +350,7 @@ class AccountScoresQuerySerializer(serializers.Serializer):
     tz = TimeZoneField(required=False)
 
 
-CATEGORY_NAMES = {1: "promoter", 0: "passive", -1: "detractor", None: None}
+CATEGORY_NAMES = {**scales.CATEGORY_CODES[Kind.NPS], None: None}
 
 
 class AccountScoresView(APIView):

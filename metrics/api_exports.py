@@ -27,10 +27,12 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from accounts.roles import EXPORT_RESPONSES, is_administrator
 from followups.api import parse_id
+from surveys import scales
 from surveys.models import Kind, Response, Survey
 from surveys.serializers import SlugField
 
-from . import exports, selectors
+from . import selectors
+from .exports import background, columns, storage
 from .models import ExportJob
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
@@ -176,7 +178,7 @@ class ResponseSerializer(serializers.ModelSerializer):
         ]
 
     def get_category(self, obj: Response) -> str:
-        return exports.CATEGORY_WORDS[obj.survey.kind][obj.category]
+        return scales.category_code(obj.survey.kind, obj.category)
 
     @extend_schema_field(ResponseContactSerializer(allow_null=True))
     def get_contact(self, obj: Response) -> dict | None:
@@ -240,7 +242,7 @@ class ResponseListView(generics.ListAPIView):
         query = FilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return (
-            exports.export_queryset(query.filters(), query.validated_data["quarantined"])
+            columns.export_queryset(query.filters(), query.validated_data["quarantined"])
             .order_by()
             .select_related("survey", "contact", "account__owner", "invitation")
         )
@@ -295,19 +297,19 @@ class ExportListCreateView(APIView):
     def post(self, request: Request) -> ApiResponse:
         data = ExportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        options = exports.ExportOptions(
+        options = columns.ExportOptions(
             tz=data.validated_data.get("tz") or settings.TIME_ZONE,
             excel=data.validated_data["excel"],
             quarantined=data.validated_data["quarantined"],
         )
         try:
-            job = exports.start_export_job(
+            job = background.start_export_job(
                 user=request.user,
                 filters=data.filters(),
                 options=options,
                 fmt=data.validated_data["format"],
             )
-        except exports.ExportError as exc:
+        except columns.ExportError as exc:
             return ApiResponse({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return ApiResponse(ExportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -362,4 +364,4 @@ class ExportFileView(APIView):
             return ApiResponse({"detail": _("This export is not ready.")}, status=409)
         if job.is_expired or not job.file:
             return ApiResponse({"detail": _("This link has expired; export again.")}, status=410)
-        return FileResponse(exports.iter_file(job), as_attachment=True, filename=job.filename)
+        return FileResponse(storage.iter_file(job), as_attachment=True, filename=job.filename)

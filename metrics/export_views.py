@@ -18,7 +18,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.roles import EXPORT_RESPONSES, is_administrator, permission_required
 from surveys.models import Kind
 
-from . import export_summary, exports, selectors
+from . import export_summary, selectors
+from .exports import background, columns, files, storage
 from .forms import ReportFilterForm
 from .models import ExportJob
 
@@ -61,9 +62,9 @@ class ExportForm(ReportFilterForm):
             filters = replace(filters, kind="")
         return filters
 
-    def options(self) -> exports.ExportOptions:
+    def options(self) -> columns.ExportOptions:
         filters = self.filters()
-        return exports.ExportOptions(
+        return columns.ExportOptions(
             tz=str(filters.period.tz),
             excel=self.cleaned_data["excel"],
             quarantined=self.cleaned_data.get("quarantined") or "exclude",
@@ -92,10 +93,10 @@ def export_responses(request: HttpRequest) -> HttpResponse:
         filters = form.filters()
         options = form.options()
         fmt = form.cleaned_data["format"]
-        row_count = exports.count_rows(filters, options)
+        row_count = files.count_rows(filters, options)
         try:
-            if exports.is_background(row_count):
-                job = exports.start_export_job(
+            if files.is_background(row_count):
+                job = background.start_export_job(
                     user=request.user, filters=filters, options=options, fmt=fmt
                 )
                 messages.info(
@@ -107,21 +108,21 @@ def export_responses(request: HttpRequest) -> HttpResponse:
                     % {"rows": f"{row_count:,}"},
                 )
                 return redirect("reports:export-detail", job.public_id)
-            exports.log_export(
+            background.log_export(
                 user=request.user, filters=filters, options=options, fmt=fmt, row_count=row_count
             )
             if fmt == ExportJob.Format.XLSX:
                 # Spooled to disk past 8 MB: openpyxl keeps rows out of memory, so do we.
                 handle = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-                exports.write_xlsx(filters, options, handle)
+                files.write_xlsx(filters, options, handle)
                 handle.seek(0)
                 return FileResponse(handle, as_attachment=True, filename=_download_name(fmt))
             response = StreamingHttpResponse(
-                exports.csv_chunks(filters, options), content_type="text/csv; charset=utf-8"
+                files.csv_chunks(filters, options), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{_download_name(fmt)}"'
             return response
-        except exports.ExportError as exc:
+        except columns.ExportError as exc:
             form.add_error(None, str(exc))
     jobs = _visible_jobs(request)[:20]
     return render(request, "reports/exports.html", {"form": form, "jobs": jobs})
@@ -158,10 +159,10 @@ def export_progress(job: ExportJob) -> dict:
 def export_download(request: HttpRequest, public_id) -> HttpResponse:
     """Only the requester or an administrator, and only until the link expires."""
     job = get_object_or_404(ExportJob, public_id=public_id)
-    if not exports.can_download(user=request.user, job=job):
+    if not storage.can_download(user=request.user, job=job):
         return HttpResponse(_("This export belongs to someone else."), status=403)
     if job.status != ExportJob.Status.DONE:
         return HttpResponse(_("This export is not ready."), status=409)
     if job.is_expired or not job.file:
         return HttpResponse(_("This link has expired; export again."), status=410)
-    return FileResponse(exports.iter_file(job), as_attachment=True, filename=job.filename)
+    return FileResponse(storage.iter_file(job), as_attachment=True, filename=job.filename)

@@ -23,9 +23,9 @@ from rest_framework.views import APIView
 from accounts.roles import VIEW_REPORTS
 from surveys.models import Kind, Survey
 
+from . import revenue_report, selectors
 from . import revenue_scoring as rs
 from . import revenue_selectors as sel
-from . import selectors
 from .models import HealthSettings
 
 MAX_DAYS = 366 * 10
@@ -94,7 +94,7 @@ def bridge_payload(bridge: rs.Bridge, ltv: tuple[Decimal | None, float | None]) 
     }
 
 
-def revenue_payload(report: sel.RevenueReport) -> dict:
+def revenue_payload(report: revenue_report.RevenueReport) -> dict:
     renewals = report.renewals()
     currencies = []
     for currency in report.currencies():
@@ -165,7 +165,7 @@ class RevenueView(APIView):
     def get(self, request: Request) -> Response:
         query = RevenueQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = sel.revenue_report(
+        report = revenue_report.revenue_report(
             window=query.window(),
             filters=query.filters(),
             monthly=query.validated_data.get("interval") == "month",

@@ -24,7 +24,7 @@ from accounts.roles import VIEW_REPORTS, permission_required
 from outcomes.models import Source
 from surveys.models import Kind, Survey
 
-from . import charts, revenue_api
+from . import charts, revenue_api, revenue_report
 from . import revenue_scoring as rs
 from . import revenue_selectors as sel
 
@@ -226,7 +226,7 @@ def revenue_context(form: RevenueFilterForm) -> dict:
     filters = form.filters()
     survey = form.cleaned_data.get("survey") if form.is_bound else None
     retention_ids, slugs = revenue_api.retention_surveys(survey)
-    report = sel.revenue_report(
+    report = revenue_report.revenue_report(
         window=window,
         filters=filters,
         monthly=True,
@@ -297,8 +297,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value) -> str:
-    """The exports' rule (`exports._Escape`, applied there in SQL) for cells built in Python: a
-    text that a spreadsheet would read as a formula gets a leading single quote."""
+    """The exports' rule (`metrics.exports.sql._Escape`, applied there in SQL) for cells built in
+    Python: a text that a spreadsheet would read as a formula gets a leading single quote."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
@@ -320,7 +320,7 @@ def revenue_bridge_csv(request: HttpRequest) -> HttpResponse:
     window = form.window()
     if window is None:
         return HttpResponse(_("Invalid filters."), status=400, content_type="text/plain")
-    report = sel.revenue_report(
+    report = revenue_report.revenue_report(
         window=window, filters=form.filters(), monthly=True, now=timezone.now(), with_moves=False
     )
     fields = ["mrr_start", "new", "reactivation", "expansion", "contraction", "churn", "mrr_end"]

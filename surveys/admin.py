@@ -8,8 +8,9 @@ from django.utils.translation import ngettext
 
 from accounts.roles import TRIGGER_INVITATIONS
 
-from . import branding, distribution, selectors, services, wording
+from . import branding, selectors, services, wording
 from .admin_data import ResponseImportMixin
+from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
 
 
@@ -39,12 +40,12 @@ class SurveyAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Pause sending of the selected surveys"), permissions=["change"])
     def pause_surveys(self, request, queryset) -> None:
-        paused = sum(distribution.pause_survey(survey=survey) for survey in queryset)
+        paused = sum(controls.pause_survey(survey=survey) for survey in queryset)
         self.message_user(request, _("%(count)d surveys paused.") % {"count": paused})
 
     @admin.action(description=_("Resume sending of the selected surveys"), permissions=["change"])
     def resume_surveys(self, request, queryset) -> None:
-        queued = sum(distribution.resume_survey(survey=survey) for survey in queryset)
+        queued = sum(controls.resume_survey(survey=survey) for survey in queryset)
         self.message_user(
             request, _("Resumed; %(count)d queued invitations sent to workers.") % {"count": queued}
         )
@@ -121,7 +122,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed invitations"), permissions=["change"])
     def resend_failed(self, request, queryset) -> None:
-        count = distribution.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
+        count = controls.resend_failed(invitation_ids=queryset.values_list("pk", flat=True))
         message = _("%(count)d failed invitations queued again.") % {"count": count}
         self.message_user(request, message)
 
@@ -339,7 +340,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return None
         if request.POST.get("confirm") != "yes":
             previews = [
-                (campaign, distribution.preview_campaign(campaign=campaign)) for campaign in drafts
+                (campaign, planning.preview_campaign(campaign=campaign)) for campaign in drafts
             ]
             return TemplateResponse(
                 request,
@@ -368,7 +369,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 },
             )
         for campaign in drafts:
-            plan = distribution.launch_campaign(campaign=campaign)
+            plan = planning.launch_campaign(campaign=campaign)
             if plan is None:
                 continue
             counts = selectors.distribution_counts(campaign=campaign)

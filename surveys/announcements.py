@@ -13,22 +13,22 @@ import time
 
 from django.conf import settings
 
+from . import queue
+
 _lock = threading.Lock()
 _last_wake = float("-inf")
 
 
 def wake_announcer() -> None:
     global _last_wake
-    from . import tasks
-
     delay = settings.ANSWER_ANNOUNCE_DELAY
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # No broker (the embedded default): announce inside this request, right away.
-        tasks.announce_saved_responses.delay()
+        queue.enqueue("surveys.tasks.announce_saved_responses")
         return
     now = time.monotonic()
     with _lock:
         if now - _last_wake < delay:
             return
         _last_wake = now
-    tasks.announce_saved_responses.apply_async(countdown=delay)
+    queue.enqueue("surveys.tasks.announce_saved_responses", countdown=delay)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 
 from . import services
+from .distribution import planning
 from .models import Invitation, Response, Survey
 from .serializers import InvitationCreateSerializer, InvitationSerializer, SurveySerializer
 
@@ -89,7 +90,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 account=account,
                 properties=contact_data.get("properties") or None,
             )
-            invitation, created = services.create_invitation(
+            invitation, created = planning.create_invitation(
                 survey=data["survey"],
                 contact=contact,
                 event_id=data.get("event_id") or None,

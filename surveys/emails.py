@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from .models import Invitation, Kind, Survey
+from .scales import is_fully_labelled, lead_in, point_labels, scale_anchors
 
 
 def absolute(path: str) -> str:
@@ -33,71 +33,6 @@ def unsubscribe_url(invitation: Invitation) -> str:
 
 def one_click_unsubscribe_url(invitation: Invitation) -> str:
     return absolute(reverse("public:unsubscribe_one_click", args=[invitation.token]))
-
-
-def scale_anchors(kind: str) -> tuple[str, str]:
-    if kind == Kind.NPS:
-        return _("Not likely"), _("Extremely likely")
-    if kind == Kind.CSAT:
-        return _("Very unsatisfied"), _("Very satisfied")
-    if kind == Kind.CES:
-        return _("Strongly disagree"), _("Strongly agree")
-    return _("Very low effort"), _("Very high effort")
-
-
-def point_labels(survey: Survey) -> dict[int, str]:
-    """A label for each point that has one: every point on short scales, the ends otherwise."""
-    low, high = scale_anchors(survey.kind)
-    if survey.kind == Kind.CES:
-        words = [
-            _("Strongly disagree"),
-            _("Disagree"),
-            _("Somewhat disagree"),
-            pgettext("agreement", "Neither agree nor disagree"),
-            _("Somewhat agree"),
-            _("Agree"),
-            _("Strongly agree"),
-        ]
-    elif survey.kind == Kind.CES1:
-        words = [
-            _("Very low effort"),
-            _("Low effort"),
-            _("Moderate effort"),
-            _("High effort"),
-            _("Very high effort"),
-        ]
-    elif survey.kind == Kind.CSAT and survey.scale_max == 5:
-        words = [
-            _("Very unsatisfied"),
-            _("Unsatisfied"),
-            pgettext("satisfaction", "Neutral"),
-            _("Satisfied"),
-            _("Very satisfied"),
-        ]
-    elif survey.kind == Kind.CSAT and survey.scale_max == 3:
-        words = [_("Unsatisfied"), pgettext("satisfaction", "Neutral"), _("Satisfied")]
-    elif survey.kind == Kind.CSAT and survey.scale_max == 7:
-        return {1: low, 4: pgettext("satisfaction", "Neutral"), 7: high}
-    else:
-        return {survey.scale_min: low, survey.scale_max: high}
-    return dict(zip(survey.scale, words, strict=True))
-
-
-def scale_points(survey: Survey) -> list[tuple[int, str]]:
-    labels = point_labels(survey)
-    return [(score, labels.get(score, "")) for score in survey.scale]
-
-
-def is_fully_labelled(survey: Survey) -> bool:
-    """Short labelled scales are shown as a list of labelled buttons; long ones as a row."""
-    return len(point_labels(survey)) == len(survey.scale)
-
-
-def lead_in(survey: Survey) -> str:
-    """A line above the question for statements people rate (CES 2.0)."""
-    if survey.kind == Kind.CES:
-        return _("How much do you agree with the following statement?")
-    return ""
 
 
 def subject_line(survey: Survey, question: str) -> str:

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 
-from . import answering, branding, emails, ratelimits, scanners, services, wording
+from . import answering, branding, ratelimits, scales, scanners, services, wording
 from .forms import PAGE_CONFIRMATIONS, AnswerForm, ReferralForm
 from .models import Invitation, Response, Survey
 
@@ -196,8 +196,8 @@ def _answer_context(
     invitation: Invitation, form: AnswerForm, language: str, response: Response | None
 ) -> dict:
     survey = invitation.survey
-    low, high = emails.scale_anchors(survey.kind)
-    labels = emails.point_labels(survey)
+    low, high = scales.scale_anchors(survey.kind)
+    labels = scales.point_labels(survey)
     score = form["score"].value()
     try:
         category = survey.category_of(int(score)) if score not in (None, "") else None
@@ -221,9 +221,9 @@ def _answer_context(
         "survey": survey,
         "form": form,
         "question": survey.question_for(language),
-        "lead_in": emails.lead_in(survey),
+        "lead_in": scales.lead_in(survey),
         "choices": choices,
-        "stacked": emails.is_fully_labelled(survey),
+        "stacked": scales.is_fully_labelled(survey),
         # A long row wraps into two even rows on narrow screens (0-5 over 6-10).
         "narrow_columns": (len(choices) + 1) // 2 if len(choices) > 7 else len(choices),
         "low_label": low,

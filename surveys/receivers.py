@@ -3,7 +3,7 @@
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from . import distribution
+from .distribution import events
 
 # Anymail's normalized event types that mean "never mail this address again".
 SUPPRESSING = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
@@ -15,6 +15,6 @@ def suppress_on_bounce_or_complaint(sender, event, esp_name, **kwargs) -> None:
     if event.event_type == "rejected" and event.reject_reason in ("bounced", "invalid"):
         event_type = "bounced"  # the ESP refused because the address bounced before
     if event_type and event.recipient:
-        distribution.record_delivery_event(
+        events.record_delivery_event(
             event_type=event_type, recipient=event.recipient, description=event.description or ""
         )

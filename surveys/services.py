@@ -11,15 +11,6 @@ from django.utils.translation import gettext as _
 from accounts.models import Contact
 
 from . import announcements, answering, scanners
-from .distribution import (  # noqa: F401 - the sending side, re-exported for callers
-    TransientSendError,
-    create_invitation,
-    dispatch_due,
-    enqueue_send,
-    requeue_unsent,
-    send_invitation,
-    send_invitations,
-)
 from .models import Invitation, Referral, Response, Survey
 from .signals import response_saved
 

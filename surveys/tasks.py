@@ -6,42 +6,43 @@ task carries a long ETA in the broker and a failing invitation cannot loop.
 
 from celery import shared_task
 
-from . import distribution, services
+from . import services
+from .distribution import dispatch, planning, sending, sweeps
 
 
 @shared_task
 def send_invitations(invitation_ids: list[int], reminder: bool = False) -> int:
-    return distribution.send_invitations(invitation_ids=invitation_ids, reminder=reminder)
+    return sending.send_invitations(invitation_ids=invitation_ids, reminder=reminder)
 
 
 @shared_task
 def dispatch_invitations(invitation_ids: list[int], reminder: bool = False) -> None:
-    distribution.dispatch_invitations(invitation_ids=invitation_ids, reminder=reminder)
+    dispatch.dispatch_invitations(invitation_ids=invitation_ids, reminder=reminder)
 
 
 @shared_task
 def send_invitation(invitation_id: int) -> bool:
-    return distribution.send_invitation(invitation_id=invitation_id)
+    return sending.send_invitation(invitation_id=invitation_id)
 
 
 @shared_task
 def sweep_unsent_invitations() -> int:
-    return distribution.dispatch_due().dispatched
+    return sweeps.dispatch_due().dispatched
 
 
 @shared_task
 def plan_relational_surveys() -> int:
-    return distribution.plan_relational_surveys()
+    return planning.plan_relational_surveys()
 
 
 @shared_task
 def send_reminders() -> int:
-    return distribution.send_reminders()
+    return sweeps.send_reminders()
 
 
 @shared_task
 def expire_invitations() -> int:
-    return distribution.expire_invitations()
+    return sweeps.expire_invitations()
 
 
 # `*_legacy`: messages queued before import jobs were rows carried four arguments.

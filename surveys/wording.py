@@ -4,17 +4,17 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from . import emails
+from . import scales
 from .models import Kind, Survey
 
 
 def score_words(survey: Survey, score: int) -> str:
     """A score in words: its point's label, else the end of the scale its category leans to
     ("2" on NPS reads "Not likely"). Never staff words such as "detractor"."""
-    label = emails.point_labels(survey).get(score)
+    label = scales.point_labels(survey).get(score)
     if label:
         return label
-    low, high = emails.scale_anchors(survey.kind)
+    low, high = scales.scale_anchors(survey.kind)
     category = survey.category_of(score)
     if survey.kind == Kind.NPS:
         return {-1: low, 0: _("Somewhat likely"), 1: high}[category]

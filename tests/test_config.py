@@ -23,10 +23,10 @@ def test_healthz_reports_an_unreachable_broker(client):
 def test_outbox_backend_keeps_messages_browsable_by_staff(settings, staff_client):
     settings.EMAIL_BACKEND = "config.outbox.OutboxEmailBackend"
     settings.OUTBOX_BROWSABLE = True
-    from surveys import services
+    from surveys.distribution import sending
 
     invitation = InvitationFactory(status=Invitation.Status.QUEUED)
-    services.send_invitation(invitation_id=invitation.pk)
+    sending.send_invitation(invitation_id=invitation.pk)
     files = list(Path(settings.EMAIL_OUTBOX_DIR).glob("*.eml"))
     assert len(files) == 1
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from followups import services
+from followups import alerts, queue, services
 from followups.models import AlertDelivery, AlertRule, FollowUp
 from surveys import services as survey_services
 from tests.factories import (
@@ -163,7 +163,7 @@ def test_inactive_rules_and_excluded_responses_never_fire(
     AlertDelivery.objects.all().delete()
     response.excluded = True
     response.save()
-    assert services.fire_alerts(response=response) == []
+    assert alerts.fire_alerts(response=response) == []
     assert AlertDelivery.objects.filter(rule=active).count() == 0
 
 
@@ -205,19 +205,19 @@ def test_a_retry_redoes_only_the_channel_that_failed(mailoutbox, account, receiv
     survey = SurveyFactory()
     alert_rule = rule(survey=survey, on_negative=True, chat_webhook_url=receiver.url)
     response = survey_services.record_answer(invitation=invite(survey, account), score=1)
-    delivery_id = services._claim_alert(rule_id=alert_rule.pk, response_id=response.pk)
+    delivery_id = alerts.claim_alert(rule_id=alert_rule.pk, response_id=response.pk)
 
     receiver.script = [500]
-    with pytest.raises(services.RetryLater) as retry:
-        services.send_alert(delivery_id=delivery_id)
+    with pytest.raises(queue.RetryLater) as retry:
+        alerts.send_alert(delivery_id=delivery_id)
     assert retry.value.countdown == settings.WEBHOOK_BACKOFF_BASE
     delivery = AlertDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.last_error.startswith("chat: HTTP 500")
     assert len(mailoutbox) == 1
 
-    assert services.send_alert(delivery_id=delivery_id) is True
-    assert services.send_alert(delivery_id=delivery_id) is False  # already sent: claim fails
+    assert alerts.send_alert(delivery_id=delivery_id) is True
+    assert alerts.send_alert(delivery_id=delivery_id) is False  # already sent: claim fails
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 2, "")
     assert len(mailoutbox) == 1
@@ -235,8 +235,8 @@ def test_alert_gives_up_after_the_last_attempt(account, settings):
         chat_webhook_url="http://127.0.0.1:9/hook",
     )
     response = survey_services.record_answer(invitation=invite(survey, account), score=1)
-    delivery_id = services._claim_alert(rule_id=alert_rule.pk, response_id=response.pk)
-    assert services.send_alert(delivery_id=delivery_id) is False
+    delivery_id = alerts.claim_alert(rule_id=alert_rule.pk, response_id=response.pk)
+    assert alerts.send_alert(delivery_id=delivery_id) is False
     delivery = AlertDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert "ConnectionError" in delivery.last_error

@@ -16,9 +16,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import roles
-from followups import services as followup_services
+from followups import deliveries
 from followups.models import AlertDelivery, AlertRule, FollowUp, WebhookDelivery
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import columns, files
 from surveys import services
 from surveys.models import Response
 from tests.factories import (
@@ -43,7 +44,7 @@ def setting():
     account = AccountFactory(external_id="acme", owner=owner)
     survey = SurveyFactory(slug="rel")
     AlertRule.objects.create(name="Detractors", notify_owner=True, on_negative=True)
-    followup_services.create_endpoint(
+    deliveries.create_endpoint(
         url="https://hooks.example.com/in", events=["response.created", "response.updated"]
     )
     return {"survey": survey, "account": account, "owner": owner}
@@ -76,7 +77,7 @@ def nps_n(survey) -> int:
 
 def exported(survey, quarantined="exclude") -> list[dict]:
     filters = selectors.Filters(period=selectors.Period(None, None, dt.UTC), surveys=(survey.pk,))
-    body = b"".join(exports.csv_chunks(filters, exports.ExportOptions(quarantined=quarantined)))
+    body = b"".join(files.csv_chunks(filters, columns.ExportOptions(quarantined=quarantined)))
     return list(csv.DictReader(io.StringIO(body.decode())))
 
 

@@ -4,8 +4,9 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
+from accounts import jobs
 from accounts import services as account_services
-from followups import services, webhooks
+from followups import deliveries, queue, services, webhooks
 from followups.models import WebhookDelivery, WebhookEndpoint
 from surveys import services as survey_services
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def endpoint(url, events=("response.created",), **kwargs):
-    return services.create_endpoint(url=url, events=list(events), **kwargs)
+    return deliveries.create_endpoint(url=url, events=list(events), **kwargs)
 
 
 def answer(capture, invitation, score, comment=""):
@@ -41,7 +42,7 @@ def test_signature_is_hmac_sha256_over_timestamp_dot_body():
 
 
 def test_backoff_doubles_and_is_capped():
-    delays = [services.backoff(attempt=n, base=30, cap=900) for n in range(1, 8)]
+    delays = [jobs.backoff(attempt=n, base=30, cap=900) for n in range(1, 8)]
     assert delays == [30, 60, 120, 240, 480, 900, 900]
 
 
@@ -154,14 +155,14 @@ def test_failure_schedules_a_retry_with_backoff_then_gives_up_and_counts(receive
     settings.WEBHOOK_DISABLE_AFTER = 2
     hook = endpoint(receiver.url)
     receiver.default_status = 500
-    services.publish_event(event="response.created", key="k1", data={"x": 1})
+    deliveries.publish_event(event="response.created", key="k1", data={"x": 1})
     delivery = WebhookDelivery.objects.get()
 
     for expected_countdown in (10, 20):
-        with pytest.raises(services.RetryLater) as retry:
-            services.deliver_webhook(delivery_id=delivery.pk)
+        with pytest.raises(queue.RetryLater) as retry:
+            deliveries.deliver_webhook(delivery_id=delivery.pk)
         assert retry.value.countdown == expected_countdown
-    assert services.deliver_webhook(delivery_id=delivery.pk) is False
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is False
 
     delivery.refresh_from_db()
     hook.refresh_from_db()
@@ -180,14 +181,14 @@ def test_endpoint_is_disabled_after_consecutive_failed_deliveries(receiver, sett
     hook = endpoint(receiver.url)
     receiver.script = [500, 200, 503, 502]
     for key in ("a", "b", "c"):
-        services.publish_event(event="response.created", key=key, data={})
-        services.deliver_webhook(delivery_id=WebhookDelivery.objects.get(key=key).pk)
+        deliveries.publish_event(event="response.created", key=key, data={})
+        deliveries.deliver_webhook(delivery_id=WebhookDelivery.objects.get(key=key).pk)
         hook.refresh_from_db()
     # fail, succeed (resets), fail: one in a row, still on.
     assert (hook.active, hook.consecutive_failures) == (True, 1)
 
-    services.publish_event(event="response.created", key="d", data={})
-    services.deliver_webhook(delivery_id=WebhookDelivery.objects.get(key="d").pk)
+    deliveries.publish_event(event="response.created", key="d", data={})
+    deliveries.deliver_webhook(delivery_id=WebhookDelivery.objects.get(key="d").pk)
     hook.refresh_from_db()
     assert hook.active is False
     assert hook.disabled_at is not None
@@ -195,16 +196,16 @@ def test_endpoint_is_disabled_after_consecutive_failed_deliveries(receiver, sett
         "Disabled automatically: 2 deliveries in a row failed every attempt. Last error: HTTP 502"
     )
     # A disabled endpoint gets no new deliveries and pending ones are skipped, not sent.
-    assert services.publish_event(event="response.created", key="e", data={}) == 0
+    assert deliveries.publish_event(event="response.created", key="e", data={}) == 0
     stale = WebhookDelivery.objects.create(
         endpoint=hook, event="response.created", key="f", body="{}"
     )
-    assert services.deliver_webhook(delivery_id=stale.pk) is False
+    assert deliveries.deliver_webhook(delivery_id=stale.pk) is False
     stale.refresh_from_db()
     assert stale.status == "skipped"
     assert len(receiver.requests) == 4
 
-    assert services.enable_endpoint(endpoint=hook) is True
+    assert deliveries.enable_endpoint(endpoint=hook) is True
     hook.refresh_from_db()
     assert (hook.active, hook.consecutive_failures, hook.disabled_reason) == (True, 0, "")
 
@@ -212,10 +213,10 @@ def test_endpoint_is_disabled_after_consecutive_failed_deliveries(receiver, sett
 def test_connection_refused_is_a_failed_attempt(settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     endpoint("http://127.0.0.1:9/hook")
-    services.publish_event(event="response.created", key="k", data={})
+    deliveries.publish_event(event="response.created", key="k", data={})
     delivery = WebhookDelivery.objects.get()
-    with pytest.raises(services.RetryLater):
-        services.deliver_webhook(delivery_id=delivery.pk)
+    with pytest.raises(queue.RetryLater):
+        deliveries.deliver_webhook(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
     assert delivery.last_error == "NewConnectionError"
@@ -225,18 +226,18 @@ def test_redirects_are_not_followed(receiver, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     endpoint(receiver.url)
     receiver.script = [301]
-    services.publish_event(event="response.created", key="k", data={})
-    assert services.deliver_webhook(delivery_id=WebhookDelivery.objects.get().pk) is False
+    deliveries.publish_event(event="response.created", key="k", data={})
+    assert deliveries.deliver_webhook(delivery_id=WebhookDelivery.objects.get().pk) is False
     assert WebhookDelivery.objects.get().last_status_code == 301
     assert len(receiver.requests) == 1
 
 
 def test_delivery_is_claimed_once(receiver):
     endpoint(receiver.url)
-    services.publish_event(event="response.created", key="k", data={})
+    deliveries.publish_event(event="response.created", key="k", data={})
     delivery = WebhookDelivery.objects.get()
-    assert services.deliver_webhook(delivery_id=delivery.pk) is True
-    assert services.deliver_webhook(delivery_id=delivery.pk) is False
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is True
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is False
     assert len(receiver.requests) == 1
 
 
@@ -244,11 +245,11 @@ def test_redeliver_sends_a_failed_delivery_again_with_the_same_id(receiver, sett
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     endpoint(receiver.url)
     receiver.script = [500]
-    services.publish_event(event="response.created", key="k", data={})
+    deliveries.publish_event(event="response.created", key="k", data={})
     delivery = WebhookDelivery.objects.get()
-    services.deliver_webhook(delivery_id=delivery.pk)
-    assert services.redeliver(delivery=delivery) is True
-    assert services.deliver_webhook(delivery_id=delivery.pk) is True
+    deliveries.deliver_webhook(delivery_id=delivery.pk)
+    assert deliveries.redeliver(delivery=delivery) is True
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is True
     first, second = receiver.requests
     assert first.body == second.body
     assert json.loads(second.body)["id"] == str(delivery.public_id)
@@ -260,8 +261,8 @@ def test_sweep_requeues_a_lost_delivery_and_one_stuck_in_sending(receiver):
     from django.utils import timezone
 
     endpoint(receiver.url)
-    services.publish_event(event="response.created", key="lost", data={})
-    services.publish_event(event="response.created", key="stuck", data={})
+    deliveries.publish_event(event="response.created", key="lost", data={})
+    deliveries.publish_event(event="response.created", key="stuck", data={})
     old = timezone.now() - timedelta(minutes=10)
     WebhookDelivery.objects.filter(key="lost").update(next_attempt_at=old)
     WebhookDelivery.objects.filter(key="stuck").update(status="sending", claimed_at=old)

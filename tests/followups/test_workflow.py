@@ -5,7 +5,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from followups import selectors, services
+from followups import digests, selectors, services
 from followups.models import DigestPreference, FollowUp, Note, Tag
 from tests.factories import AccountFactory, ResponseFactory, StaffFactory
 
@@ -187,7 +187,7 @@ def test_timing_report_means_from_the_answer(owner):
 
 def test_digest_is_sent_once_per_period(owner, mailoutbox, settings):
     settings.DIGEST_HOUR_UTC = 7
-    services.set_digest_frequency(user=owner, frequency="daily")
+    digests.set_digest_frequency(user=owner, frequency="daily")
     monday_8 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     followup_for(
         score=2, owner=owner, answered_at=monday_8 - timedelta(hours=3), comment="Slow replies"
@@ -196,8 +196,8 @@ def test_digest_is_sent_once_per_period(owner, mailoutbox, settings):
         score=2, owner=StaffFactory(username="pat"), answered_at=monday_8 - timedelta(hours=2)
     )
 
-    assert services.send_due_digests(now=monday_8) == 1
-    assert services.send_due_digests(now=monday_8 + timedelta(hours=1)) == 0
+    assert digests.send_due_digests(now=monday_8) == 1
+    assert digests.send_due_digests(now=monday_8 + timedelta(hours=1)) == 0
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
     assert message.to == ["olga@example.com"]
@@ -205,25 +205,25 @@ def test_digest_is_sent_once_per_period(owner, mailoutbox, settings):
     assert "Slow replies" in message.body
     assert "https://surveys.example.com/followups/" in message.body
     # The next day's period is due again.
-    assert services.send_due_digests(now=monday_8 + timedelta(days=1)) == 1
+    assert digests.send_due_digests(now=monday_8 + timedelta(days=1)) == 1
 
 
 def test_weekly_digest_waits_for_monday_and_off_sends_nothing(owner, mailoutbox):
     pat = StaffFactory(username="pat", email="pat@example.com")
-    services.set_digest_frequency(user=owner, frequency="weekly")
-    services.set_digest_frequency(user=pat, frequency="off")
+    digests.set_digest_frequency(user=owner, frequency="weekly")
+    digests.set_digest_frequency(user=pat, frequency="off")
     followup_for(score=2, owner=owner)
     followup_for(score=2, owner=pat)
     monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    assert services.send_due_digests(now=monday) == 1
-    assert services.send_due_digests(now=monday + timedelta(days=3)) == 0
-    assert services.send_due_digests(now=monday + timedelta(days=7)) == 1
+    assert digests.send_due_digests(now=monday) == 1
+    assert digests.send_due_digests(now=monday + timedelta(days=3)) == 0
+    assert digests.send_due_digests(now=monday + timedelta(days=7)) == 1
     assert [m.to for m in mailoutbox] == [["olga@example.com"], ["olga@example.com"]]
 
 
 def test_unknown_digest_frequency_is_refused(owner):
     with pytest.raises(ValidationError):
-        services.set_digest_frequency(user=owner, frequency="hourly")
+        digests.set_digest_frequency(user=owner, frequency="hourly")
     assert DigestPreference.objects.count() == 0
 
 

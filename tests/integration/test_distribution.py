@@ -14,7 +14,7 @@ import redis
 from django.conf import settings as django_settings
 
 from accounts.models import Account, Contact
-from surveys import distribution
+from surveys.distribution import planning, sweeps
 from surveys.models import Campaign, Invitation
 from tests.factories import SurveyFactory
 
@@ -41,7 +41,7 @@ def _settle(timeout: float = 60.0) -> None:
     """Play beat: run the sweeper until no invitation is waiting to be sent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        distribution.dispatch_due()
+        sweeps.dispatch_due()
         if not Invitation.objects.filter(status__in=PENDING).exists():
             return
         time.sleep(0.5)
@@ -66,7 +66,7 @@ def test_two_workers_send_a_campaign_of_2000_exactly_once(workers, smtp, fast_sw
     workers.start(2, **WORKER_ENV)
     campaign = _campaign(2000)
 
-    plan = distribution.launch_campaign(campaign=campaign)
+    plan = planning.launch_campaign(campaign=campaign)
 
     assert plan.queued == 2000
     messages = smtp.wait_for(2000, timeout=90)
@@ -85,7 +85,7 @@ def test_two_workers_send_a_campaign_of_2000_exactly_once(workers, smtp, fast_sw
 def test_kill_9_of_a_worker_mid_campaign_delivers_all_and_none_twice(workers, smtp, fast_sweeps):
     first, _second = workers.start(2, **WORKER_ENV)
     campaign = _campaign(600, name="Crash")
-    distribution.launch_campaign(campaign=campaign)
+    planning.launch_campaign(campaign=campaign)
 
     smtp.wait_for(150, timeout=60)
     workers.kill(first)  # SIGKILL to the worker and its pool child, as on a machine crash
@@ -103,7 +103,7 @@ def test_kill_9_of_a_worker_mid_campaign_delivers_all_and_none_twice(workers, sm
     # never resent. Every other invitation was delivered exactly once.
     assert statuses[Status.SENT] + statuses[Status.FAILED] == 600
     assert statuses[Status.FAILED] <= 1
-    assert all(error == distribution.LOST_IN_SENDING for error, _ in lost)
+    assert all(error == sweeps.LOST_IN_SENDING for error, _ in lost)
     sent_ids = {
         str(p)
         for p in campaign.invitations.filter(status=Status.SENT).values_list("public_id", flat=True)
@@ -125,11 +125,11 @@ def test_4xx_for_a_while_is_retried_and_delivered(workers, smtp, fast_sweeps):
     campaign = _campaign(20, name="Greylist")
     smtp.fail_with = "451 4.7.1 Greylisted, try again later"
 
-    distribution.launch_campaign(campaign=campaign)
+    planning.launch_campaign(campaign=campaign)
     deadline = time.monotonic() + 30
     while campaign.invitations.filter(attempts__lt=2).exists():
         assert time.monotonic() < deadline, "no retries happened"
-        distribution.dispatch_due()
+        sweeps.dispatch_due()
         time.sleep(0.3)
     assert smtp.messages == []
     assert set(campaign.invitations.values_list("status", flat=True)) <= {
@@ -153,10 +153,10 @@ def test_5xx_fails_with_the_error_and_is_not_retried(workers, smtp, fast_sweeps)
     campaign = _campaign(10, name="Refused")
     smtp.fail_with = "550 5.1.1 No such user here"
 
-    distribution.launch_campaign(campaign=campaign)
+    planning.launch_campaign(campaign=campaign)
     _settle()
     for _ in range(4):  # more sweeps, well past every lease and backoff: nothing is re-sent
-        assert distribution.dispatch_due().dispatched == 0
+        assert sweeps.dispatch_due().dispatched == 0
         time.sleep(0.5)
 
     rows = set(campaign.invitations.values_list("status", "attempts", "last_error"))

@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 from rest_framework.authtoken.models import Token
 
 from accounts.roles import MARKETING
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import columns, files
 from metrics.models import ExportJob
 from tests.factories import (
     AccountFactory,
@@ -88,19 +89,19 @@ def parse(body: bytes, delimiter=",") -> list[list[str]]:
 
 def test_csv_and_xlsx_match_the_database(rows, tmp_path):
     filters = selectors.Filters(period=selectors.Period(None, None, ZoneInfo("UTC")), kind="")
-    options = exports.ExportOptions(tz="America/Sao_Paulo", excel=True)
+    options = columns.ExportOptions(tz="America/Sao_Paulo", excel=True)
     counter = [0]
-    copied = parse(b"".join(exports.csv_chunks(filters, options, counter)), ";")
+    copied = parse(b"".join(files.csv_chunks(filters, options, counter)), ";")
     assert counter[0] == len(rows)
-    exports.write_xlsx(filters, options, tmp_path / "out.xlsx")
+    files.write_xlsx(filters, options, tmp_path / "out.xlsx")
     sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Responses"]
     xlsx = [list(row) for row in sheet.iter_rows(values_only=True)]
     header = copied[0]
     assert xlsx[0] == header
     # Text cells are the same strings in both formats (escaped by the same SQL).
     text_columns = [
-        i for i, (_name, _lookup, kind) in enumerate(exports.BASE_COLUMNS) if kind == "text"
-    ] + list(range(len(exports.BASE_COLUMNS), len(header)))
+        i for i, (_name, _lookup, kind) in enumerate(columns.BASE_COLUMNS) if kind == "text"
+    ] + list(range(len(columns.BASE_COLUMNS), len(header)))
     for csv_row, xlsx_row in zip(copied[1:], xlsx[1:], strict=True):
         assert [csv_row[i] for i in text_columns] == [xlsx_row[i] or "" for i in text_columns]
     assert header[-2:] == ["property_channel", "property_odd key/é"]

@@ -11,7 +11,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.roles import ADMINISTRATORS
-from metrics import exports
+from metrics import selectors
+from metrics.exports import background, columns
 from metrics.models import ExportJob
 from tests.factories import ResponseFactory, StaffFactory, SurveyFactory
 
@@ -85,10 +86,8 @@ def test_a_lost_export_is_handed_to_a_worker_by_the_sweeper(
     settings.MEDIA_ROOT = tmp_path / "media"
     ResponseFactory(score=10)
     owner = StaffFactory(username="mia", email="mia@example.com", role=ADMINISTRATORS)
-    filters = exports.filters_as_dict(
-        exports.selectors.Filters(
-            period=exports.selectors.Period(None, None, ZoneInfo("UTC")), kind=""
-        )
+    filters = columns.filters_as_dict(
+        selectors.Filters(period=selectors.Period(None, None, ZoneInfo("UTC")), kind="")
     )
     past = timezone.now() - dt.timedelta(hours=2)
     lost_enqueue = ExportJob.objects.create(
@@ -104,7 +103,7 @@ def test_a_lost_export_is_handed_to_a_worker_by_the_sweeper(
         attempts=1,
     )
     # Nothing is in the broker for either. The sweeper (beat's task, run here) hands both.
-    result = exports.sweep_export_jobs()
+    result = background.sweep_export_jobs()
     assert (result.requeued, result.handed) == (1, 2)
     for job in (lost_enqueue, dead_worker):
         done = _wait_for_export(job.pk)

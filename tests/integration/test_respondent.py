@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Contact
-from surveys import services
+from surveys.distribution import planning
 from surveys.models import Invitation, Response
 from tests.factories import ContactFactory, CsatSurveyFactory, InvitationFactory, SurveyFactory
 
@@ -75,7 +75,7 @@ def _all_links(message, base_url: str) -> set[str]:
 
 
 def _invite(survey, contact) -> Invitation:
-    invitation, created = services.create_invitation(survey=survey, contact=contact)
+    invitation, created = planning.create_invitation(survey=survey, contact=contact)
     assert created
     return invitation
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from metrics import selectors
-from surveys import services
+from surveys.distribution import planning
 from surveys.models import Invitation, Response
 from tests.factories import ContactFactory, InvitationFactory, SurveyFactory
 
@@ -73,7 +73,7 @@ def test_headless_chromium_opening_every_link_adds_no_answer_and_a_tap_still_cou
     survey = SurveyFactory(company_name="ACME")
     people = [ContactFactory(email=f"person{i}@example.com") for i in range(3)]
     for contact in people:
-        services.create_invitation(survey=survey, contact=contact)
+        planning.create_invitation(survey=survey, contact=contact)
     messages = {str(m["To"]): m for m in smtp.wait_for(3)}
 
     # The scanner: Chromium with its default (headless) user agent opens every score link of

@@ -18,7 +18,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditLog
 from accounts.roles import ADMINISTRATORS, CS_STAFF, MARKETING
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import background, columns, files, storage
 from metrics.models import ExportJob
 from surveys.models import Kind
 from tests.factories import (
@@ -90,8 +91,8 @@ def read_csv(body: bytes, delimiter=",") -> list[list[str]]:
 
 def test_csv_round_trip_equals_the_database_rows(data):
     body = b"".join(
-        exports.csv_chunks(
-            all_time("America/Sao_Paulo"), exports.ExportOptions(tz="America/Sao_Paulo")
+        files.csv_chunks(
+            all_time("America/Sao_Paulo"), columns.ExportOptions(tz="America/Sao_Paulo")
         )
     )
     header, *rows = read_csv(body)
@@ -197,10 +198,10 @@ def test_cells_starting_a_formula_are_escaped(data, dangerous, tmp_path):
     data["account"].save()
     data["zero"].invitation.properties = {"agent": dangerous}
     data["zero"].invitation.save()
-    body = b"".join(exports.csv_chunks(all_time(), exports.ExportOptions()))
+    body = b"".join(files.csv_chunks(all_time(), columns.ExportOptions()))
     header, first, _second = read_csv(body)
     path = tmp_path / "out.xlsx"
-    exports.write_xlsx(all_time(), exports.ExportOptions(), path)
+    files.write_xlsx(all_time(), columns.ExportOptions(), path)
     sheet = load_workbook(path, read_only=True)["Responses"]
     xlsx_header, xlsx_first, _ = [list(row) for row in sheet.iter_rows(values_only=True)]
     for column in ("comment", "account_name", "property_agent"):
@@ -215,7 +216,7 @@ def test_safe_cells_are_left_alone(data, safe):
     data["zero"].invitation.properties = {"agent": safe}
     data["zero"].invitation.save()
     header, first, second = read_csv(
-        b"".join(exports.csv_chunks(all_time(), exports.ExportOptions()))
+        b"".join(files.csv_chunks(all_time(), columns.ExportOptions()))
     )
     assert first[header.index("comment")] == safe
     assert first[header.index("property_agent")] == safe
@@ -231,14 +232,14 @@ def test_an_apostrophe_before_a_risky_character_gets_one_more(data):
     data["zero"].invitation.properties = {"agent": "'=x"}
     data["zero"].invitation.save()
     header, first, _second = read_csv(
-        b"".join(exports.csv_chunks(all_time(), exports.ExportOptions()))
+        b"".join(files.csv_chunks(all_time(), columns.ExportOptions()))
     )
     assert first[header.index("comment")] == "''=x"
     assert first[header.index("property_agent")] == "''=x"
 
 
 def test_excel_option_writes_a_bom_and_semicolons(data):
-    body = b"".join(exports.csv_chunks(all_time(), exports.ExportOptions(excel=True)))
+    body = b"".join(files.csv_chunks(all_time(), columns.ExportOptions(excel=True)))
     assert body.startswith(b"\xef\xbb\xbfresponse_id;survey;")
     rows = read_csv(body[3:], delimiter=";")
     assert [row[4] for row in rows[1:]] == ["0", "9"]
@@ -246,7 +247,7 @@ def test_excel_option_writes_a_bom_and_semicolons(data):
 
 def test_xlsx_opens_with_typed_cells(data, tmp_path):
     path = tmp_path / "out.xlsx"
-    count = exports.write_xlsx(all_time(), exports.ExportOptions(tz="America/Sao_Paulo"), path)
+    count = files.write_xlsx(all_time(), columns.ExportOptions(tz="America/Sao_Paulo"), path)
     assert count == 2
     sheet = load_workbook(path, read_only=True)["Responses"]
     header, first, second = [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -266,7 +267,7 @@ def test_xlsx_opens_with_typed_cells(data, tmp_path):
 def test_excluded_responses_are_left_out_like_in_the_reports(data):
     data["nine"].excluded = True
     data["nine"].save()
-    rows = read_csv(b"".join(exports.csv_chunks(all_time(), exports.ExportOptions())))
+    rows = read_csv(b"".join(files.csv_chunks(all_time(), columns.ExportOptions())))
     assert [row[0] for row in rows[1:]] == [str(data["zero"].public_id)]
 
 
@@ -285,7 +286,7 @@ def test_excluded_responses_are_left_out_like_in_the_reports(data):
 def test_filters_are_the_reports_filters(data, filters, expected):
     if "owner" in filters:
         filters = {"owner": data["owner"].pk}
-    qs = exports.export_queryset(all_time(**filters))
+    qs = columns.export_queryset(all_time(**filters))
     assert list(qs.values_list("pk", flat=True)) == [data[name].pk for name in expected]
 
 
@@ -294,7 +295,7 @@ def test_date_range_is_inclusive_in_the_chosen_time_zone(data):
     period = selectors.Period(
         dt.date(2026, 2, 28), dt.date(2026, 2, 28), ZoneInfo("America/Sao_Paulo")
     )
-    qs = exports.export_queryset(selectors.Filters(period=period, kind=""))
+    qs = columns.export_queryset(selectors.Filters(period=period, kind=""))
     assert list(qs.values_list("pk", flat=True)) == [data["zero"].pk]
 
 
@@ -302,10 +303,10 @@ def test_one_survey_and_kind_filters(data):
     csat = CsatSurveyFactory(slug="csat")
     other = ResponseFactory(invitation=InvitationFactory(survey=csat), score=5)
     assert list(
-        exports.export_queryset(all_time(surveys=(csat.pk,))).values_list("pk", flat=True)
+        columns.export_queryset(all_time(surveys=(csat.pk,))).values_list("pk", flat=True)
     ) == [other.pk]
-    assert exports.count_rows(all_time()) == 3
-    assert exports.count_rows(replace_kind(all_time(), Kind.CSAT)) == 1
+    assert files.count_rows(all_time()) == 3
+    assert files.count_rows(replace_kind(all_time(), Kind.CSAT)) == 1
 
 
 def replace_kind(filters, kind):
@@ -406,9 +407,9 @@ def test_expired_link_is_gone_and_the_purge_deletes_the_file(client, marketing, 
     assert client.get(url).status_code == 410
     name = job.file.name
     assert default_storage.exists(name)
-    assert exports.purge_expired_exports() == 1
+    assert storage.purge_expired_exports() == 1
     assert not default_storage.exists(name)
-    assert exports.purge_expired_exports() == 0
+    assert storage.purge_expired_exports() == 0
 
 
 def test_job_not_ready_is_409(client, marketing):
@@ -421,12 +422,12 @@ def test_run_export_job_is_idempotent(data, marketing, mailoutbox):
     job = ExportJob.objects.create(
         requested_by=marketing,
         format="csv",
-        filters=exports.filters_as_dict(all_time()),
+        filters=columns.filters_as_dict(all_time()),
         options={"tz": "UTC"},
         total_rows=2,
     )
-    assert exports.run_export_job(job_id=job.pk) is True
-    assert exports.run_export_job(job_id=job.pk) is False
+    assert background.run_export_job(job_id=job.pk) is True
+    assert background.run_export_job(job_id=job.pk) is False
     assert len(mailoutbox) == 1
     assert AuditLog.objects.count() == 1
 

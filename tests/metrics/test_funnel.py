@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics import selectors
-from surveys import distribution, services
+from surveys import services
+from surveys.distribution import events
 from surveys.models import Invitation, Response
 from tests.factories import ContactFactory, InvitationFactory, SurveyFactory
 
@@ -36,9 +37,9 @@ def test_one_bounce_is_one_bounced_invitation():
     ]
     for invitation in invitations[:4]:
         services.record_answer(invitation=invitation, score=9)
-    assert distribution.record_delivery_event(event_type="bounced", recipient="ANA@example.com")
+    assert events.record_delivery_event(event_type="bounced", recipient="ANA@example.com")
     # The ESP tells us again (webhooks are retried): still one.
-    distribution.record_delivery_event(event_type="bounced", recipient="ana@example.com")
+    events.record_delivery_event(event_type="bounced", recipient="ana@example.com")
 
     row = funnel_row(survey)
 

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from accounts.models import Account, ChurnReason
+from metrics import revenue_report
 from metrics import revenue_selectors as sel
 from outcomes.models import SubscriptionEvent
 from tests.factories import AccountFactory, ContactFactory, ResponseFactory, SurveyFactory
@@ -297,7 +298,7 @@ def test_monthly_cohorts(staff_client):
     ledger(AccountFactory(external_id="Y", mrr=D(0)), ("2025-01-20", "200"))
     ledger(AccountFactory(external_id="Z", mrr=D(0)), ("2025-02-10", "50"))
     window = sel.Window(dt.date(2025, 1, 1), dt.date(2025, 4, 1), UTC)
-    report = sel.revenue_report(
+    report = revenue_report.revenue_report(
         window=window,
         filters=sel.RevenueFilters(),
         monthly=True,

@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 
 from accounts import jobs
 from accounts.roles import MARKETING
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import background, columns
 from metrics.models import ExportJob
 from metrics.tasks import sweep_export_jobs
 from tests.factories import ResponseFactory, StaffFactory
@@ -28,10 +29,10 @@ def requester(db, settings, tmp_path):
 
 def _lost_export(user, **fields) -> ExportJob:
     """An export created in a transaction whose on-commit enqueue never ran."""
-    job = exports.start_export_job(
+    job = background.start_export_job(
         user=user,
         filters=selectors.Filters(period=selectors.Period(None, None, ZoneInfo("UTC")), kind=""),
-        options=exports.ExportOptions(),
+        options=columns.ExportOptions(),
         fmt="csv",
     )
     ExportJob.objects.filter(pk=job.pk).update(**fields)
@@ -58,7 +59,7 @@ def test_the_sweeper_hands_an_export_whose_enqueue_was_lost(
         job = _lost_export(requester)
     with time_machine.travel(NOW + dt.timedelta(seconds=899), tick=False):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            assert exports.sweep_export_jobs() == jobs.Sweep()
+            assert background.sweep_export_jobs() == jobs.Sweep()
     assert callbacks == []
     with time_machine.travel(NOW + dt.timedelta(seconds=900), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
@@ -82,7 +83,7 @@ def test_the_sweeper_takes_over_an_export_whose_worker_died(
     )
     with time_machine.travel(NOW, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            assert exports.sweep_export_jobs() == jobs.Sweep(requeued=1, failed=0, handed=1)
+            assert background.sweep_export_jobs() == jobs.Sweep(requeued=1, failed=0, handed=1)
     job.refresh_from_db()
     assert (job.status, job.row_count, job.attempts) == ("done", 2, 2)
     assert len(mailoutbox) == 1
@@ -96,9 +97,9 @@ def test_a_running_export_within_its_time_is_left_alone(
     )
     with time_machine.travel(NOW, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            assert exports.sweep_export_jobs() == jobs.Sweep()
+            assert background.sweep_export_jobs() == jobs.Sweep()
         # A duplicate or redelivered message finds it running: it runs nothing.
-        assert exports.run_export_job(job_id=job.pk) is False
+        assert background.run_export_job(job_id=job.pk) is False
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("running", 1)
     assert mailoutbox == []
@@ -111,7 +112,7 @@ def test_a_redelivered_message_takes_over_a_stale_export(requester, mailoutbox):
         requester, status="running", started_at=NOW - dt.timedelta(seconds=3960), attempts=1
     )
     with time_machine.travel(NOW, tick=False):
-        assert exports.run_export_job(job_id=job.pk) is True
+        assert background.run_export_job(job_id=job.pk) is True
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("done", 2)
     assert len(mailoutbox) == 1
@@ -126,8 +127,8 @@ def test_an_export_that_lost_its_worker_every_time_fails(
     )
     with time_machine.travel(NOW, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            assert exports.sweep_export_jobs() == jobs.Sweep(requeued=0, failed=1, handed=0)
-        assert exports.run_export_job(job_id=job.pk) is False
+            assert background.sweep_export_jobs() == jobs.Sweep(requeued=0, failed=1, handed=0)
+        assert background.run_export_job(job_id=job.pk) is False
     job.refresh_from_db()
     assert job.status == "failed"
     assert job.error.startswith("The worker running this job was lost 3 times")

@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 from accounts import imports as contact_imports
 from accounts.models import Account, Contact
 from accounts.roles import ADMINISTRATORS, CS_STAFF, MARKETING
-from metrics import exports, selectors
+from metrics import selectors
+from metrics.exports import columns, files
 from surveys import imports as response_imports
 from surveys.models import Campaign, Invitation, Response
 from tests.factories import (
@@ -316,7 +317,7 @@ def test_exported_answers_import_back_unchanged():
             answered_at=base + dt.timedelta(minutes=index),
         )
     filters = selectors.Filters(period=selectors.Period(None, None, ZoneInfo("UTC")), kind="")
-    body = b"".join(exports.csv_chunks(filters, exports.ExportOptions())).decode()
+    body = b"".join(files.csv_chunks(filters, columns.ExportOptions())).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     assert {row["comment"] for row in rows} == {contact_imports.escape_formula(c) for c in RISKY}
 

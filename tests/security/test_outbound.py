@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 
 from accounts.roles import ADMINISTRATORS, CS_STAFF, MARKETING
-from followups import emails, services
+from followups import alerts, deliveries, emails, queue
 from followups.models import AlertDelivery, AlertRule, WebhookDelivery, WebhookEndpoint
 from tests.factories import ResponseFactory, StaffFactory, SurveyFactory
 from tests.followups.receiver import Receiver
@@ -52,7 +52,7 @@ def _nothing_allowed(settings):
 @pytest.mark.parametrize("url", INTERNAL_URLS)
 def test_internal_urls_are_refused_when_entered(url):
     with pytest.raises(ValidationError) as error:
-        services.create_endpoint(url=url, events=["response.created"])
+        deliveries.create_endpoint(url=url, events=["response.created"])
     assert list(error.value.message_dict) == ["url"]
     rule = AlertRule(name="r", on_negative=True, chat_webhook_url=url)
     with pytest.raises(ValidationError) as error:
@@ -64,7 +64,9 @@ def test_internal_urls_are_refused_when_entered(url):
 @pytest.mark.django_db
 def test_public_names_are_accepted_when_entered():
     # Names that do not resolve here are accepted; they are checked again at every send.
-    hook = services.create_endpoint(url="https://hooks.example.com/x", events=["response.created"])
+    hook = deliveries.create_endpoint(
+        url="https://hooks.example.com/x", events=["response.created"]
+    )
     assert hook.pk
 
 
@@ -85,10 +87,10 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time(receiver, settings
     # checks the addresses the name resolves to now, and refuses.
     port = receiver.server.server_address[1]
     hook = WebhookEndpoint.objects.create(url=f"http://localhost:{port}/h", events=["ping"])
-    assert services.send_ping(endpoint=hook)
+    assert deliveries.send_ping(endpoint=hook)
     delivery = WebhookDelivery.objects.get()
-    with pytest.raises(services.RetryLater):
-        services.deliver_webhook(delivery_id=delivery.pk)
+    with pytest.raises(queue.RetryLater):
+        deliveries.deliver_webhook(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.last_error == "Refused: private or reserved address"
     assert delivery.last_status_code is None
@@ -97,7 +99,7 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time(receiver, settings
     # The allow-list lets an intranet receiver (here: the test's) through.
     settings.WEBHOOK_ALLOWED_HOSTS = ["localhost"]
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="pending")
-    assert services.deliver_webhook(delivery_id=delivery.pk) is True
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is True
     [request] = receiver.wait_for(1)
     assert request.headers["Host"] == f"localhost:{port}"
 
@@ -119,8 +121,8 @@ def test_the_connection_goes_to_the_address_that_was_checked(receiver, settings,
     settings.WEBHOOK_ALLOWED_HOSTS = ["receiver.test"]
     port = receiver.server.server_address[1]
     hook = WebhookEndpoint.objects.create(url=f"http://receiver.test:{port}/in", events=["ping"])
-    services.send_ping(endpoint=hook)
-    assert services.deliver_webhook(delivery_id=WebhookDelivery.objects.get().pk) is True
+    deliveries.send_ping(endpoint=hook)
+    assert deliveries.deliver_webhook(delivery_id=WebhookDelivery.objects.get().pk) is True
     [request] = receiver.wait_for(1)
     assert (request.path, request.headers["Host"]) == ("/in", f"receiver.test:{port}")
     assert lookups == ["receiver.test"]
@@ -132,9 +134,9 @@ def test_replies_are_not_stored_and_redirects_not_followed(receiver, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     receiver.default_status = 302  # the receiver's handler answers "nope" for any status >= 300
     hook = WebhookEndpoint.objects.create(url=receiver.url + "/h", events=["ping"])
-    services.send_ping(endpoint=hook)
+    deliveries.send_ping(endpoint=hook)
     delivery = WebhookDelivery.objects.get()
-    assert services.deliver_webhook(delivery_id=delivery.pk) is False
+    assert deliveries.deliver_webhook(delivery_id=delivery.pk) is False
     delivery.refresh_from_db()
     assert (delivery.last_status_code, delivery.last_error) == (302, "HTTP 302")
     assert len(receiver.requests) == 1
@@ -154,7 +156,7 @@ def test_chat_url_never_appears_in_alert_errors(client, settings):
     )
     response = ResponseFactory(invitation__survey=survey, score=2)
     delivery = AlertDelivery.objects.create(rule=rule, response=response)
-    assert services.send_alert(delivery_id=delivery.pk) is False
+    assert alerts.send_alert(delivery_id=delivery.pk) is False
     delivery.refresh_from_db()
     assert delivery.last_error == "chat: NewConnectionError"
     client.force_login(StaffFactory(role=CS_STAFF))

@@ -230,7 +230,7 @@ def test_with_a_broker_each_process_wakes_the_announcer_at_most_once_per_delay(
     queued = []
     # The broker boundary: what would be published, and with which countdown.
     monkeypatch.setattr(
-        tasks.announce_saved_responses, "apply_async", lambda **kwargs: queued.append(kwargs)
+        tasks.announce_saved_responses, "apply_async", lambda *args, **kwargs: queued.append(kwargs)
     )
     monkeypatch.setattr(announcements, "_last_wake", float("-inf"))
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact
 from accounts.roles import CS_STAFF
-from surveys import distribution, tasks
+from surveys import tasks
+from surveys.distribution import controls, dispatch, planning, sending, sweeps
 from surveys.models import Campaign, Invitation
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory, SurveyFactory
 
@@ -82,10 +83,10 @@ def _queued(survey=None, **kwargs) -> Invitation:
 def test_a_contact_asked_by_any_survey_is_throttled_for_n_days(clock, run_commits, mailoutbox):
     contact = ContactFactory()
     with run_commits():
-        first, _ = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
+        first, _ = planning.create_invitation(survey=SurveyFactory(), contact=contact)
     clock.move_to(T0 + timedelta(days=89, hours=23))
     with run_commits():
-        second, created = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
+        second, created = planning.create_invitation(survey=SurveyFactory(), contact=contact)
 
     assert created is True
     assert (second.status, second.suppression_reason) == (Status.SUPPRESSED, Reason.THROTTLED)
@@ -93,7 +94,7 @@ def test_a_contact_asked_by_any_survey_is_throttled_for_n_days(clock, run_commit
 
     clock.move_to(T0 + timedelta(days=90, minutes=1))
     with run_commits():
-        third, _ = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
+        third, _ = planning.create_invitation(survey=SurveyFactory(), contact=contact)
     third.refresh_from_db()
     assert (third.status, third.suppression_reason) == (Status.SENT, "")
     assert len(mailoutbox) == 2
@@ -103,17 +104,15 @@ def test_throttle_follows_the_setting_and_the_survey_override(clock, settings, r
     settings.THROTTLE_DAYS = 10
     contact = ContactFactory()
     with run_commits():
-        distribution.create_invitation(survey=SurveyFactory(), contact=contact)
+        planning.create_invitation(survey=SurveyFactory(), contact=contact)
     clock.move_to(T0 + timedelta(days=11))
-    short, _ = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
-    longer, _ = distribution.create_invitation(
+    short, _ = planning.create_invitation(survey=SurveyFactory(), contact=contact)
+    longer, _ = planning.create_invitation(
         survey=SurveyFactory(throttle_days=30), contact=ContactFactory()
     )
     assert short.status == Status.QUEUED
     assert longer.status == Status.QUEUED
-    again, _ = distribution.create_invitation(
-        survey=SurveyFactory(throttle_days=30), contact=contact
-    )
+    again, _ = planning.create_invitation(survey=SurveyFactory(throttle_days=30), contact=contact)
     assert (again.status, again.suppression_reason) == (Status.SUPPRESSED, Reason.THROTTLED)
 
 
@@ -121,9 +120,9 @@ def test_a_survey_with_throttle_zero_opts_out_but_its_sends_still_count(clock, r
     contact = ContactFactory()
     opted_out = SurveyFactory(throttle_days=0)
     with run_commits():
-        first, _ = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
-        second, _ = distribution.create_invitation(survey=opted_out, contact=contact)
-        third, _ = distribution.create_invitation(survey=SurveyFactory(), contact=contact)
+        first, _ = planning.create_invitation(survey=SurveyFactory(), contact=contact)
+        second, _ = planning.create_invitation(survey=opted_out, contact=contact)
+        third, _ = planning.create_invitation(survey=SurveyFactory(), contact=contact)
 
     second.refresh_from_db()
     assert second.status == Status.SENT
@@ -135,7 +134,7 @@ def test_account_cap_limits_contacts_per_account_per_period(clock, run_commits):
     survey = SurveyFactory(account_cap=2, account_cap_days=30)
     contacts = ContactFactory.create_batch(4, account=account)
     with run_commits():
-        results = [distribution.create_invitation(survey=survey, contact=c)[0] for c in contacts]
+        results = [planning.create_invitation(survey=survey, contact=c)[0] for c in contacts]
 
     assert [r.suppression_reason for r in results] == [
         "",
@@ -143,11 +142,11 @@ def test_account_cap_limits_contacts_per_account_per_period(clock, run_commits):
         Reason.ACCOUNT_CAP,
         Reason.ACCOUNT_CAP,
     ]
-    other = distribution.create_invitation(survey=survey, contact=ContactFactory())[0]
+    other = planning.create_invitation(survey=survey, contact=ContactFactory())[0]
     assert other.suppression_reason == ""
 
     clock.move_to(T0 + timedelta(days=31))
-    later = distribution.create_invitation(survey=survey, contact=contacts[2])[0]
+    later = planning.create_invitation(survey=survey, contact=contacts[2])[0]
     assert later.status == Status.QUEUED
 
 
@@ -164,7 +163,7 @@ def test_suppression_reasons_are_kept_and_nothing_is_queued(
     contact_kwargs, survey_kwargs, reason, run_commits, backend
 ):
     with run_commits() as callbacks:
-        invitation, created = distribution.create_invitation(
+        invitation, created = planning.create_invitation(
             survey=SurveyFactory(**survey_kwargs), contact=ContactFactory(**contact_kwargs)
         )
     assert created is True
@@ -176,10 +175,10 @@ def test_suppression_reasons_are_kept_and_nothing_is_queued(
 def test_the_same_event_for_another_contact_is_kept_as_a_duplicate_event(run_commits, backend):
     survey = SurveyFactory()
     with run_commits():
-        first, _ = distribution.create_invitation(
+        first, _ = planning.create_invitation(
             survey=survey, contact=ContactFactory(), event_id="ticket-9"
         )
-        dup, created = distribution.create_invitation(
+        dup, created = planning.create_invitation(
             survey=survey, contact=ContactFactory(), event_id="ticket-9", properties={"a": 1}
         )
 
@@ -214,7 +213,7 @@ def test_the_api_returns_the_suppression_reason(api_client, clock):
 def test_a_delayed_survey_is_scheduled_and_released_by_the_sweeper(clock, run_commits, backend):
     survey = SurveyFactory(send_delay_minutes=120, expiry_days=10)
     with run_commits() as callbacks:
-        invitation, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+        invitation, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
 
     assert invitation.status == Status.SCHEDULED
     assert invitation.send_at == T0 + timedelta(hours=2)
@@ -223,12 +222,12 @@ def test_a_delayed_survey_is_scheduled_and_released_by_the_sweeper(clock, run_co
 
     clock.move_to(T0 + timedelta(hours=1, minutes=59))
     with run_commits():
-        sweep = distribution.dispatch_due()
+        sweep = sweeps.dispatch_due()
     assert (sweep.released, sweep.dispatched, backend.sent) == (0, 0, [])
 
     clock.move_to(T0 + timedelta(hours=2))
     with run_commits():
-        sweep = distribution.dispatch_due()
+        sweep = sweeps.dispatch_due()
     invitation.refresh_from_db()
     assert (sweep.released, sweep.dispatched) == (1, 1)
     assert invitation.status == Status.SENT
@@ -244,9 +243,7 @@ def test_a_batch_goes_over_one_connection(backend, settings, run_commits):
     survey = SurveyFactory()
     contacts = ContactFactory.create_batch(120)
     with run_commits():
-        plan = distribution.plan_invitations(
-            survey=survey, contacts=type(contacts[0]).objects.all()
-        )
+        plan = planning.plan_invitations(survey=survey, contacts=type(contacts[0]).objects.all())
 
     assert plan.queued == 120
     assert len(backend.sent) == 120
@@ -257,8 +254,8 @@ def test_a_batch_goes_over_one_connection(backend, settings, run_commits):
 
 def test_sending_twice_sends_once(backend):
     invitation = _queued()
-    assert distribution.send_invitations(invitation_ids=[invitation.pk]) == 1
-    assert distribution.send_invitations(invitation_ids=[invitation.pk]) == 0
+    assert sending.send_invitations(invitation_ids=[invitation.pk]) == 1
+    assert sending.send_invitations(invitation_ids=[invitation.pk]) == 0
     assert tasks.send_invitation(invitation.pk) is False
     assert len(backend.sent) == 1
 
@@ -270,7 +267,7 @@ def test_4xx_is_retried_with_backoff_then_delivered(clock, backend, settings, ru
         smtplib.SMTPRecipientsRefused({"later@example.com": (451, b"4.3.0 try again later")})
     ]
 
-    assert distribution.send_invitation(invitation_id=invitation.pk) is False
+    assert sending.send_invitation(invitation_id=invitation.pk) is False
     invitation.refresh_from_db()
     assert (invitation.status, invitation.attempts) == (Status.QUEUED, 1)
     assert invitation.last_error == "451 4.3.0 try again later"
@@ -278,10 +275,10 @@ def test_4xx_is_retried_with_backoff_then_delivered(clock, backend, settings, ru
 
     clock.move_to(T0 + timedelta(seconds=50))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 0
+        assert sweeps.dispatch_due().dispatched == 0
     clock.move_to(T0 + timedelta(seconds=70))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 1
+        assert sweeps.dispatch_due().dispatched == 1
 
     invitation.refresh_from_db()
     assert (invitation.status, invitation.attempts, invitation.last_error) == (Status.SENT, 2, "")
@@ -291,7 +288,7 @@ def test_4xx_is_retried_with_backoff_then_delivered(clock, backend, settings, ru
 def test_retry_delays_grow_exponentially_up_to_the_cap(settings):
     settings.SEND_RETRY_BASE_SECONDS = 10
     settings.SEND_RETRY_MAX_SECONDS = 100
-    delays = [distribution.retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 5)]
+    delays = [sending.retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 5)]
     for delay, nominal in zip(delays, [10, 20, 40, 80, 100], strict=True):
         assert nominal * 0.9 <= delay <= nominal * 1.1
 
@@ -305,11 +302,11 @@ def test_transient_failures_end_failed_after_max_attempts_without_a_loop(
         smtplib.SMTPDataError(421, b"4.7.0 too busy") for _ in range(10)
     ]
 
-    distribution.send_invitation(invitation_id=invitation.pk)
+    sending.send_invitation(invitation_id=invitation.pk)
     for hour in range(1, 6):
         clock.move_to(T0 + timedelta(hours=hour))
         with run_commits():
-            distribution.dispatch_due()
+            sweeps.dispatch_due()
 
     invitation.refresh_from_db()
     assert invitation.status == Status.FAILED
@@ -325,10 +322,10 @@ def test_5xx_fails_at_once_with_the_error_and_is_never_retried(clock, backend, r
         smtplib.SMTPRecipientsRefused({"nobody@example.com": (550, b"5.1.1 no such user")})
     ]
 
-    assert distribution.send_invitation(invitation_id=invitation.pk) is False
+    assert sending.send_invitation(invitation_id=invitation.pk) is False
     clock.move_to(T0 + timedelta(days=1))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 0
+        assert sweeps.dispatch_due().dispatched == 0
 
     invitation.refresh_from_db()
     assert (invitation.status, invitation.attempts) == (Status.FAILED, 1)
@@ -343,7 +340,7 @@ def test_a_lost_connection_defers_the_rest_of_the_batch(clock, backend):
     )
     backend.failures["p1@example.com"] = [ConnectionRefusedError(111, "refused")]
 
-    sent = distribution.send_invitations(invitation_ids=[first.pk, second.pk, third.pk])
+    sent = sending.send_invitations(invitation_ids=[first.pk, second.pk, third.pk])
 
     assert sent == 1
     first.refresh_from_db(), second.refresh_from_db(), third.refresh_from_db()
@@ -370,14 +367,14 @@ def test_rows_left_sending_by_a_dead_worker_are_failed_not_resent(clock, backend
         status=Status.SENDING, claimed_at=T0 - timedelta(seconds=30), attempts=1
     )
 
-    sweep = distribution.dispatch_due()
+    sweep = sweeps.dispatch_due()
 
     stale.refresh_from_db(), fresh.refresh_from_db()
     assert sweep.lost == 1
     assert stale.status == Status.FAILED
-    assert stale.last_error == distribution.LOST_IN_SENDING
+    assert stale.last_error == sweeps.LOST_IN_SENDING
     assert fresh.status == Status.SENDING
-    assert distribution.send_invitations(invitation_ids=[stale.pk, fresh.pk]) == 0
+    assert sending.send_invitations(invitation_ids=[stale.pk, fresh.pk]) == 0
     assert backend.sent == []
 
 
@@ -386,19 +383,17 @@ def test_queued_rows_whose_task_was_lost_are_dispatched_after_the_lease(
 ):
     settings.DISPATCH_LEASE_SECONDS = 600
     with run_commits():
-        invitation, _ = distribution.create_invitation(
-            survey=SurveyFactory(), contact=ContactFactory()
-        )
+        invitation, _ = planning.create_invitation(survey=SurveyFactory(), contact=ContactFactory())
     # The broker lost the task: the row is queued again as if it had never been handed over.
     Invitation.objects.filter(pk=invitation.pk).update(status=Status.QUEUED, sent_at=None)
     backend.sent.clear()
 
     clock.move_to(T0 + timedelta(seconds=599))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 0
+        assert sweeps.dispatch_due().dispatched == 0
     clock.move_to(T0 + timedelta(seconds=601))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 1
+        assert sweeps.dispatch_due().dispatched == 1
     assert len(backend.sent) == 1
 
 
@@ -409,7 +404,7 @@ def test_resend_failed_queues_only_failed_rows_with_fresh_attempts(backend, run_
     )
     sent = InvitationFactory()
     with run_commits():
-        count = distribution.resend_failed(invitation_ids=[failed.pk, sent.pk])
+        count = controls.resend_failed(invitation_ids=[failed.pk, sent.pk])
     failed.refresh_from_db()
     assert count == 1
     assert (failed.status, failed.attempts, failed.send_count) == (Status.SENT, 1, 1)
@@ -426,7 +421,7 @@ def test_send_time_checks_suppress_expire_or_hold(clock, backend):
     Invitation.objects.filter(pk=expired.pk).update(expires_at=T0)
     paused = _queued(SurveyFactory(paused=True))
 
-    sent = distribution.send_invitations(invitation_ids=[unsubscribed.pk, expired.pk, paused.pk])
+    sent = sending.send_invitations(invitation_ids=[unsubscribed.pk, expired.pk, paused.pk])
 
     assert sent == 0
     unsubscribed.refresh_from_db(), expired.refresh_from_db(), paused.refresh_from_db()
@@ -441,18 +436,18 @@ def test_send_time_checks_suppress_expire_or_hold(clock, backend):
 
 def test_pausing_holds_queued_invitations_until_resumed(clock, backend, run_commits):
     survey = SurveyFactory()
-    assert distribution.pause_survey(survey=survey) is True
-    assert distribution.pause_survey(survey=survey) is False
+    assert controls.pause_survey(survey=survey) is True
+    assert controls.pause_survey(survey=survey) is False
     survey.refresh_from_db()
     with run_commits():
-        invitation, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+        invitation, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
     clock.move_to(T0 + timedelta(hours=2))
     with run_commits():
-        assert distribution.dispatch_due().dispatched == 0
+        assert sweeps.dispatch_due().dispatched == 0
     assert backend.sent == []
 
     with run_commits():
-        assert distribution.resume_survey(survey=survey) == 1
+        assert controls.resume_survey(survey=survey) == 1
     invitation.refresh_from_db()
     assert invitation.status == Status.SENT
     assert len(backend.sent) == 1
@@ -462,17 +457,17 @@ def test_the_global_send_rate_spaces_messages(backend, settings, monkeypatch):
     settings.SEND_RATE_PER_SECOND = 2
     now = [1000.0]
     sleeps = []
-    monkeypatch.setattr(distribution.time, "time", lambda: now[0])
+    monkeypatch.setattr(sending.time, "time", lambda: now[0])
 
     def fake_sleep(seconds):
         sleeps.append(round(seconds, 3))
         now[0] += seconds
 
-    monkeypatch.setattr(distribution.time, "sleep", fake_sleep)
+    monkeypatch.setattr(sending.time, "sleep", fake_sleep)
     survey = SurveyFactory()
     ids = [_queued(survey).pk for _ in range(5)]
 
-    assert distribution.send_invitations(invitation_ids=ids) == 5
+    assert sending.send_invitations(invitation_ids=ids) == 5
     assert sleeps == [1.001, 1.0]  # 2 in the first second, 2 in the next, 1 in the third
     assert len(backend.sent) == 5
 
@@ -483,18 +478,18 @@ def test_the_global_send_rate_spaces_messages(backend, settings, monkeypatch):
 def test_one_reminder_after_r_days_as_a_counted_send(clock, backend, run_commits):
     survey = SurveyFactory(reminder_days=3)
     with run_commits():
-        invitation, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+        invitation, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
     answered = InvitationFactory(survey=survey, sent_at=T0, answered_at=T0 + timedelta(hours=1))
     backend.sent.clear()
 
     clock.move_to(T0 + timedelta(days=2, hours=23))
     with run_commits():
-        assert distribution.send_reminders() == 0
+        assert sweeps.send_reminders() == 0
     clock.move_to(T0 + timedelta(days=3))
     with run_commits():
-        assert distribution.send_reminders() == 1
+        assert sweeps.send_reminders() == 1
     with run_commits():
-        assert distribution.send_reminders() == 0
+        assert sweeps.send_reminders() == 0
 
     invitation.refresh_from_db()
     assert invitation.send_count == 2
@@ -512,7 +507,7 @@ def test_one_reminder_after_r_days_as_a_counted_send(clock, backend, run_commits
 def test_no_reminder_when_it_is_not_wanted(change, clock, backend, run_commits):
     survey = SurveyFactory(reminder_days=3, expiry_days=30)
     with run_commits():
-        invitation, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+        invitation, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
     backend.sent.clear()
     if change == "answered":
         Invitation.objects.filter(pk=invitation.pk).update(answered_at=T0 + timedelta(days=1))
@@ -523,11 +518,11 @@ def test_no_reminder_when_it_is_not_wanted(change, clock, backend, run_commits):
     elif change == "expired":
         Invitation.objects.filter(pk=invitation.pk).update(expires_at=T0 + timedelta(days=2))
     else:
-        distribution.pause_survey(survey=survey)
+        controls.pause_survey(survey=survey)
 
     clock.move_to(T0 + timedelta(days=4))
     with run_commits():
-        assert distribution.send_reminders() == 0
+        assert sweeps.send_reminders() == 0
     invitation.refresh_from_db()
     assert (invitation.send_count, invitation.reminder_sent_at) == (1, None)
     assert backend.sent == []
@@ -536,21 +531,21 @@ def test_no_reminder_when_it_is_not_wanted(change, clock, backend, run_commits):
 def test_unsent_invitations_expire_after_e_days(clock, settings, run_commits, backend):
     settings.INVITATION_EXPIRY_DAYS = 30
     survey = SurveyFactory()
-    distribution.pause_survey(survey=survey)
+    controls.pause_survey(survey=survey)
     survey.refresh_from_db()
-    invitation, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+    invitation, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
     assert invitation.expires_at == T0 + timedelta(days=30)
 
     clock.move_to(T0 + timedelta(days=29, hours=23))
-    assert distribution.expire_invitations() == 0
+    assert sweeps.expire_invitations() == 0
     clock.move_to(T0 + timedelta(days=30))
-    assert distribution.expire_invitations() == 1
+    assert sweeps.expire_invitations() == 1
 
     invitation.refresh_from_db()
     assert invitation.status == Status.EXPIRED
     assert invitation.is_open is False
     with run_commits():
-        distribution.resume_survey(survey=survey)
+        controls.resume_survey(survey=survey)
     assert backend.sent == []
 
 
@@ -569,8 +564,8 @@ def test_relational_trickle_invites_each_contact_once_per_cadence(clock, backend
     for day in range(10):
         clock.move_to(T0 + timedelta(days=day))
         with run_commits():
-            daily.append(distribution.plan_relational(survey=survey).queued)
-            assert distribution.plan_relational(survey=survey).queued == 0  # same day again
+            daily.append(planning.plan_relational(survey=survey).queued)
+            assert planning.plan_relational(survey=survey).queued == 0  # same day again
 
     assert daily == [3, 3, 3, 3, 3, 3, 3, 3, 1, 0]
     invited = list(Invitation.objects.filter(survey=survey).values_list("contact_id", flat=True))
@@ -579,7 +574,7 @@ def test_relational_trickle_invites_each_contact_once_per_cadence(clock, backend
 
     clock.move_to(T0 + timedelta(days=10, hours=1))
     with run_commits():
-        assert distribution.plan_relational(survey=survey).queued == 3  # the next cycle starts
+        assert planning.plan_relational(survey=survey).queued == 3  # the next cycle starts
 
 
 def test_relational_audience_filters_by_plan_segment_region_and_property(clock):
@@ -600,7 +595,7 @@ def test_relational_audience_filters_by_plan_segment_region_and_property(clock):
     )
     ContactFactory(account=AccountFactory(plan="Pro", region="Asia"), properties={"role": "admin"})
 
-    plan = distribution.plan_relational(survey=survey)
+    plan = planning.plan_relational(survey=survey)
 
     assert plan.queued == 1
     assert list(Invitation.objects.values_list("contact_id", flat=True)) == [wanted.pk]
@@ -610,10 +605,10 @@ def test_relational_planning_skips_throttled_contacts_until_they_are_free(clock,
     survey = SurveyFactory(relational=True, cadence_days=1)
     contact = ContactFactory()
     InvitationFactory(contact=contact, created_at=T0 - timedelta(days=89))
-    assert distribution.plan_relational(survey=survey).queued == 0
+    assert planning.plan_relational(survey=survey).queued == 0
     clock.move_to(T0 + timedelta(days=2))
     with run_commits():
-        assert distribution.plan_relational(survey=survey).queued == 1
+        assert planning.plan_relational(survey=survey).queued == 1
 
 
 def test_campaign_preview_writes_nothing_and_launch_is_once(clock, backend, run_commits, settings):
@@ -624,7 +619,7 @@ def test_campaign_preview_writes_nothing_and_launch_is_once(clock, backend, run_
     ContactFactory(account=AccountFactory(status=Account.Status.CHURNED))
     campaign = Campaign.objects.create(survey=survey, name="Q1 pulse")
 
-    preview = distribution.preview_campaign(campaign=campaign)
+    preview = planning.preview_campaign(campaign=campaign)
     assert (preview.queued, dict(preview.suppressed)) == (
         1,
         {Reason.ACCOUNT_CAP: 1, Reason.UNSUBSCRIBED: 1},
@@ -632,9 +627,9 @@ def test_campaign_preview_writes_nothing_and_launch_is_once(clock, backend, run_
     assert Invitation.objects.count() == 0
 
     with run_commits():
-        plan = distribution.launch_campaign(campaign=campaign)
+        plan = planning.launch_campaign(campaign=campaign)
     assert (plan.queued, plan.total) == (1, 3)
-    assert distribution.launch_campaign(campaign=campaign) is None
+    assert planning.launch_campaign(campaign=campaign) is None
     campaign.refresh_from_db()
     assert (campaign.status, campaign.planned_count) == (Campaign.Status.LAUNCHED, 3)
     assert Invitation.objects.filter(campaign=campaign).count() == 3
@@ -669,7 +664,7 @@ def test_anymail_tracking_events_suppress_the_contact(
     contact.refresh_from_db(), queued.refresh_from_db()
     assert getattr(contact, column) == T0
     assert (queued.status, queued.suppression_reason) == (Status.SUPPRESSED, reason)
-    assert distribution.send_invitations(invitation_ids=[queued.pk]) == 0
+    assert sending.send_invitations(invitation_ids=[queued.pk]) == 0
     assert backend.sent == []
 
 
@@ -695,7 +690,7 @@ def test_the_distribute_command_runs_every_sweep_once(clock, backend, run_commit
     survey = SurveyFactory(send_delay_minutes=10)
     relational = SurveyFactory(relational=True, cadence_days=1, throttle_days=0)
     ContactFactory()
-    scheduled, _ = distribution.create_invitation(survey=survey, contact=ContactFactory())
+    scheduled, _ = planning.create_invitation(survey=survey, contact=ContactFactory())
     clock.move_to(T0 + timedelta(minutes=10))
     out = StringIO()
     with run_commits():
@@ -717,7 +712,7 @@ def test_a_login_failure_is_not_blamed_on_the_messages(clock, backend, monkeypat
         raise smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials")
 
     monkeypatch.setattr(RecordingBackend, "open", refuse)
-    assert distribution.send_invitations(invitation_ids=[r.pk for r in rows]) == 0
+    assert sending.send_invitations(invitation_ids=[r.pk for r in rows]) == 0
 
     first, second, third = (Invitation.objects.get(pk=r.pk) for r in rows)
     assert (first.status, first.attempts) == (Status.QUEUED, 1)
@@ -727,18 +722,18 @@ def test_a_login_failure_is_not_blamed_on_the_messages(clock, backend, monkeypat
 
 
 def test_copy_text_escapes_what_postgresql_copy_reads_specially():
-    assert distribution._copy_text(None) == "\\N"
-    assert distribution._copy_text(True) == "t"
-    assert distribution._copy_text({"a": "b\tc"}) == '{"a": "b\\\\tc"}'
-    assert distribution._copy_text("x\\y\nz") == "x\\\\y\\nz"
-    assert distribution._copy_text(T0) == "2026-03-02T09:00:00+00:00"
-    assert distribution._copy_text(Status.QUEUED) == "queued"
+    assert planning._copy_text(None) == "\\N"
+    assert planning._copy_text(True) == "t"
+    assert planning._copy_text({"a": "b\tc"}) == '{"a": "b\\\\tc"}'
+    assert planning._copy_text("x\\y\nz") == "x\\\\y\\nz"
+    assert planning._copy_text(T0) == "2026-03-02T09:00:00+00:00"
+    assert planning._copy_text(Status.QUEUED) == "queued"
 
 
 def test_fast_uuid4_is_a_version_4_uuid():
     import uuid
 
-    values = {distribution._fast_uuid4() for _ in range(100)}
+    values = {planning._fast_uuid4() for _ in range(100)}
     assert len(values) == 100
     for value in values:
         parsed = uuid.UUID(value)
@@ -747,7 +742,7 @@ def test_fast_uuid4_is_a_version_4_uuid():
 
 def test_large_plans_fan_out_through_workers(backend, settings, run_commits, monkeypatch):
     settings.SEND_BATCH_SIZE = 10
-    monkeypatch.setattr(distribution, "FANOUT_BATCHES", 2)
+    monkeypatch.setattr(dispatch, "FANOUT_BATCHES", 2)
     published = []
     for name in ("send_invitations", "dispatch_invitations"):
         task = getattr(tasks, name)
@@ -760,7 +755,7 @@ def test_large_plans_fan_out_through_workers(backend, settings, run_commits, mon
         monkeypatch.setattr(task, "apply_async", spy)
     ContactFactory.create_batch(45)
     with run_commits():
-        plan = distribution.plan_invitations(survey=SurveyFactory(), contacts=Contact.objects.all())
+        plan = planning.plan_invitations(survey=SurveyFactory(), contacts=Contact.objects.all())
 
     assert plan.queued == 45
     assert [p for p in published if p[0] == "dispatch_invitations"] == [
@@ -786,9 +781,9 @@ def test_send_failures_are_logged_by_invitation_id(clock, backend, settings, cap
         smtplib.SMTPRecipientsRefused({"nobody@example.com": (550, b"5.1.1 no such user")})
     ]
     with caplog.at_level(logging.INFO, logger="surveys.distribution"):
-        distribution.send_invitation(invitation_id=later.pk)
-        distribution.send_invitation(invitation_id=never.pk)
-    messages = [r.getMessage() for r in caplog.records if r.name == "surveys.distribution"]
+        sending.send_invitation(invitation_id=later.pk)
+        sending.send_invitation(invitation_id=never.pk)
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("surveys.distribution")]
     assert len(messages) == 2
     assert messages[0].startswith(f"invitation {later.pk}: attempt 1 failed, retry in ")
     assert messages[0].endswith(" s: 451 4.3.0 try again later")

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditLog, Contact
 from accounts.roles import CS_STAFF, MARKETING
+from followups import deliveries
 from followups import services as followup_services
 from followups.models import FollowUp, Note, WebhookDelivery
 from metrics import selectors
@@ -122,7 +123,7 @@ def test_erase_removes_every_copy_of_personal_data_and_keeps_every_count(person)
     actor = StaffFactory(username="cs", role=CS_STAFF)
     other_contact = person["other"].contact
     # Copies elsewhere: a webhook about each answer and about the unsubscribe, a note.
-    followup_services.create_endpoint(
+    deliveries.create_endpoint(
         url="https://hooks.example.com/x",
         events=["response.created", "contact.unsubscribed"],
     )

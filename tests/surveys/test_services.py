@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from surveys import services
+from surveys.distribution import planning, sending
 from surveys.models import Invitation, Response
 from tests.factories import ContactFactory, InvitationFactory, SurveyFactory
 
@@ -18,7 +19,7 @@ def test_create_invitation_queues_one_email_after_commit(
     contact = ContactFactory(email="ana@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
-        invitation, created = services.create_invitation(survey=survey, contact=contact)
+        invitation, created = planning.create_invitation(survey=survey, contact=contact)
 
     assert created is True
     invitation.refresh_from_db()
@@ -31,7 +32,7 @@ def test_create_invitation_queues_one_email_after_commit(
 def test_nothing_is_sent_before_commit(django_capture_on_commit_callbacks, mailoutbox):
     survey = SurveyFactory()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.create_invitation(survey=survey, contact=ContactFactory())
+        planning.create_invitation(survey=survey, contact=ContactFactory())
     assert len(callbacks) == 1
     assert mailoutbox == []
 
@@ -42,9 +43,9 @@ def test_same_event_returns_the_existing_invitation_and_sends_nothing(
     survey = SurveyFactory()
     contact = ContactFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        first, _ = services.create_invitation(survey=survey, contact=contact, event_id="t-1")
+        first, _ = planning.create_invitation(survey=survey, contact=contact, event_id="t-1")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        second, created = services.create_invitation(survey=survey, contact=contact, event_id="t-1")
+        second, created = planning.create_invitation(survey=survey, contact=contact, event_id="t-1")
 
     assert (second.pk, created) == (first.pk, False)
     assert callbacks == []
@@ -54,8 +55,8 @@ def test_same_event_returns_the_existing_invitation_and_sends_nothing(
 
 def test_the_same_event_id_in_another_survey_is_a_new_invitation():
     contact = ContactFactory()
-    services.create_invitation(survey=SurveyFactory(), contact=contact, event_id="t-1")
-    _, created = services.create_invitation(survey=SurveyFactory(), contact=contact, event_id="t-1")
+    planning.create_invitation(survey=SurveyFactory(), contact=contact, event_id="t-1")
+    _, created = planning.create_invitation(survey=SurveyFactory(), contact=contact, event_id="t-1")
     assert created is True
 
 
@@ -71,7 +72,7 @@ def test_suppressed_invitations_are_kept_with_their_reason_and_not_mailed(
     contact_kwargs, survey_kwargs, reason, django_capture_on_commit_callbacks, mailoutbox
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        invitation, created = services.create_invitation(
+        invitation, created = planning.create_invitation(
             survey=SurveyFactory(**survey_kwargs), contact=ContactFactory(**contact_kwargs)
         )
     assert created is True
@@ -86,8 +87,8 @@ def test_suppressed_invitations_are_kept_with_their_reason_and_not_mailed(
 def test_send_invitation_is_idempotent(mailoutbox):
     invitation = InvitationFactory(status=Invitation.Status.QUEUED, sent_at=None)
 
-    assert services.send_invitation(invitation_id=invitation.pk) is True
-    assert services.send_invitation(invitation_id=invitation.pk) is False
+    assert sending.send_invitation(invitation_id=invitation.pk) is True
+    assert sending.send_invitation(invitation_id=invitation.pk) is False
 
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
@@ -104,7 +105,7 @@ def test_send_invitation_is_idempotent(mailoutbox):
 
 def test_send_uses_the_contact_language_default_question():
     invitation = InvitationFactory(status=Invitation.Status.QUEUED, contact__language="en")
-    services.send_invitation(invitation_id=invitation.pk)
+    sending.send_invitation(invitation_id=invitation.pk)
     invitation.refresh_from_db()
     assert invitation.sent_at is not None
     assert invitation.contact.last_invited_at == invitation.sent_at

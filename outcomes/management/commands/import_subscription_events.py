@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.command_io import read_source, report_and_exit
 from accounts.imports import ImportFileError
-from accounts.management.commands.import_contacts import read_source, report_and_exit
 from outcomes import imports
 
 

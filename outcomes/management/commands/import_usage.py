@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.command_io import read_source, report_and_exit
 from accounts.imports import ImportFileError
-from accounts.management.commands.import_contacts import read_source, report_and_exit
 from outcomes import usage_imports
 
 

@@ -3,7 +3,7 @@ default, where tasks run eagerly in-process)."""
 
 from django.core.management.base import BaseCommand
 
-from surveys import distribution
+from surveys.distribution import planning, sweeps
 
 
 class Command(BaseCommand):
@@ -13,9 +13,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        sweep = distribution.dispatch_due()
-        reminders = distribution.send_reminders()
-        planned = distribution.plan_relational_surveys()
+        sweep = sweeps.dispatch_due()
+        reminders = sweeps.send_reminders()
+        planned = planning.plan_relational_surveys()
         self.stdout.write(
             f"released {sweep.released}, dispatched {sweep.dispatched}, lost {sweep.lost}, "
             f"expired {sweep.expired}, reminders {reminders}, relational planned {planned}"
