@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from followups import replies, services
 from followups.models import FollowUp, Reply
+from followups.queue import RetryLater
 from tests.factories import AccountFactory, ContactFactory, ResponseFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_transient_failure_retries_then_fails(response, cs_user, settings, monke
 
     monkeypatch.setattr("django.core.mail.EmailMessage.send", refuse)
     reply = send(response, cs_user)
-    with pytest.raises(services.RetryLater):
+    with pytest.raises(RetryLater):
         replies.send_reply(reply_id=reply.pk)
     reply.refresh_from_db()
     assert (reply.status, reply.attempts) == (Reply.Status.PENDING, 1)
