@@ -7,7 +7,7 @@ from outcomes.receivers import stripe as stripe_receiver
 from outcomes.receivers import zendesk as zendesk_receiver
 from surveys import public_views
 
-from . import views
+from . import profile_views, views
 
 API_DOCS = SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html")
 
@@ -17,6 +17,7 @@ admin.site.site_title = "NPS surveys"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("profile/", profile_views.profile, name="profile"),
     path("admin/", admin.site.urls),
     path("reports/", include("metrics.urls")),
     path("followups/", include("followups.urls")),
