@@ -236,6 +236,14 @@ def test_periods_without_answers_are_gaps_in_the_chart():
     assert _line_paths(charts.trend_chart(Kind.NPS, rows)) == 3
 
 
+def test_chart_labels_are_never_cut():
+    months = [dt.date(2025, m, 1) for m in range(1, 13)] + [dt.date(2026, m, 1) for m in (1, 2)]
+    rows = [{"bucket": month, "nps": scoring.nps(3, 1, 1)} for month in months]
+    svg = charts.trend_chart(Kind.NPS, rows, buckets=months)
+    assert "…" not in svg
+    assert ">2025-11<" in svg and ">2026-02<" in svg
+
+
 def test_the_daily_trend_and_the_account_chart_leave_gaps(staff):
     survey = SurveyFactory(slug="rel")
     today = timezone.localdate()
