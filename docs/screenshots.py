@@ -3,10 +3,11 @@
     .venv/bin/python docs/screenshots.py [--out docs/screenshots] [--only reports,answer]
 
 Runs against the development database (the embedded server under var/, or DATABASE_URL): it
-migrates it, loads the demo data (idempotent: `seed_demo`, `seed_demo_revenue`, `seed_demo_support`), adds
-a few invitations to show the respondent pages (answer, thank-you after a low score, closed,
-unsubscribe), starts `manage.py runserver` on a free local port, signs the demo staff user in
-and saves one full-page PNG per page and width: `<out>/<page>-375.png`, `<out>/<page>-1280.png`.
+migrates it, loads the demo data (idempotent: `seed_demo`, `seed_demo_revenue`,
+`seed_demo_support`), adds a few invitations to show the respondent pages (answer, thank-you
+after a low score, closed, unsubscribe), starts `manage.py runserver` on a free local port,
+signs the demo staff user in and saves one full-page PNG per page and width:
+`<out>/<page>-375.png` and `<out>/<page>-1280.png`.
 Needs Chromium (CHROMIUM_PATH, default /usr/bin/chromium) and the dev dependencies.
 """
 
