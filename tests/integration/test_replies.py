@@ -8,8 +8,8 @@ import requests
 
 from accounts.roles import CS_STAFF
 from followups.models import Reply
-from surveys import distribution
 from surveys import services as survey_services
+from surveys.distribution.planning import create_invitation
 from surveys.models import Invitation
 from tests.factories import AccountFactory, ContactFactory, StaffFactory, SurveyFactory
 
@@ -37,7 +37,7 @@ def test_threaded_reply_reaches_the_respondent_and_never_an_unsubscribed_one(
     ana = ContactFactory(account=account, email="ana@globex.example", name="Ana", language="es")
     bo = ContactFactory(account=account, email="bo@globex.example", name="Bo")
     for contact in (ana, bo):
-        distribution.create_invitation(survey=survey, contact=contact)
+        create_invitation(survey=survey, contact=contact)
     received = smtp.wait_for(2)
     invitation_ids = {m["To"]: m["Message-ID"] for m in received}
     smtp.clear()

@@ -46,6 +46,7 @@ def staff_pages(live_server, client):
         "change-form": f"/admin/surveys/survey/{survey.pk}/change/",
         "api-docs": "/api/docs/",
         "outbox": "/dev/outbox/",
+        "profile": "/profile/",
     }
     cookie = {
         "name": "sessionid",
