@@ -10,6 +10,7 @@ from accounts.roles import TRIGGER_INVITATIONS
 
 from . import branding, selectors, services, wording
 from .admin_data import ResponseImportMixin
+from .admin_translations import SurveyTranslationsForm, translation_fieldsets
 from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
 
@@ -32,6 +33,15 @@ class SurveyAdmin(admin.ModelAdmin):
     actions = ["pause_surveys", "resume_surveys"]
     search_fields = ["name", "slug", "question"]
     prepopulated_fields = {"slug": ["name"]}
+    form = SurveyTranslationsForm
+
+    def get_fieldsets(self, request, obj=None):
+        # The model's fields (the raw JSON of translations left out), then one collapsed box of
+        # translations per language.
+        hidden = {"question_translations", "text_translations"}
+        [(_name, options)] = super().get_fieldsets(request, obj)
+        fields = [f for f in options["fields"] if not f.startswith("tr_") and f not in hidden]
+        return [(None, {"fields": fields}), *translation_fieldsets()]
 
     @admin.display(description=_("distribution"))
     def distribution_link(self, obj: Survey):
