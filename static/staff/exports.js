@@ -39,8 +39,21 @@
       })
       .catch(function () { setTimeout(function () { poll(box); }, 5000); });
   }
+  // Clicking export always answers at once, whether the file downloads or a job starts.
+  function feedback(form) {
+    form.addEventListener("submit", function () {
+      var note = form.querySelector("[data-export-feedback]");
+      if (note) note.hidden = false;
+      var button = form.querySelector("button[type=submit]");
+      if (button) {
+        button.disabled = true;
+        setTimeout(function () { button.disabled = false; }, 4000);
+      }
+    });
+  }
   function start() {
     document.querySelectorAll("[data-export-job]").forEach(poll);
+    document.querySelectorAll("form[data-export-form]").forEach(feedback);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
