@@ -40,6 +40,9 @@ def test_chosen_zone_is_used_for_times_and_reports(client, staff):
     assert "2026-03-01 09:30 -03" in body
     report = client.get("/reports/")
     assert str(report.context["filters"].period.tz) == "America/Sao_Paulo"
+    # The admin says which zone its times are in, with a link to change it.
+    admin = client.get("/admin/").content.decode()
+    assert '<a href="/profile/" id="admin-time-zone">Times in America/Sao_Paulo</a>' in admin
     # A new sign-in keeps it (the session is filled at sign-in, without a query per page).
     client.logout()
     client.force_login(staff)
