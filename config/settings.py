@@ -129,15 +129,29 @@ def _database(variable: str) -> dict:
     # Off by default: a check costs a round trip on every request. After a database restart,
     # each web process then fails one request before it reconnects.
     config.setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
-    # The answer path's statements (surveys/answering.py) are prepared once per connection
-    # after a few runs. Set DATABASE_PREPARED_STATEMENTS=false behind a transaction-pooling
-    # PgBouncer older than 1.21.
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     return config
 
 
 DATABASES = {"default": _database("DATABASE_URL")}
+# The answer path (surveys/answering.py) reads and writes through its own connection to the same
+# database, with server-side parameter binding, so PostgreSQL prepares its statements once per
+# connection after a few runs instead of planning them on every answer. Other queries keep the
+# default client-side binding. Set DATABASE_PREPARED_STATEMENTS=false behind a
+# transaction-pooling PgBouncer older than 1.21.
+DATABASES["answers"] = {
+    **DATABASES["default"],
+    "OPTIONS": {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "server_side_binding": True,
+        **(
+            {"prepare_threshold": 5}
+            if env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+            else {}
+        ),
+    },
+    "TEST": {"MIRROR": "default"},
+}
+ANSWER_DATABASE = "answers"
 if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = _database("DATABASE_REPLICA_URL")
     DATABASES["replica"].setdefault("TEST", {"MIRROR": "default"})
@@ -273,12 +287,20 @@ CELERY_TASK_ANNOTATIONS = {
     name: {"time_limit": JOB_TASK_TIME_LIMIT, "soft_time_limit": JOB_TASK_TIME_LIMIT - 30}
     for name in JOB_TASKS
 }
-# Exponential backoff of webhook retries (see Alerts below): its cap bounds the countdowns.
+# Exponential backoff of webhook and alert retries (see Alerts below): the caps bound the
+# countdowns a task waits in the broker.
 WEBHOOK_BACKOFF_MAX = env.float("WEBHOOK_BACKOFF_MAX", default=900.0)
+ALERT_BACKOFF_MAX = env.float("ALERT_BACKOFF_MAX", default=900.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int(
         "CELERY_VISIBILITY_TIMEOUT",
-        default=int(max(JOB_STALE_SECONDS, CELERY_TASK_TIME_LIMIT + WEBHOOK_BACKOFF_MAX)) + 300,
+        default=int(
+            max(
+                JOB_STALE_SECONDS,
+                CELERY_TASK_TIME_LIMIT + max(WEBHOOK_BACKOFF_MAX, ALERT_BACKOFF_MAX),
+            )
+        )
+        + 300,
     )
 }
 CELERY_BEAT_SCHEDULE = {
@@ -358,6 +380,9 @@ WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=30.0)
 # An endpoint is disabled after this many deliveries in a row failed every attempt.
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5)
 ALERT_MAX_ATTEMPTS = env.int("ALERT_MAX_ATTEMPTS", default=5)
+# Alerts (answer and account rules) retry like webhooks, with their own settings; the cap is
+# covered by the broker's visibility timeout (see the Celery settings).
+ALERT_BACKOFF_BASE = env.float("ALERT_BACKOFF_BASE", default=30.0)
 # An account rule (health, usage, renewal) fires for an account at most once in these days.
 ACCOUNT_ALERT_COOLDOWN_DAYS = env.int("ACCOUNT_ALERT_COOLDOWN_DAYS", default=30)
 DIGEST_HOUR_UTC = env.int("DIGEST_HOUR_UTC", default=7)

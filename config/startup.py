@@ -69,12 +69,14 @@ def timing_problems() -> list[str]:
             f"The broker's visibility timeout ({visibility}) must exceed JOB_STALE_SECONDS "
             f"({job_stale}): a redelivered job would find its lost run not yet stale and drop it."
         )
-    if visibility <= task_limit + settings.WEBHOOK_BACKOFF_MAX:
-        problems.append(
-            f"The broker's visibility timeout ({visibility}) must exceed CELERY_TASK_TIME_LIMIT + "
-            f"WEBHOOK_BACKOFF_MAX ({task_limit + settings.WEBHOOK_BACKOFF_MAX:g}): a retry "
-            "waiting for its countdown would be delivered twice."
-        )
+    for name in ("WEBHOOK_BACKOFF_MAX", "ALERT_BACKOFF_MAX"):
+        cap = getattr(settings, name)
+        if visibility <= task_limit + cap:
+            problems.append(
+                f"The broker's visibility timeout ({visibility}) must exceed "
+                f"CELERY_TASK_TIME_LIMIT + {name} ({task_limit + cap:g}): a retry waiting for "
+                "its countdown would be delivered twice."
+            )
     return problems
 
 

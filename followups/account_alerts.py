@@ -130,8 +130,8 @@ def send_account_alert(*, alert_id: int) -> bool:
         error,
         backoff(
             attempt=alert.attempts,
-            base=settings.WEBHOOK_BACKOFF_BASE,
-            cap=settings.WEBHOOK_BACKOFF_MAX,
+            base=settings.ALERT_BACKOFF_BASE,
+            cap=settings.ALERT_BACKOFF_MAX,
         ),
     )
 
@@ -146,7 +146,7 @@ def sweep(*, stale: dt.timedelta = dt.timedelta(minutes=5)) -> dict:
         )[:1000]
     )
     AccountAlert.objects.filter(pk__in=stuck, status=Status.SENDING).update(status=Status.PENDING)
-    retry_wait = dt.timedelta(seconds=settings.WEBHOOK_BACKOFF_MAX)
+    retry_wait = dt.timedelta(seconds=settings.ALERT_BACKOFF_MAX)
     lost = set(stuck) | set(
         AccountAlert.objects.filter(status=Status.PENDING, created_at__lt=now - stale)
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - stale - retry_wait))

@@ -129,7 +129,7 @@ def send_alert(*, delivery_id: int) -> bool:
         error,
         backoff(
             attempt=delivery.attempts,
-            base=settings.WEBHOOK_BACKOFF_BASE,
-            cap=settings.WEBHOOK_BACKOFF_MAX,
+            base=settings.ALERT_BACKOFF_BASE,
+            cap=settings.ALERT_BACKOFF_MAX,
         ),
     )

@@ -301,7 +301,7 @@ def sweep(
         pk__in=stuck_hooks, status=WebhookDelivery.Status.SENDING
     ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now)
     # Never handed to a worker. A pending alert claimed before waits for its retry: leave it.
-    retry_wait = timedelta(seconds=settings.WEBHOOK_BACKOFF_MAX)
+    retry_wait = timedelta(seconds=settings.ALERT_BACKOFF_MAX)
     lost_alerts = set(stuck_alerts) | set(
         AlertDelivery.objects.filter(
             status=AlertDelivery.Status.PENDING, created_at__lt=now - stale

@@ -1,13 +1,10 @@
 """Rendering of survey emails: HTML + plain text, one link per score, unsubscribe headers."""
 
-import random
 import re
-import sys
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
@@ -172,32 +169,23 @@ def invitation_message(invitation: Invitation, *, reminder: bool = False) -> Ema
 
 # --- Batch rendering -----------------------------------------------------------------------
 # A batch renders each variant (survey, language, reminder, named or not) once, with
-# placeholders where the per-invitation values go, and substitutes them for each message.
-# Placeholders are plain letters and digits: escaping, translation, URL reversing and header
-# folding leave them as they are. Values that could render differently from the placeholder
-# (other lengths where that changes folding, line breaks, the marker itself) take the normal
-# path, so every message is the one invitation_message() would give.
+# placeholders where the per-invitation values go, and substitutes them into the text and HTML
+# for each message before the message is built. Placeholders are plain letters and digits:
+# escaping, translation and URL reversing leave them as they are. Values that could render
+# differently from a placeholder (a token of another form, line breaks, the marker itself) take
+# the normal path, so every message is the one invitation_message() would give.
 
 _MARK = "Qz9"
 _TOKEN = f"{_MARK}token".ljust(43, "0")  # secrets.token_urlsafe(32) is 43 characters
 _TEXT_NAME = f"{_MARK}textname{_MARK}"
 _HTML_NAME = f"{_MARK}htmlname{_MARK}"
 _PUBLIC_ID = f"{_MARK}publicid".ljust(36, "0")  # str(uuid) is 36 characters
-_TO = f"{_MARK}to@{_MARK}to.invalid"
-_DATE = f"{_MARK}date{_MARK}"
 _URLSAFE = re.compile(r"[A-Za-z0-9_-]{43}\Z")
-_7BIT = b"\r\nContent-Transfer-Encoding: 7bit\r\n"
-_8BIT = b"\r\nContent-Transfer-Encoding: 8bit\r\n"
-_LINE_LIMIT = 998  # RFC 5322; Django switches a part to quoted-printable above it
-_HEADER_WIDTH = 78  # compat32 folds a longer single-word header onto its own line
-
-
-def _make_boundary() -> str:
-    """A boundary of the same form and length as the one the email package generates."""
-    return f"{'=' * 15}{random.randrange(sys.maxsize):0{len(repr(sys.maxsize - 1))}d}=="  # noqa: S311
 
 
 class _Variant:
+    """One rendering of the templates, with placeholders for the per-invitation values."""
+
     def __init__(self, survey: Survey, *, language: str, reminder: bool, named: bool, sample):
         self.language = language
         self.subject, self.text, self.html = _render(
@@ -211,35 +199,6 @@ class _Variant:
         self.message_id = _message_id(sample, reminder=reminder).replace(
             str(sample.public_id), _PUBLIC_ID
         )
-        self.from_email = survey_sender(survey)
-        self.raw: bytes | None = None
-        message = _build(
-            survey,
-            subject=self.subject,
-            text=self.text,
-            html=self.html,
-            to=_TO,
-            message_id=self.message_id,
-            token=_TOKEN,
-            language=language,
-            public_id=_PUBLIC_ID,
-        )
-        mime = message.message()
-        raw = mime.as_bytes(linesep="\r\n")
-        date = f"\r\nDate: {mime['Date']}\r\n".encode()
-        seven, eight = raw.count(_7BIT), raw.count(_8BIT)
-        if raw.count(date) != 1 or seven + eight != 2:
-            return  # quoted-printable or base64 parts: the normal path renders these
-        # An ASCII part is 7bit; a non-ASCII name makes it 8bit, as the email package decides.
-        self.ascii_parts = seven > 0
-        raw = raw.replace(date, f"\r\nDate: {_DATE}\r\n".encode())
-        expected = {_TO: 1, _DATE: 1, _PUBLIC_ID: 2, _TEXT_NAME: int(named), _HTML_NAME: int(named)}
-        if any(raw.count(key.encode()) != count for key, count in expected.items()):
-            return
-        self.envelope_from = sanitize_address(self.from_email, settings.DEFAULT_CHARSET)
-        self.longest_line = max(len(line) for line in raw.split(b"\r\n"))
-        self.boundary = mime.get_boundary()
-        self.raw = raw
 
 
 class BatchRenderer:
@@ -284,33 +243,3 @@ class BatchRenderer:
             language=variant.language,
             public_id=str(invitation.public_id),
         )
-
-    def raw(self, invitation: Invitation, *, reminder: bool = False):
-        """(envelope sender, recipients, bytes) as Django's SMTP backend would send, or None."""
-        variant, usable = self._variant(invitation, reminder=reminder)
-        if not usable or variant.raw is None:
-            return None
-        name = invitation.contact.name
-        html_name = escape(name).encode()
-        if variant.longest_line + max(0, len(html_name) - len(_HTML_NAME)) > _LINE_LIMIT:
-            return None
-        try:
-            to = sanitize_address(invitation.contact.email, settings.DEFAULT_CHARSET)
-        except ValueError:
-            return None
-        if len(to) + len("To: ") > _HEADER_WIDTH or _MARK in to or any(c.isspace() for c in to):
-            return None
-        # Each message gets its own MIME boundary, as Django gives it; replaced first, so no
-        # substituted value can be mistaken for it.
-        data = (
-            variant.raw.replace(variant.boundary.encode(), _make_boundary().encode())
-            .replace(_TO.encode(), to.encode())
-            .replace(_DATE.encode(), formatdate(localtime=settings.EMAIL_USE_LOCALTIME).encode())
-            .replace(_PUBLIC_ID.encode(), str(invitation.public_id).encode())
-            .replace(_TOKEN.encode(), invitation.token.encode())
-            .replace(_TEXT_NAME.encode(), name.encode())
-            .replace(_HTML_NAME.encode(), html_name)
-        )
-        if variant.ascii_parts and not name.isascii():
-            data = data.replace(_7BIT, _8BIT)
-        return variant.envelope_from, [to], data

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services as account_services
 
 from . import answering, branding, ratelimits, scales, scanners, services, wording
+from .distribution import events
 from .forms import PAGE_CONFIRMATIONS, AnswerForm, ReferralForm
 from .models import Invitation, Response, Survey
 
@@ -352,8 +353,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             account_services.resubscribe_contact(contact=contact)
             resubscribed = True
         else:
-            if account_services.unsubscribe_contact(contact=contact):
-                services.record_unsubscribe(invitation=invitation)
+            events.unsubscribe(contact=contact, invitation=invitation)
             done = True
         contact.refresh_from_db()
     else:
@@ -391,8 +391,7 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    if account_services.unsubscribe_contact(contact=invitation.contact):
-        services.record_unsubscribe(invitation=invitation)
+    events.unsubscribe(contact=invitation.contact, invitation=invitation)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
 
 

@@ -1,18 +1,19 @@
 """Fixed-window rate limits for public POSTs, counted in the shared cache.
 
-With the Redis cache, every counter of a request is bumped in one round trip, by a small
-server-side script (INCR, and EXPIRE on a new key); other caches use add/incr. Windows are
-aligned per key so that all clients do not reset at the same second.
+With the Redis cache, every counter of a request is bumped in one round trip by a small
+server-side script (INCR, and EXPIRE on a new key), run through this module's own redis-py
+client of the cache's server (one per process; redis-py pools its connections and reconnects
+after a fork). Keys are the cache's own (`cache.make_key`). Other caches use add/incr. Windows
+are aligned per key so that all clients do not reset at the same second.
 """
 
 import functools
 import hashlib
 import time
-import weakref
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -25,10 +26,7 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
-_script = None
-# One client per connection pool: Django's cache builds a new redis client (and its table of
-# reply parsers) on every call, which costs more than the round trip itself.
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_REDIS_BACKEND = "django.core.cache.backends.redis.RedisCache"
 
 
 @functools.lru_cache(maxsize=64)
@@ -53,6 +51,23 @@ def _key(group: str, value: str, period: int, now: float) -> str:
     return f"rl:{group}:{digest}:{window}"
 
 
+@functools.lru_cache(maxsize=4)
+def _counter_script(location: str):
+    """The counting script on the server at `location` (the cache's first, its primary)."""
+    client = redis.Redis.from_url(location)
+    return client.register_script(_INCR_SCRIPT)  # EVALSHA, loaded again on NOSCRIPT
+
+
+def _redis_location() -> str | None:
+    config = settings.CACHES["default"]
+    if config["BACKEND"] != _REDIS_BACKEND:
+        return None
+    location = config["LOCATION"]
+    if isinstance(location, str):
+        location = location.split(",")
+    return location[0]
+
+
 def hit(limits: list[tuple[str, str, str]]) -> bool:
     """Count one hit on each (group, value, rate); True when any is over its limit."""
     now = time.time()
@@ -60,19 +75,12 @@ def hit(limits: list[tuple[str, str, str]]) -> bool:
     for group, value, rate in limits:
         allowed, period = parse_rate(rate)
         keys.append((_key(group, value, period, now), allowed, period))
-    cache = caches["default"]  # the backend itself, not the proxy, for the isinstance check
-    if isinstance(cache, RedisCache):
-        global _script
-        pool = cache._cache._get_connection_pool(write=True)
-        client = _clients.get(pool)
-        if client is None:
-            client = _clients[pool] = cache._cache._client(connection_pool=pool)
-        if _script is None:
-            _script = client.register_script(_INCR_SCRIPT)  # EVALSHA, loaded on first NOSCRIPT
-        counts = _script(
+    cache = caches["default"]
+    location = _redis_location()
+    if location is not None:
+        counts = _counter_script(location)(
             keys=[cache.make_key(key) for key, _, _ in keys],  # keys are [a-z0-9:-] only
             args=[period + 1 for _, _, period in keys],
-            client=client,
         )
     else:
         counts = []

@@ -57,16 +57,6 @@ def record_view(*, invitation: Invitation, user_agent: str) -> bool:
     return bool(updated)
 
 
-def record_unsubscribe(*, invitation: Invitation) -> bool:
-    """Note that the person unsubscribed through this invitation's links (the funnel counts it
-    here, once). Idempotent: keeps the first time."""
-    return bool(
-        Invitation.objects.filter(pk=invitation.pk, unsubscribed_at__isnull=True).update(
-            unsubscribed_at=timezone.now()
-        )
-    )
-
-
 def validate_score(*, survey: Survey, score: int | str | None) -> int:
     try:
         value = int(score)  # type: ignore[arg-type]

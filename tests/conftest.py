@@ -61,6 +61,35 @@ def _drop_stale_test_databases(digest: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _answers_in_the_test_transaction(settings):
+    """The answer path's own connection ("answers") would not see rows a test made in its
+    transaction: tests answer through the default connection. `answers_connection` gives a test
+    the real one."""
+    settings.ANSWER_DATABASE = "default"
+
+
+@pytest.fixture
+def answers_connection(settings):
+    """The "answers" alias as production configures it (server-side binding, statements
+    prepared from the second run), for tests whose rows are committed (transaction=True). In
+    tests it mirrors the default database, so its settings are restored here."""
+    from django.db import connections
+
+    answers, default = connections["answers"], connections["default"]
+    kept = answers.settings_dict
+    answers.close()
+    options = {**default.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+    answers.settings_dict = {
+        **default.settings_dict,
+        "OPTIONS": {**options, "prepare_threshold": 2},
+    }
+    settings.ANSWER_DATABASE = "answers"
+    yield answers
+    answers.close()
+    answers.settings_dict = kept
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Staff users are made in most tests: the real hasher (PBKDF2, 10^6 iterations) would
     spend half a second on each."""

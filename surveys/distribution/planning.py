@@ -27,7 +27,13 @@ from accounts.models import Account, Contact
 from surveys.models import Campaign, Invitation, Survey
 
 from .dispatch import enqueue_send, lease
-from .policy import ASKED, expiry_days_for, suppression_reason, throttle_days_for
+from .policy import (
+    ASKED,
+    expiry_days_for,
+    first_reason,
+    suppression_reason,
+    throttle_days_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,9 +207,41 @@ def plan_invitations(
 ) -> Plan:
     """Create one invitation per contact with set-based suppression, then dispatch in batches.
 
-    With dry_run, count what would happen and write nothing (the campaign preview).
+    Takes the locks the API trigger takes (each contact's row, and under an account cap its
+    account's) before it reads the throttle, so a campaign and a trigger cannot both pass it
+    for one person. With dry_run, count what would happen and write nothing (the preview).
     """
     now = now or timezone.now()
+    if dry_run:
+        return _plan(survey=survey, contacts=contacts, campaign=campaign, dry_run=True, now=now)
+    with transaction.atomic():
+        _lock_audience(survey=survey, contacts=contacts)
+        # The throttle is read by the next statement, which sees every invitation committed
+        # by a trigger that held one of these locks.
+        return _plan(survey=survey, contacts=contacts, campaign=campaign, dry_run=False, now=now)
+
+
+def _lock_audience(*, survey: Survey, contacts: QuerySet[Contact]) -> None:
+    # Contacts in id order, then accounts: the trigger locks one contact, then its account, so
+    # the two never wait on each other in a cycle.
+    list(contacts.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
+    if survey.account_cap:
+        list(
+            Account.objects.filter(pk__in=contacts.values("account_id"))
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+
+
+def _plan(
+    *,
+    survey: Survey,
+    contacts: QuerySet[Contact],
+    campaign: Campaign | None,
+    dry_run: bool,
+    now: datetime,
+) -> Plan:
     plan = Plan()
     days = throttle_days_for(survey)
     throttled = (
@@ -242,22 +280,18 @@ def plan_invitations(
     for pk, account_id, unsubscribed, complained, bounced, is_throttled in rows.iterator(
         chunk_size=5000
     ):
-        if not survey.active:
-            reason = Reason.INACTIVE_SURVEY
-        elif unsubscribed:
-            reason = Reason.UNSUBSCRIBED
-        elif complained:
-            reason = Reason.COMPLAINED
-        elif bounced:
-            reason = Reason.BOUNCED
-        elif is_throttled:
-            reason = Reason.THROTTLED
-        elif survey.account_cap and account_id and cap_counts[account_id] >= survey.account_cap:
-            reason = Reason.ACCOUNT_CAP
-        else:
-            reason = ""
-            if account_id:
-                cap_counts[account_id] += 1
+        reason = first_reason(
+            survey,
+            unsubscribed=unsubscribed,
+            complained=complained,
+            bounced=bounced,
+            throttled=is_throttled,
+            over_cap=bool(
+                survey.account_cap and account_id and cap_counts[account_id] >= survey.account_cap
+            ),
+        )
+        if not reason and account_id:
+            cap_counts[account_id] += 1
         if reason:
             plan.suppressed[reason] += 1
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,14 +31,43 @@ def expiry_days_for(survey: Survey) -> int:
     return survey.expiry_days or settings.INVITATION_EXPIRY_DAYS
 
 
-def contact_reason(contact: Contact) -> str:
-    if contact.unsubscribed_at:
+def first_reason(
+    survey: Survey,
+    *,
+    unsubscribed: object,
+    complained: object,
+    bounced: object,
+    throttled: bool | Callable[[], bool] = False,
+    over_cap: bool | Callable[[], bool] = False,
+) -> str:
+    """The suppression policy, the one definition every path applies: the first rule that
+    holds names the reason, "" when the contact may be asked. The throttle and the account cap
+    may be given as functions, called only when the rules before them pass (they cost a query
+    where one contact is checked)."""
+    if not survey.active:
+        return Reason.INACTIVE_SURVEY
+    if unsubscribed:
         return Reason.UNSUBSCRIBED
-    if contact.complained_at:
+    if complained:
         return Reason.COMPLAINED
-    if contact.bounced_at:
+    if bounced:
         return Reason.BOUNCED
+    if throttled() if callable(throttled) else throttled:
+        return Reason.THROTTLED
+    if over_cap() if callable(over_cap) else over_cap:
+        return Reason.ACCOUNT_CAP
     return ""
+
+
+def contact_reason(survey: Survey, contact: Contact) -> str:
+    """The reason checked again at send time: the survey or the contact may have changed since
+    planning (the throttle and the cap were settled when the row was written)."""
+    return first_reason(
+        survey,
+        unsubscribed=contact.unsubscribed_at,
+        complained=contact.complained_at,
+        bounced=contact.bounced_at,
+    )
 
 
 def _is_throttled(*, survey: Survey, contact: Contact, now: datetime) -> bool:
@@ -69,12 +99,11 @@ def _account_cap_reached(*, survey: Survey, contact: Contact, now: datetime) -> 
 def suppression_reason(*, survey: Survey, contact: Contact, now: datetime | None = None) -> str:
     """Why this contact must not be asked this survey now, or "" if they may be."""
     now = now or timezone.now()
-    if not survey.active:
-        return Reason.INACTIVE_SURVEY
-    if reason := contact_reason(contact):
-        return reason
-    if _is_throttled(survey=survey, contact=contact, now=now):
-        return Reason.THROTTLED
-    if _account_cap_reached(survey=survey, contact=contact, now=now):
-        return Reason.ACCOUNT_CAP
-    return ""
+    return first_reason(
+        survey,
+        unsubscribed=contact.unsubscribed_at,
+        complained=contact.complained_at,
+        bounced=contact.bounced_at,
+        throttled=lambda: _is_throttled(survey=survey, contact=contact, now=now),
+        over_cap=lambda: _account_cap_reached(survey=survey, contact=contact, now=now),
+    )

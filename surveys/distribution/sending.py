@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import get_connection
-from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection
 from django.db.models import (
     Case,
@@ -130,15 +129,9 @@ class _Sender:
                 # with backoff (time to fix a wrong password), and the batch waits.
                 self._drop()
                 raise TransientSendError(f"cannot connect to the mail server: {exc!r}") from exc
+        message = renderer.message(invitation, reminder=reminder)
         try:
-            raw = renderer.raw(invitation, reminder=reminder) if self._plain_smtp() else None
-            if raw is not None:
-                # The bytes Django's SMTP backend would send, built from the batch's rendering.
-                self.connection.connection.sendmail(*raw)
-            else:
-                message = renderer.message(invitation, reminder=reminder)
-                message.connection = self.connection
-                self.connection.send_messages([message])
+            self.connection.send_messages([message])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _msg in exc.recipients.values()]
             error = "; ".join(f"{code} {_text(msg)}" for code, msg in exc.recipients.values())
@@ -168,14 +161,6 @@ class _Sender:
             self._drop()
             raise TransientSendError(f"connection error: {exc!r}") from exc
 
-    def _plain_smtp(self) -> bool:
-        """Django's own SMTP backend (not a subclass changing how it sends), connected."""
-        return (
-            isinstance(self.connection, SMTPBackend)
-            and type(self.connection)._send is SMTPBackend._send
-            and self.connection.connection is not None
-        )
-
     def _drop(self) -> None:
         self.close()
         self.broken = True
@@ -199,8 +184,7 @@ def _still_wanted(invitation: Invitation, *, reminder: bool) -> bool:
     if survey.paused:
         return False  # stays queued; resuming the survey dispatches it
     now = timezone.now()
-    reason = "" if survey.active else Reason.INACTIVE_SURVEY
-    reason = reason or contact_reason(contact)
+    reason = contact_reason(survey, contact)
     if reminder:
         return not reason and invitation.answered_at is None and invitation.expires_at > now
     if reason:

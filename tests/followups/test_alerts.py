@@ -210,7 +210,7 @@ def test_a_retry_redoes_only_the_channel_that_failed(mailoutbox, account, receiv
     receiver.script = [500]
     with pytest.raises(queue.RetryLater) as retry:
         alerts.send_alert(delivery_id=delivery_id)
-    assert retry.value.countdown == settings.WEBHOOK_BACKOFF_BASE
+    assert retry.value.countdown == settings.ALERT_BACKOFF_BASE
     delivery = AlertDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.last_error.startswith("chat: HTTP 500")

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.integration
 FAST_RETRIES = {
     "WEBHOOK_BACKOFF_BASE": "0.2",
     "WEBHOOK_BACKOFF_MAX": "1",
+    "ALERT_BACKOFF_BASE": "0.2",
+    "ALERT_BACKOFF_MAX": "1",
     "WEBHOOK_MAX_ATTEMPTS": "3",
     "WEBHOOK_DISABLE_AFTER": "2",
     "WEBHOOK_TIMEOUT": "5",

@@ -148,6 +148,7 @@ def test_the_old_timing_is_flagged(settings):
         ("DISPATCH_LEASE_SECONDS", 200, "DISPATCH_LEASE_SECONDS (200) must exceed"),
         ("JOB_STALE_SECONDS", 3600, "JOB_STALE_SECONDS (3600) must exceed JOB_TASK_TIME_LIMIT"),
         ("WEBHOOK_BACKOFF_MAX", 3700.0, "CELERY_TASK_TIME_LIMIT + WEBHOOK_BACKOFF_MAX (4000)"),
+        ("ALERT_BACKOFF_MAX", 3700.0, "CELERY_TASK_TIME_LIMIT + ALERT_BACKOFF_MAX (4000)"),
         ("JOB_TASK_TIME_LIMIT", 20, "JOB_TASK_TIME_LIMIT (20) must be over 30"),
     ],
 )

@@ -135,15 +135,27 @@ def test_an_answer_post_costs_two_statements(client):
     assert Response.objects.get().comment == "ok"
 
 
-def test_answers_and_re_answers_with_prepared_statements():
-    # More runs than psycopg's prepare threshold: the later ones use the prepared statements.
+@pytest.mark.django_db(transaction=True, databases=["default", "answers"])
+def test_answers_and_re_answers_with_prepared_statements(answers_connection):
+    # Through the answers connection, more runs than its prepare threshold: the later ones use
+    # statements PostgreSQL prepared, and store exactly what the first ones did.
+    # Rows are committed here, so the eager announcer has run by the time they are read back.
+    def stored_row(response):
+        return {k: v for k, v in as_stored(response).items() if not k.startswith("announce")}
+
     for round_ in range(8):
         invitation = InvitationFactory()
+        found = answering.invitation_for_token(invitation.token, for_answer=True)
+        assert (found.pk, found.survey.kind, found.contact.language) == (
+            invitation.pk,
+            invitation.survey.kind,
+            invitation.contact.language,
+        )
         first = services.record_answer(invitation=invitation, score=round_, comment="first")
-        assert as_stored(first) == as_stored(Response.objects.get(invitation=invitation))
+        assert stored_row(first) == stored_row(Response.objects.get(invitation=invitation))
         later = services.record_answer(invitation=invitation, score=10, confirmed_via="tap")
         stored = Response.objects.get(invitation=invitation)
-        assert as_stored(later) == as_stored(stored)
+        assert stored_row(later) == stored_row(stored)
         assert (stored.public_id, stored.answered_at, stored.comment) == (
             first.public_id,
             first.answered_at,
@@ -156,6 +168,9 @@ def test_answers_and_re_answers_with_prepared_statements():
         services.record_answer(invitation=closed, score=9)
     assert not Response.objects.filter(invitation=closed).exists()
     assert Invitation.objects.get(pk=closed.pk).answered_at is None
+    with answers_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 2  # the lookup and the upsert
 
 
 # --- Announcements -----------------------------------------------------------------------------
