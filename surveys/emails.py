@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from .branding import logo_src
 from .models import Invitation, Kind, Survey
 from .scales import is_fully_labelled, lead_in, point_labels, scale_anchors
 
@@ -22,6 +23,15 @@ def absolute(path: str) -> str:
 def answer_url(invitation: Invitation, score: int | None = None) -> str:
     url = absolute(reverse("public:answer", args=[invitation.token]))
     return f"{url}?score={score}" if score is not None else url
+
+
+def email_logo_url(survey: Survey) -> str:
+    """The logo's absolute URL on this site (a stored copy of an external logo), or "": an
+    external URL in an email would tell its host who opened the message, and when."""
+    src = logo_src(survey)
+    if src.startswith("/"):
+        return absolute(src)
+    return src
 
 
 def unsubscribe_url(invitation: Invitation) -> str:
@@ -91,6 +101,7 @@ def _render(
             "low_label": low,
             "high_label": high,
             "accent": survey.accent_color or "#0b3d91",
+            "logo_url": email_logo_url(survey),
             "unsubscribe_url": unsubscribe_url(links),
             "answer_url": answer_url(links),
             "reminder": reminder,

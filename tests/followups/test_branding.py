@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from followups import branding
+from surveys import emails
 from surveys.models import Survey
 from tests.factories import InvitationFactory, SurveyFactory
 
@@ -91,3 +92,26 @@ def test_changing_the_url_stops_serving_the_old_copy(client, logo_server):
     branding.fetch_survey_logo(survey_id=survey.pk)
     Survey.objects.filter(pk=survey.pk).update(logo_url="https://elsewhere.example/new.png")
     assert client.get("/s/logo/moved/").status_code == 404
+
+
+def test_invitation_and_reminder_emails_show_the_stored_copy_at_its_absolute_url(
+    settings, logo_server
+):
+    settings.SITE_URL = "https://cs.example.org"
+    base, _hits = logo_server
+    survey = SurveyFactory(slug="eta", logo_url=f"{base}/logo.png", company_name="Eta")
+    assert branding.fetch_survey_logo(survey_id=survey.pk) is True
+    invitation = InvitationFactory(survey=Survey.objects.get(pk=survey.pk))
+    invitation.send_count = 1
+    renderer = emails.BatchRenderer()
+    messages = [
+        emails.invitation_message(invitation),
+        emails.invitation_message(invitation, reminder=True),
+        renderer.message(invitation),
+        renderer.message(invitation, reminder=True),
+    ]
+    for message in messages:
+        html = message.alternatives[0][0]
+        assert '<img src="https://cs.example.org/s/logo/eta/" alt="Eta"' in html
+        assert base not in html
+        assert base not in message.body
