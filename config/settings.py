@@ -399,8 +399,6 @@ CELERY_BEAT_SCHEDULE.update(
 ACCOUNT_CATEGORY_DAYS = env.int("ACCOUNT_CATEGORY_DAYS", default=365)
 
 # --- Exports, imports and data requests -----------------------------------------------------
-# Exports over this many rows are written by a worker, which emails the requester a link.
-EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
 EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
 # Big exports outlive the default task time limit: they run with JOB_TASK_TIME_LIMIT (above).
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)

@@ -14,7 +14,8 @@
       fill.classList.toggle("progress-bar-animated", data.status === "running");
       fill.classList.toggle("bg-danger", data.status === "failed");
     }
-    box.querySelectorAll("[data-export-field]").forEach(function (node) {
+    // A row of "Recent exports" shows its rows and expiry beside the status cell.
+    (box.closest("tr") || box).querySelectorAll("[data-export-field]").forEach(function (node) {
       var value = data[node.getAttribute("data-export-field")];
       if (value !== undefined && value !== null) node.textContent = String(value);
     });
@@ -22,7 +23,8 @@
     if (done && data.status === "done") {
       var link = done.querySelector("[data-export-download]");
       if (link && data.download_url) link.setAttribute("href", data.download_url);
-      done.hidden = false;
+      // A row offers only a live link; the job's page also says when it has expired.
+      done.hidden = Boolean(link) && !data.download_url && Boolean(box.closest("tr"));
     }
     box.setAttribute("data-export-status", data.status);
   }
@@ -39,21 +41,51 @@
       })
       .catch(function () { setTimeout(function () { poll(box); }, 5000); });
   }
-  // Clicking export always answers at once, whether the file downloads or a job starts.
-  function feedback(form) {
-    form.addEventListener("submit", function () {
+  // Clicking export always answers at once: the form is posted in the background and the new
+  // job's row goes on top of "Recent exports", where its progress bar and then its download
+  // link follow it. A refused form (or no answer) falls back to an ordinary submit, whose page
+  // names the field at fault.
+  function submitInPlace(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.FormData) return;
+      event.preventDefault();
       var note = form.querySelector("[data-export-feedback]");
-      if (note) note.hidden = false;
       var button = form.querySelector("button[type=submit]");
-      if (button) {
-        button.disabled = true;
-        setTimeout(function () { button.disabled = false; }, 4000);
-      }
+      if (note) note.hidden = false;
+      if (button) button.disabled = true;
+      fetch(form.getAttribute("action") || window.location.href, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      })
+        .then(function (r) { return r.status === 201 ? r.json() : null; })
+        .then(function (data) {
+          if (button) button.disabled = false;
+          if (!data) { HTMLFormElement.prototype.submit.call(form); return; }
+          var rows = document.querySelector("[data-export-rows]");
+          var holder = document.createElement("tbody");
+          holder.innerHTML = data.row.trim();
+          var row = holder.firstElementChild;
+          rows.insertBefore(row, rows.firstElementChild);
+          var none = document.querySelector("[data-export-none]");
+          if (none) none.hidden = true;
+          var region = rows.closest(".table-responsive");
+          if (region) region.hidden = false;
+          row.querySelectorAll("[data-export-job]").forEach(function (box) {
+            update(box, data);
+            poll(box);
+          });
+        })
+        .catch(function () {
+          if (button) button.disabled = false;
+          HTMLFormElement.prototype.submit.call(form);
+        });
     });
   }
   function start() {
     document.querySelectorAll("[data-export-job]").forEach(poll);
-    document.querySelectorAll("form[data-export-form]").forEach(feedback);
+    document.querySelectorAll("form[data-export-form]").forEach(submitInPlace);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
