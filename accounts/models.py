@@ -284,3 +284,27 @@ class ImportJob(models.Model):
         if self.status in (self.Status.DONE, self.Status.FAILED):
             return 100
         return min(99, 100 * self.processed_rows // max(self.total_rows, 1))
+
+
+class StaffProfile(models.Model):
+    """A staff member's own settings. Times on staff pages are shown in `time_zone`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("An IANA name such as America/Sao_Paulo. Empty: the site's time zone."),
+    )
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from accounts import preferences
 
 from . import logs
 
@@ -39,3 +44,29 @@ class StaffPagesPrivate:
             patch_cache_control(response, private=True)
             patch_vary_headers(response, ("Cookie",))
         return response
+
+
+class StaffTimeZone:
+    """Show times in the signed-in staff member's own zone (kept in the session at sign-in and
+    when changed, so no query per request); everyone else sees the site's TIME_ZONE."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = ""
+        session = getattr(request, "session", None)
+        if session is not None:
+            name = session.get(preferences.SESSION_KEY, "")
+        try:
+            zone = zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.StaffTimeZone",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -339,6 +340,9 @@ DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Customer feedback <feedback@example.com>"
 )
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Where respondents' answers to staff replies go (Reply-To of a reply from a follow-up).
+# Empty: the replying staff member's own address, else the sender above.
+REPLY_TO_EMAIL = env.str("REPLY_TO_EMAIL", default="")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 ANYMAIL = env.dict("ANYMAIL", default={})
 # The dev outbox is browsable by staff at /dev/outbox/ while it is the email backend.
@@ -395,8 +399,6 @@ CELERY_BEAT_SCHEDULE.update(
 ACCOUNT_CATEGORY_DAYS = env.int("ACCOUNT_CATEGORY_DAYS", default=365)
 
 # --- Exports, imports and data requests -----------------------------------------------------
-# Exports over this many rows are written by a worker, which emails the requester a link.
-EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
 EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
 # Big exports outlive the default task time limit: they run with JOB_TASK_TIME_LIMIT (above).
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)

@@ -50,3 +50,13 @@ class DigestForm(forms.Form):
     frequency = forms.ChoiceField(
         label=_("Email me a digest"), choices=DigestPreference.Frequency.choices
     )
+
+
+class ReplyForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    body = forms.CharField(
+        label=_("Message to the respondent"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Emailed from the survey's sender, with their score and comment quoted."),
+    )

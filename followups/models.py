@@ -407,6 +407,58 @@ class Note(models.Model):
         return self.body[:60]
 
 
+class Reply(models.Model):
+    """An email from staff to the respondent, written on a follow-up and sent by a worker.
+
+    It answers the invitation's thread (In-Reply-To/References). Never sent to a contact who
+    cannot be mailed (unsubscribed, bounced, complained, erased), checked again at send time.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SUPPRESSED = "suppressed", _("Not sent: the contact cannot be mailed")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    followup = models.ForeignKey(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.CASCADE, related_name="replies"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="followup_replies",
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), max_length=5000)
+    language = models.CharField(_("language"), max_length=10)
+    recipient = models.CharField(_("sent to"), max_length=254, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reply to the respondent")
+        verbose_name_plural = _("replies to respondents")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def message_id(self) -> str:
+        domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return f"<reply-{self.public_id}@{domain or 'localhost'}>"
+
+
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 

@@ -186,3 +186,48 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> PostResult:
     except OSError as exc:
         return PostResult(None, type(exc).__name__)
     return PostResult(status, "" if 200 <= status < 300 else f"HTTP {status}")
+
+
+def fetch(url: str, *, max_bytes: int) -> tuple[bytes, str]:
+    """GET `url` once from its checked address: (body, content type). Redirects are not
+    followed. Raises UnsafeURL for an internal address, OSError on any other failure,
+    including a body over `max_bytes`."""
+    try:
+        address = resolve(url)
+    except UnicodeError as exc:
+        raise OSError("bad host name") from exc
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT)
+    if secure:
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT}
+    try:
+        with pool:
+            reply = pool.urlopen(
+                "GET", path, headers=headers, redirect=False, retries=False, preload_content=False
+            )
+            try:
+                if reply.status != 200:
+                    raise OSError(f"HTTP {reply.status}")
+                body = reply.read(max_bytes + 1)
+                if len(body) > max_bytes:
+                    raise OSError("too large")
+                return body, reply.headers.get("Content-Type", "")
+            finally:
+                reply.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise OSError(type(exc).__name__) from exc

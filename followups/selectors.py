@@ -184,3 +184,27 @@ def _account(account) -> dict:
         "mrr": str(account.mrr),
         "currency": account.currency,
     }
+
+
+def contact_answers(*, response: Response, limit: int = 10) -> list[Response]:
+    """The same contact's other answers, newest first, with their follow-up status."""
+    if response.contact_id is None:
+        return []
+    return list(
+        Response.objects.filter(contact_id=response.contact_id)
+        .exclude(pk=response.pk)
+        .select_related("survey", "followup")
+        .order_by("-answered_at", "-pk")[:limit]
+    )
+
+
+def open_account_followups(*, response: Response, limit: int = 10) -> list[FollowUp]:
+    """The account's other open follow-ups, worst and oldest first."""
+    if response.account_id is None:
+        return []
+    return list(
+        FollowUp.objects.filter(account_id=response.account_id, status__in=FollowUp.OPEN)
+        .exclude(response_id=response.pk)
+        .select_related("response__survey", "response__contact", "assignee")
+        .order_by("category", "answered_at")[:limit]
+    )

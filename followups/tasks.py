@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import account_alerts, alerts, deliveries, digests, services
+from . import account_alerts, alerts, branding, deliveries, digests, replies, services
 from .queue import RetryLater
 
 
@@ -42,7 +42,7 @@ def _retry(task, exc: RetryLater) -> bool:
 
 @shared_task
 def sweep() -> dict:
-    return {**services.sweep(), **account_alerts.sweep()}
+    return {**services.sweep(), **account_alerts.sweep(), **replies.sweep()}
 
 
 @shared_task
@@ -56,3 +56,16 @@ def send_account_alert(self, alert_id: int) -> bool:
         return account_alerts.send_account_alert(alert_id=alert_id)
     except RetryLater as exc:
         return _retry(self, exc)
+
+
+@shared_task(bind=True, max_retries=None)
+def send_reply(self, reply_id: int) -> bool:
+    try:
+        return replies.send_reply(reply_id=reply_id)
+    except RetryLater as exc:
+        return _retry(self, exc)
+
+
+@shared_task
+def fetch_survey_logo(survey_id: int) -> bool:
+    return branding.fetch_survey_logo(survey_id=survey_id)

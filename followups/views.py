@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import permission_required
 
-from . import digests, selectors, services
-from .forms import DigestForm, FollowUpForm, NoteForm, QueueFilterForm
+from . import digests, replies, selectors, services
+from .forms import DigestForm, FollowUpForm, NoteForm, QueueFilterForm, ReplyForm
 from .models import DigestPreference, FollowUp
 
 VIEW = "followups.view_followup"
@@ -108,6 +108,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             }
         )
     context = {
+        **_reply_context(request, response, followup),
         "response": response,
         "followup": followup,
         "form": form,
@@ -131,3 +132,69 @@ def digest_preference(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("Choose off, daily or weekly."))
     return redirect("followups:queue")
+
+
+def _reply_context(request: HttpRequest, response, followup, reply_form=None) -> dict:
+    """The composer (prefilled in the respondent's language), the replies sent, and the
+    account, earlier answers and open follow-ups around this answer."""
+    language = replies.reply_language(response)
+    if reply_form is None:
+        reply_form = ReplyForm(
+            initial={
+                "subject": replies.default_subject(response, language),
+                "body": replies.default_greeting(response, language),
+            }
+        )
+    return {
+        "reply_form": reply_form,
+        "reply_language": language,
+        "reply_blocked": replies.cannot_reply_reason(response),
+        "reply_quote": replies.quote_context(response, language),
+        "replies": followup.replies.select_related("author") if followup else [],
+        "earlier_answers": selectors.contact_answers(response=response),
+        "account_followups": selectors.open_account_followups(response=response),
+    }
+
+
+@staff_member_required
+@permission_required(CHANGE)
+@require_POST
+def reply(request: HttpRequest, public_id) -> HttpResponse:
+    response = selectors.response_by_public_id(public_id)
+    if response is None:
+        raise Http404(_("No such response."))
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            replies.queue_reply(
+                response=response,
+                author=request.user,
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    form.add_error(field, errors)
+            else:
+                form.add_error(None, exc)
+        else:
+            messages.success(request, _("Reply queued: it is emailed in a moment."))
+            return redirect("followups:detail", public_id=response.public_id)
+    followup = selectors.followup_detail(response=response)
+    context = {
+        **_reply_context(request, response, followup, form),
+        "response": response,
+        "followup": followup,
+        "form": FollowUpForm(
+            initial={
+                "status": followup.status if followup else FollowUp.Status.NEW,
+                "assignee": followup.assignee_id if followup else None,
+            }
+        ),
+        "note_form": NoteForm(),
+        "can_change": True,
+        "can_note": request.user.has_perm(ADD_NOTE),
+        "alerts": response.alerts.select_related("rule").order_by("created_at"),
+    }
+    return render(request, "followups/detail.html", context, status=400)

@@ -44,6 +44,9 @@ def _config(**kwargs) -> dict:
         "width": 760,
         "height": 300,
         "margin": 8,
+        # pygal cuts long labels ("2026-11…") by default: dates and names are shown whole.
+        "truncate_label": -1,
+        "truncate_legend": -1,
         **kwargs,
     }
 

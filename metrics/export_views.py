@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import EXPORT_RESPONSES, is_administrator, permission_required
+from accounts.templatetags.staff_time import staff_time
 from surveys.models import Kind
 
-from . import selectors
-from .exports import background, columns, files, storage
+from . import export_summary, selectors
+from .exports import background, columns, storage
 from .forms import ReportFilterForm
 from .models import ExportJob
 
@@ -77,52 +79,45 @@ def _visible_jobs(request: HttpRequest):
     return jobs
 
 
-def _download_name(fmt: str) -> str:
-    return f"responses-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("Accept") == "application/json"
 
 
 @permission_required(EXPORT_RESPONSES)
 @require_http_methods(["GET", "POST"])
 def export_responses(request: HttpRequest) -> HttpResponse:
-    """Small exports download at once; big ones become a job written by a worker."""
+    """Every export becomes a job that shows at once in "Recent exports" with its progress;
+    a small one simply finishes quickly. The page's script posts the form and adds the job's
+    row without a reload; without the script, the page comes back with the job on top."""
     # A link from the reports carries their filters in the query string: start from them.
     initial = {key: value for key, value in request.GET.items() if key in ExportForm.base_fields}
     form = ExportForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        filters = form.filters()
-        options = form.options()
-        fmt = form.cleaned_data["format"]
-        row_count = files.count_rows(filters, options)
         try:
-            if files.is_background(row_count):
-                job = background.start_export_job(
-                    user=request.user, filters=filters, options=options, fmt=fmt
-                )
-                messages.info(
-                    request,
-                    _(
-                        "%(rows)s rows: the file is being written; "
-                        "you will get an email with a link."
-                    )
-                    % {"rows": f"{row_count:,}"},
-                )
-                return redirect("reports:export-detail", job.public_id)
-            background.log_export(
-                user=request.user, filters=filters, options=options, fmt=fmt, row_count=row_count
+            job = background.start_export_job(
+                user=request.user,
+                filters=form.filters(),
+                options=form.options(),
+                fmt=form.cleaned_data["format"],
             )
-            if fmt == ExportJob.Format.XLSX:
-                # Spooled to disk past 8 MB: openpyxl keeps rows out of memory, so do we.
-                handle = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-                files.write_xlsx(filters, options, handle)
-                handle.seek(0)
-                return FileResponse(handle, as_attachment=True, filename=_download_name(fmt))
-            response = StreamingHttpResponse(
-                files.csv_chunks(filters, options), content_type="text/csv; charset=utf-8"
-            )
-            response["Content-Disposition"] = f'attachment; filename="{_download_name(fmt)}"'
-            return response
         except columns.ExportError as exc:
             form.add_error(None, str(exc))
+        else:
+            if _wants_json(request):
+                row = render_to_string("reports/_export_row.html", {"job": job}, request=request)
+                return JsonResponse({**export_progress(job), "row": row}, status=201)
+            messages.info(
+                request,
+                _("%(rows)s rows: the file is being written; its link appears below when ready.")
+                % {"rows": f"{job.total_rows:,}"},
+            )
+            # Back to the same filters, so the page (and its URL) still says what was asked.
+            query = urlencode(
+                {key: value for key, value in request.POST.items() if key in ExportForm.base_fields}
+            )
+            return redirect(f"{reverse('reports:exports')}?{query}")
+    if request.method == "POST" and _wants_json(request):
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     jobs = _visible_jobs(request)[:20]
     return render(request, "reports/exports.html", {"form": form, "jobs": jobs})
 
@@ -130,9 +125,29 @@ def export_responses(request: HttpRequest) -> HttpResponse:
 @permission_required(EXPORT_RESPONSES)
 def export_detail(request: HttpRequest, public_id) -> HttpResponse:
     job = get_object_or_404(_visible_jobs(request), public_id=public_id)
-    if request.headers.get("Accept") == "application/json":
-        return JsonResponse({"status": job.status, "progress": job.progress, "rows": job.row_count})
-    return render(request, "reports/export_detail.html", {"job": job})
+    if _wants_json(request):
+        return JsonResponse(export_progress(job))
+    return render(
+        request,
+        "reports/export_detail.html",
+        {"job": job, "filters_used": export_summary.filters_used(job)},
+    )
+
+
+def export_progress(job: ExportJob) -> dict:
+    """What the page's script shows while a job runs, and the link once it is done."""
+    ready = job.status == ExportJob.Status.DONE and job.file and not job.is_expired
+    return {
+        "status": job.status,
+        "status_display": str(job.get_status_display()),
+        "progress": job.progress,
+        "rows": job.row_count,
+        "processed": job.processed_rows,
+        "total": job.total_rows,
+        "download_url": reverse("reports:export-download", args=[job.public_id]) if ready else "",
+        "error": job.error if job.status == ExportJob.Status.FAILED else "",
+        "expires": staff_time(job.expires_at) or "—",
+    }
 
 
 @permission_required(EXPORT_RESPONSES)

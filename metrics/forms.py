@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CURRENCY_CODES, Account
@@ -48,8 +49,23 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(names)]
 
 
+class TimeZoneInput(forms.TextInput):
+    """A text box that suggests IANA time zone names as one types (a datalist: no script), so
+    "sao" finds America/Sao_Paulo among some 600 names."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or 'id_' + name}-zones"
+        attrs = {**(attrs or {}), "list": list_id, "autocomplete": "off", "spellcheck": "false"}
+        box = super().render(name, value, attrs, renderer)
+        zones = ((zone,) for zone, _label in time_zone_choices())
+        options = format_html_join("", '<option value="{}">', zones)
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
 class TimeZoneField(forms.ChoiceField):
-    """A select of IANA time zone names; the cleaned value is the ZoneInfo."""
+    """A searchable box of IANA time zone names; the cleaned value is the ZoneInfo."""
+
+    widget = TimeZoneInput
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault(
@@ -167,10 +183,7 @@ class ReportFilterForm(AccountFieldsMixin, forms.Form):
         self._add_account_choices()
         # Empty means the site's zone: say which, so the select always shows what is used.
         current = timezone.get_current_timezone_name()
-        self.fields["tz"].choices = [
-            ("", _("Default (%(tz)s)") % {"tz": current}),
-            *time_zone_choices(),
-        ]
+        self.fields["tz"].widget.attrs["placeholder"] = _("Default (%(tz)s)") % {"tz": current}
 
     def clean_prop(self) -> tuple[str, str] | None:
         value = self.cleaned_data.get("prop", "").strip()

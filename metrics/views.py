@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -264,7 +265,16 @@ def account_detail(request: HttpRequest, external_id: str) -> HttpResponse:
         filters=selectors.Filters(period=trend_period, kind=Kind.NPS, account=account.pk),
         granularity="month",
     )
-    timeline = Paginator(selectors.account_timeline(account=account), TIMELINE_PER_PAGE)
+    # Each answer links to its follow-up, with the replies emailed from it.
+    timeline = Paginator(
+        selectors.account_timeline(account=account)
+        .select_related("followup")
+        .annotate(
+            replies_sent=Count("followup__replies", filter=Q(followup__replies__status="sent")),
+            last_reply_at=Max("followup__replies__sent_at"),
+        ),
+        TIMELINE_PER_PAGE,
+    )
     recent = selectors.account_kind_summaries(account=account, since=since)
     all_time = selectors.account_kind_summaries(account=account, since=None)
     context = {

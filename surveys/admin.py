@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 
 from accounts.roles import TRIGGER_INVITATIONS
 
-from . import selectors, services
+from . import branding, selectors, services, wording
 from .admin_big_tables import (
     BigTableAdminMixin,
     CategoryFilter,
@@ -18,6 +18,7 @@ from .admin_big_tables import (
     contacts_matching,
 )
 from .admin_data import ResponseImportMixin
+from .admin_translations import SurveyTranslationsForm, translation_fieldsets
 from .distribution import controls, planning
 from .models import Campaign, Invitation, Referral, Response, Survey
 
@@ -40,6 +41,15 @@ class SurveyAdmin(admin.ModelAdmin):
     actions = ["pause_surveys", "resume_surveys"]
     search_fields = ["name", "slug", "question"]
     prepopulated_fields = {"slug": ["name"]}
+    form = SurveyTranslationsForm
+
+    def get_fieldsets(self, request, obj=None):
+        # The model's fields (the raw JSON of translations left out), then one collapsed box of
+        # translations per language.
+        hidden = {"question_translations", "text_translations"}
+        [(_name, options)] = super().get_fieldsets(request, obj)
+        fields = [f for f in options["fields"] if not f.startswith("tr_") and f not in hidden]
+        return [(None, {"fields": fields}), *translation_fieldsets()]
 
     @admin.display(description=_("distribution"))
     def distribution_link(self, obj: Survey):
@@ -59,6 +69,29 @@ class SurveyAdmin(admin.ModelAdmin):
         )
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ["translation_status"]
+
+    def save_model(self, request, obj: Survey, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if branding.request_logo_fetch(survey=obj):
+            self.message_user(
+                request,
+                _("The logo is being copied to this site; respondents see it once it is stored."),
+            )
+
+    @admin.display(description=_("translations"))
+    def translation_status(self, obj: Survey):
+        missing = wording.missing_translations(obj) if obj.pk else {}
+        if not missing:
+            return _("Every text written here has a translation in each language.")
+        return format_html_join(
+            "",
+            "<p><strong>{}</strong>: {}</p>",
+            (
+                (language, _("no translation of %(texts)s") % {"texts": ", ".join(texts)})
+                for language, texts in missing.items()
+            ),
+        )
 
 
 @admin.register(Invitation)
@@ -363,6 +396,10 @@ class CampaignAdmin(admin.ModelAdmin):
                             ],
                         )
                         for campaign, plan in previews
+                    ],
+                    "missing_translations": [
+                        (campaign, wording.missing_translations(campaign.survey))
+                        for campaign in drafts
                     ],
                     "queryset": drafts,
                     "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,

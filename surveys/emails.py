@@ -11,7 +11,8 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from .models import Invitation, Survey
+from .branding import logo_src
+from .models import Invitation, Kind, Survey
 from .scales import is_fully_labelled, lead_in, point_labels, scale_anchors
 
 
@@ -24,12 +25,31 @@ def answer_url(invitation: Invitation, score: int | None = None) -> str:
     return f"{url}?score={score}" if score is not None else url
 
 
+def email_logo_url(survey: Survey) -> str:
+    """The logo's absolute URL on this site (a stored copy of an external logo), or "": an
+    external URL in an email would tell its host who opened the message, and when."""
+    src = logo_src(survey)
+    if src.startswith("/"):
+        return absolute(src)
+    return src
+
+
 def unsubscribe_url(invitation: Invitation) -> str:
     return absolute(reverse("public:unsubscribe", args=[invitation.token]))
 
 
 def one_click_unsubscribe_url(invitation: Invitation) -> str:
     return absolute(reverse("public:unsubscribe_one_click", args=[invitation.token]))
+
+
+def subject_line(survey: Survey, question: str) -> str:
+    """The invitation's subject: its question, except CES 2.0, whose question is a statement
+    to agree with; its subject asks ("How easy was it to ...?")."""
+    if survey.kind == Kind.CES:
+        return _("How easy was it to handle your issue with %(subject)s?") % {
+            "subject": survey.subject
+        }
+    return question
 
 
 def survey_sender(survey: Survey) -> str:
@@ -81,17 +101,19 @@ def _render(
             "low_label": low,
             "high_label": high,
             "accent": survey.accent_color or "#0b3d91",
+            "logo_url": email_logo_url(survey),
             "unsubscribe_url": unsubscribe_url(links),
             "answer_url": answer_url(links),
             "reminder": reminder,
             "language": language,
-            "sender_name": survey.sender_name or survey.company_name,
+            # The footer names the company the respondent is a customer of.
+            "sender_name": survey.company_name or survey.sender_name,
             "intro_text": survey.text_for("intro_text", language),
         }
         if reminder:
-            subject = _("Reminder: %(question)s") % {"question": question}
+            subject = _("Reminder: %(question)s") % {"question": subject_line(survey, question)}
         else:
-            subject = question
+            subject = subject_line(survey, question)
         text = render_to_string(
             "surveys/email/invitation.txt", {**context, "contact": _Recipient(text_name)}
         )

@@ -6,14 +6,15 @@ which a mail scanner running scripts also does; without scripts, one tap on the 
 sends it. Public POSTs are rate-limited per IP and per token.
 """
 
+from email.utils import parseaddr
 from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -21,10 +22,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as account_services
 
-from . import answering, ratelimits, scales, scanners, services
+from . import answering, branding, ratelimits, scales, scanners, services, wording
 from .distribution import events
 from .forms import PAGE_CONFIRMATIONS, AnswerForm, ReferralForm
-from .models import Invitation, Response
+from .models import Invitation, Response, Survey
 
 # Every asset comes from this site; the policy makes a stray third-party request impossible.
 CONTENT_SECURITY_POLICY = (
@@ -105,7 +106,29 @@ def _activate_language(request: HttpRequest, invitation: Invitation) -> str:
 def _closed(request: HttpRequest, invitation: Invitation, *, wants_json: bool = False):
     if wants_json:
         return JsonResponse({"error": _("This survey has closed.")}, status=410)
-    return render(request, "public/closed.html", {"invitation": invitation}, status=410)
+    context = {
+        "invitation": invitation,
+        "survey": invitation.survey,
+        "why": _closed_reason(invitation),
+        "contact_address": _contact_address(),
+        **branding.brand_context(invitation.survey),
+    }
+    return render(request, "public/closed.html", context, status=410)
+
+
+def _closed_reason(invitation: Invitation) -> str:
+    if invitation.status in (Invitation.Status.REVOKED, Invitation.Status.SUPPRESSED):
+        return _("This invitation was withdrawn by the team that sent it.")
+    if invitation.is_expired:
+        return _("This invitation expired on %(day)s.") % {
+            "day": formats.date_format(timezone.localtime(invitation.expires_at), "DATE_FORMAT")
+        }
+    return _("This survey no longer accepts answers.")
+
+
+def _contact_address() -> str:
+    """Whom respondents may write to: the reply inbox, else the surveys' sender address."""
+    return settings.REPLY_TO_EMAIL or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
 
 
 def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
@@ -155,12 +178,6 @@ def _answer_post(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"error": " ".join(errors)}, status=400)
     context = _answer_context(invitation, form, language, _response_of(invitation))
     return render(request, "public/answer.html", context, status=400)
-
-
-def _is_local_asset(url: str) -> bool:
-    return (
-        url.startswith("/") and not url.startswith("//") or url.startswith(settings.SITE_URL + "/")
-    )
 
 
 def _prompts(invitation: Invitation, language: str) -> dict[int, str]:
@@ -218,8 +235,7 @@ def _answer_context(
         or _("What is the main reason for your score?"),
         "intro_text": survey.text_for("intro_text", language),
         "response": response,
-        "accent": survey.accent_color or "#0b3d91",
-        "logo_url": survey.logo_url if _is_local_asset(survey.logo_url) else "",
+        **branding.brand_context(survey),
         # A preselected score (from the email) not yet saved: the first human action in the
         # page confirms it; nothing does without one.
         "awaiting_confirmation": response is None and category is not None,
@@ -274,13 +290,21 @@ def _thanks_context(invitation: Invitation, response: Response, form=None) -> di
     survey = invitation.survey
     promoter = response.category == 1 and invitation.is_open
     labels = dict(survey.reason_labels(translation.get_language()))
+    language = translation.get_language()
+    next_step = ""
+    if response.category == -1:
+        next_step = survey.text_for("thanks_negative", language) or _(
+            "Someone from the team may contact you about it."
+        )
     return {
         "reason_label": labels.get(response.reason, response.reason),
         "invitation": invitation,
         "survey": survey,
         "response": response,
+        "score_words": wording.score_words(survey, response.score),
+        "next_step": next_step,
         "can_change": invitation.is_open,
-        "accent": survey.accent_color or "#0b3d91",
+        **branding.brand_context(survey),
         "review_url": survey.review_url if promoter else "",
         "referral_form": (form or ReferralForm()) if promoter and survey.referral_enabled else None,
         "referrals": list(response.referrals.values_list("name", flat=True)),
@@ -337,14 +361,25 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "public/unsubscribe.html",
-        {"invitation": invitation, "contact": contact, "done": done, "resubscribed": resubscribed},
+        {
+            "invitation": invitation,
+            "contact": contact,
+            "done": done,
+            "resubscribed": resubscribed,
+            "survey": invitation.survey,
+            **branding.brand_context(invitation.survey),
+        },
     )
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
-    """RFC 8058: the mailbox provider POSTs List-Unsubscribe=One-Click, without cookies."""
+    """RFC 8058: the mailbox provider POSTs List-Unsubscribe=One-Click, without cookies. A
+    person who opens the URL in a browser (GET) gets the unsubscribe page and its confirm
+    button; the GET itself unsubscribes nobody."""
+    if request.method != "POST":
+        return unsubscribe(request, token)
     if _rate_limited(request, token):
         return HttpResponse("Too many requests.\n", status=429, content_type="text/plain")
     invitation = _invitation_or_404(token)
@@ -358,6 +393,25 @@ def unsubscribe_one_click(request: HttpRequest, token: str) -> HttpResponse:
         )
     events.unsubscribe(contact=invitation.contact, invitation=invitation)
     return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
+
+
+@require_http_methods(["GET", "HEAD"])
+def logo(request: HttpRequest, slug: str) -> HttpResponse:
+    """A survey's stored logo, served by this site (the answer page makes no third-party
+    request). Only the copy of the URL currently set is served."""
+    survey = Survey.objects.filter(slug=slug).only("logo_file", "logo_url", "logo_fetched_from")
+    survey = survey.first()
+    if survey is None or not survey.logo_file or survey.logo_fetched_from != survey.logo_url:
+        raise Http404("no logo")
+    extension = survey.logo_file.name.rsplit(".", 1)[-1].lower()
+    content_type = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif"}.get(
+        extension, "image/webp"
+    )
+    response = FileResponse(survey.logo_file.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -27,6 +27,10 @@ class DistributionCounts:
     answered: int
     reminded: int
     by_reason: dict[str, int]
+    # The statuses add up to the total: expired_unsent is a status (never sent before expiry);
+    # expired_unanswered is a part of sent, as answered and reminded are.
+    expired_unsent: int = 0
+    expired_unanswered: int = 0
 
     @property
     def pending(self) -> int:
@@ -54,6 +58,8 @@ class DistributionCounts:
             "expired": self.expired,
             "answered": self.answered,
             "reminded": self.reminded,
+            "expired_unsent": self.expired_unsent,
+            "expired_unanswered": self.expired_unanswered,
             "pending": self.pending,
             "percent_done": self.percent_done,
         }
@@ -89,6 +95,10 @@ def distribution_counts(
             filter=Q(status=Status.EXPIRED)
             | Q(status=Status.SENT, answered_at__isnull=True, expires_at__lte=now),
         ),
+        "expired_unsent": Count("pk", filter=Q(status=Status.EXPIRED)),
+        "expired_unanswered": Count(
+            "pk", filter=Q(status=Status.SENT, answered_at__isnull=True, expires_at__lte=now)
+        ),
         "answered": Count("pk", filter=Q(answered_at__isnull=False)),
         "reminded": Count("pk", filter=Q(reminder_sent_at__isnull=False, send_count__gte=2)),
         **{
@@ -112,4 +122,6 @@ def distribution_counts(
         answered=row["answered"],
         reminded=row["reminded"],
         by_reason={reason: row[f"reason_{reason}"] for reason in Reason.values},
+        expired_unsent=row["expired_unsent"],
+        expired_unanswered=row["expired_unanswered"],
     )

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import permission_required
 
-from . import selectors
+from . import selectors, wording
 from .models import Campaign, Invitation, Survey
 
 
@@ -47,5 +47,6 @@ def distribution_status(request: HttpRequest, slug: str) -> HttpResponse:
             "campaigns": survey.campaigns.order_by("-created_at")[:20],
             "counts": counts,
             "reasons": reasons,
+            "missing_translations": wording.missing_translations(survey),
         },
     )

@@ -53,6 +53,10 @@ BASE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     # "true" for a suspected bot's answer held out of every score (only in exports that ask
     # for quarantined answers; the default export leaves them out, as the reports do).
     ("quarantined", "quarantined", "bool"),
+    # "true" when the answer was ever flagged as a suspected bot (it stays after a release:
+    # the evidence), and when it counts in no score (quarantined, or excluded by staff).
+    ("suspected_bot", "suspected_bot", "bool"),
+    ("excluded", "excluded", "bool"),
 )
 PROPERTY_PREFIX = "property_"
 

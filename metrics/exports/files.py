@@ -7,7 +7,6 @@ import io
 import logging
 from collections.abc import Iterator
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -79,8 +78,3 @@ def write_xlsx(
 
 def count_rows(filters: selectors.Filters, options: ExportOptions | None = None) -> int:
     return export_queryset(filters, options.quarantined if options else "exclude").count()
-
-
-def is_background(row_count: int) -> bool:
-    """Exports over EXPORT_SYNC_MAX_ROWS rows are written by a worker, not in the request."""
-    return row_count > settings.EXPORT_SYNC_MAX_ROWS

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.preferences import time_zone_of
+from accounts.templatetags.staff_time import staff_time
 from metrics.models import ExportJob
 
 logger = logging.getLogger(__name__)
@@ -21,7 +23,9 @@ def notify_requester(*, job: ExportJob) -> None:
     if not user.email:
         return
     link = settings.SITE_URL + reverse("reports:export-detail", args=[job.public_id])
-    expires = timezone.localtime(job.expires_at).strftime("%Y-%m-%d %H:%M %Z")
+    # In the requester's own zone (profile setting), named.
+    with timezone.override(time_zone_of(user)):
+        expires = staff_time(job.expires_at)
     send_mail(
         subject=_("Your export is ready (%(rows)s rows)") % {"rows": f"{job.row_count:,}"},
         message=_(

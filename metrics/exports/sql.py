@@ -73,7 +73,9 @@ def xlsx_rows(
             mrr,
             currency,
             quarantined,
-        ) = raw[:23]
+            suspected_bot,
+            excluded,
+        ) = raw[:25]
         yield [
             str(public_id),
             slug,
@@ -100,7 +102,9 @@ def xlsx_rows(
             "" if mrr is None else mrr * 12,
             currency or "",
             "true" if quarantined else "false",
-            *raw[23:],
+            "true" if suspected_bot else "false",
+            "true" if excluded else "false",
+            *raw[25:],
         ]
 
 

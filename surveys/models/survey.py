@@ -180,6 +180,10 @@ class Survey(Audience):
         blank=True,
         help_text=_("Shown in the email. Shown on the answer page only if served by this site."),
     )
+    # An external logo URL is fetched once into our storage (followups.branding) and served
+    # from this site, so respondent pages make no third-party request.
+    logo_file = models.FileField(_("stored logo"), upload_to="logos/", blank=True, editable=False)
+    logo_fetched_from = models.URLField(_("logo fetched from"), blank=True, editable=False)
     accent_color = models.CharField(
         _("accent colour"),
         max_length=7,
@@ -199,6 +203,15 @@ class Survey(Audience):
     )
     follow_up_negative = models.CharField(
         _("follow-up for detractors / unsatisfied"), max_length=500, blank=True
+    )
+    thanks_negative = models.CharField(
+        _("what happens next, for detractors / unsatisfied"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            'Shown on the thank-you page after a low score. Empty: "Someone from the team may '
+            'contact you about it."'
+        ),
     )
     reason_question = models.CharField(
         _("main reason question"),
@@ -351,6 +364,7 @@ class Survey(Audience):
         "follow_up_positive",
         "follow_up_neutral",
         "follow_up_negative",
+        "thanks_negative",
         "reason_question",
         "reason_options",
     )

@@ -93,6 +93,7 @@ def test_a_scanners_answer_counts_nowhere_until_staff_release_it(client, setting
     assert exported(setting["survey"]) == []
     [row] = exported(setting["survey"], quarantined="include")
     assert (row["score"], row["quarantined"]) == ("0", "true")
+    assert (row["suspected_bot"], row["excluded"]) == ("true", "true")
     assert [r["quarantined"] for r in exported(setting["survey"], quarantined="only")] == ["true"]
 
     # Staff judge it a person: released, it counts and gets its follow-up, alert and webhook.
@@ -111,6 +112,8 @@ def test_a_scanners_answer_counts_nowhere_until_staff_release_it(client, setting
     assert everything_downstream() == (1, 1, 1)
     assert WebhookDelivery.objects.get().event == "response.created"
     assert [r["quarantined"] for r in exported(setting["survey"])] == ["false"]
+    [row] = exported(setting["survey"])
+    assert (row["suspected_bot"], row["excluded"]) == ("true", "false")  # flagged, now counted
 
 
 def test_release_through_the_api(setting):

@@ -179,3 +179,43 @@ def test_background_export_end_to_end(rows, live_server, workers, smtp, settings
     values = list(sheet["Responses"].iter_rows(values_only=True))
     assert len(values) == len(rows) + 1
     assert ExportJob.objects.filter(status="done").count() == 2
+
+
+def test_export_page_shows_the_job_at_once_and_its_link_without_a_reload(
+    rows, live_server, workers, smtp, settings, tmp_path, browser, client
+):
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    settings.SITE_URL = live_server.url
+    workers.start(1, MEDIA_ROOT=str(media))
+    user = StaffFactory(username="mia", email="mia@example.com", role=MARKETING)
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/reports/exports/?start=2026-01-01&end=2026-12-31&tz=UTC")
+        assert page.locator("[data-export-job]").count() == 0
+        page.evaluate("window.notReloaded = true")
+        page.get_by_role("button", name="Export", exact=True).click()
+        row = page.locator("tr", has=page.locator("[data-export-job]"))
+        row.first.wait_for(state="attached", timeout=5_000)
+        assert page.get_by_role("status").is_visible()
+        assert row.locator("[role=progressbar]").count() == 1
+        link = row.locator("[data-export-download]")
+        link.wait_for(state="visible", timeout=60_000)
+        # The same page all along: the row, its bar and its link came without a reload.
+        assert page.evaluate("window.notReloaded") is True
+        assert row.locator("[role=progressbar]").get_attribute("aria-valuenow") == "100"
+        assert row.locator("[data-export-field=status_display]").inner_text() == "Ready"
+        job = ExportJob.objects.get()
+        assert link.get_attribute("href") == f"/reports/exports/{job.public_id}/download"
+        download = page.request.get(live_server.url + link.get_attribute("href"))
+        assert download.status == 200
+        parsed = parse(download.body())
+        assert sorted(r[0] for r in parsed[1:]) == sorted(str(r.public_id) for r in rows)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()

@@ -129,7 +129,7 @@ def test_arr_at_risk_is_one_number_with_its_window_shown(staff):
     when = dashboard.context["windows"].reference.strftime("%Y-%m-%d")
     assert re.search(
         rf"ARR at risk: the ARR of detractor accounts \(by the rule above\) and of accounts "
-        rf"with red health, as of {when} \d\d:\d\d\.",
+        rf"with red health, as of {when} \d\d:\d\d UTC\.",  # every time says its zone
         html,
     )
     assert "ARR at risk: detractor accounts and accounts with red health." in (

@@ -122,6 +122,8 @@ def test_csv_round_trip_equals_the_database_rows(data):
         "account_arr",
         "account_currency",
         "quarantined",
+        "suspected_bot",
+        "excluded",
         "property_agent",
         "property_channel",
         "property_ticket",
@@ -153,6 +155,8 @@ def test_csv_round_trip_equals_the_database_rows(data):
             "14814.00",
             "BRL",
             "false",
+            "false",
+            "false",
             "'=cmd|' /C calc'!A0",
             "chat",
             "",
@@ -182,6 +186,8 @@ def test_csv_round_trip_equals_the_database_rows(data):
             "",
             "",
             "",
+            "false",
+            "false",
             "false",
             "",
             "",
@@ -329,25 +335,64 @@ def post_export(client, **fields):
     return client.post(reverse("reports:exports"), form)
 
 
-def test_small_export_streams_csv_and_is_audited(client, data, marketing):
+def test_small_export_is_a_job_shown_at_once_in_recent_exports(
+    client, data, marketing, django_capture_on_commit_callbacks
+):
     client.force_login(marketing)
-    response = post_export(client, plan="Pro")
-    assert response.status_code == 200
-    assert response.streaming
-    assert response["Content-Disposition"].startswith('attachment; filename="responses-')
-    rows = read_csv(b"".join(response.streaming_content))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_export(client, plan="Pro")
+    job = ExportJob.objects.get()
+    # Back to the export page with the same filters, the job on top of "Recent exports".
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(reverse("reports:exports") + "?")
+    assert "plan=Pro" in location and "start=2026-01-01" in location
+    page = client.get(location).content.decode()
+    assert f'data-export-job="{reverse("reports:export-detail", args=[job.public_id])}"' in page
+    assert 'role="progressbar"' in page
+    assert "1 rows: the file is being written" in page
+    download = reverse("reports:export-download", args=[job.public_id])
+    assert f'href="{download}"' in page
+    assert (job.status, job.total_rows, job.row_count, job.progress) == ("done", 1, 1, 100)
+    rows = read_csv(b"".join(client.get(download).streaming_content))
     assert [row[0] for row in rows[1:]] == [str(data["zero"].public_id)]
     entry = AuditLog.objects.get()
     assert (entry.actor, entry.action, entry.row_count) == (marketing, "export_responses", 1)
     assert entry.filters["plan"] == "Pro"
     assert entry.filters["start"] == "2026-01-01"
     assert entry.filters["format"] == "csv"
-    assert ExportJob.objects.count() == 0
 
 
-def test_small_xlsx_export_downloads(client, data, marketing):
+def test_the_page_script_gets_the_new_row_as_json(
+    client, data, marketing, django_capture_on_commit_callbacks
+):
     client.force_login(marketing)
-    response = post_export(client, format="xlsx")
+    form = {"kind": "", "start": "2026-01-01", "end": "2026-12-31", "tz": "UTC", "format": "csv"}
+    # Not run yet (no commit callbacks): the row shows a pending job at 0%, without a link.
+    response = client.post(reverse("reports:exports"), form, HTTP_ACCEPT="application/json")
+    assert response.status_code == 201
+    reply = response.json()
+    job = ExportJob.objects.get()
+    assert (reply["status"], reply["progress"], reply["download_url"]) == ("pending", 0, "")
+    assert reply["total"] == 2
+    assert f'data-export-job="/reports/exports/{job.public_id}/"' in reply["row"]
+    assert 'aria-valuenow="0"' in reply["row"]
+    assert "data-export-done hidden" in reply["row"]
+
+    bad = client.post(
+        reverse("reports:exports"), {**form, "tz": "Bad/Zone"}, HTTP_ACCEPT="application/json"
+    )
+    assert bad.status_code == 400
+    assert list(bad.json()["errors"]) == ["tz"]
+    assert ExportJob.objects.count() == 1
+
+
+def test_small_xlsx_export_downloads(client, data, marketing, django_capture_on_commit_callbacks):
+    client.force_login(marketing)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_export(client, format="xlsx")
+    job = ExportJob.objects.get()
+    response = client.get(reverse("reports:export-download", args=[job.public_id]))
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     sheet = load_workbook(io.BytesIO(body), read_only=True)["Responses"]
@@ -365,13 +410,12 @@ def test_invalid_form_shows_errors_and_exports_nothing(client, data, marketing):
 def test_big_export_runs_as_a_job_and_emails_a_link(
     client, data, marketing, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
-    settings.EXPORT_SYNC_MAX_ROWS = 1
     client.force_login(marketing)
     with django_capture_on_commit_callbacks(execute=True):
         response = post_export(client)
     job = ExportJob.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("reports:export-detail", args=[job.public_id])
+    assert response["Location"].startswith(reverse("reports:exports") + "?")
     assert (job.status, job.total_rows, job.row_count, job.progress) == ("done", 2, 2, 100)
     assert job.expires_at - job.finished_at == dt.timedelta(hours=settings.EXPORT_EXPIRY_HOURS)
     [message] = mailoutbox

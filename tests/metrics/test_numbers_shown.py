@@ -236,6 +236,14 @@ def test_periods_without_answers_are_gaps_in_the_chart():
     assert _line_paths(charts.trend_chart(Kind.NPS, rows)) == 3
 
 
+def test_chart_labels_are_never_cut():
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(12)]
+    rows = [{"bucket": day, "nps": scoring.nps(3, 1, 1)} for day in days]
+    svg = charts.trend_chart(Kind.NPS, rows, "%Y-%m-%d", buckets=days)
+    assert "…" not in svg
+    assert ">2026-11-12<" in svg
+
+
 def test_the_daily_trend_and_the_account_chart_leave_gaps(staff):
     survey = SurveyFactory(slug="rel")
     today = timezone.localdate()

@@ -103,15 +103,19 @@ def test_an_invalid_filter_shows_its_error_and_no_numbers(
     assert re.search(r'<option value="Enterprise" selected>', html)
 
 
-def test_the_time_zone_is_a_select_of_iana_names(admin_user_client, answers):
+def test_the_time_zone_is_a_searchable_box_of_iana_names(admin_user_client, answers):
     page = admin_user_client.get(reverse("reports:dashboard"), {"tz": "America/Sao_Paulo"})
     assert page.status_code == 200
     html = page.content.decode()
-    select = re.search(r'<select name="tz"[^>]*>(.*?)</select>', html, re.S).group(1)
-    assert '<option value="America/Sao_Paulo" selected>America/Sao Paulo</option>' in select
-    assert '<option value="Europe/Lisbon">' in select
-    assert '<option value="">Default (UTC)</option>' in select
+    box = re.search(r'<input type="text" name="tz"[^>]*>', html).group(0)
+    assert 'value="America/Sao_Paulo"' in box
+    assert 'list="id_tz-zones"' in box
+    assert 'placeholder="Default (UTC)"' in box
+    zones = re.search(r'<datalist id="id_tz-zones">(.*?)</datalist>', html, re.S).group(1)
+    assert '<option value="Europe/Lisbon">' in zones
     assert str(page.context["filters"].period.tz) == "America/Sao_Paulo"
+    # The filters in force are summarised above the numbers, in words.
+    assert re.search(r'id="filter-summary">.*Time zone <strong>America/Sao Paulo</strong>', html)
 
 
 def test_an_invalid_form_has_no_filters():

@@ -1,6 +1,7 @@
 """Staff side of distribution: the status page, admin actions and the ESP tracking webhook."""
 
 import base64
+import re
 from datetime import timedelta
 
 import pytest
@@ -43,13 +44,21 @@ def test_status_page_counts_by_status_and_reason_and_refreshes_while_sending(
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<meta http-equiv="refresh" content="5">' in html
+    assert 'data-poll="?format=json"' in html  # the counts follow without a reload
     assert 'id="count-sent">5<' in html
     assert 'id="count-queued">2<' in html
     assert 'id="count-failed">1<' in html
     assert 'id="count-suppressed">2<' in html
     assert 'id="count-answered">1<' in html
     assert 'id="count-expired">1<' in html
+    # The statuses add up to the total (3 + 1 + 1 sent, 2 queued, 1 failed, 2 suppressed = 10);
+    # answered and expired unanswered are parts of the sent, in their own table.
+    statuses = re.findall(r'<table class="table table-sm" id="by-status">(.*?)</table>', html, re.S)
+    numbers = [
+        int(n) for n in re.findall(r'class="text-end" id="count-[\w-]+">(\d+)<', statuses[0])
+    ]
+    assert numbers[-1] == 10
+    assert sum(numbers[:-1]) == 10
     assert "8 of 10 settled" in html
     assert 'style="width: 80%"' in html
 
@@ -79,7 +88,7 @@ def test_status_page_per_campaign_and_no_refresh_when_done(staff_client):
     html = response.content.decode()
     assert 'id="count-sent">2<' in html
     assert 'id="count-queued">0<' in html
-    assert "http-equiv" not in html
+    assert "data-poll" not in html
     assert staff_client.get(f"/distribution/other/?campaign={campaign.pk}").status_code == 404
     other = Campaign.objects.create(survey=SurveyFactory(), name="Other")
     assert staff_client.get(f"/distribution/pulse/?campaign={other.pk}").status_code == 404
@@ -293,3 +302,19 @@ def test_the_api_rejects_an_unknown_audience_status_and_writes_nothing(api_clien
     assert response.status_code == 400
     assert response.json() == {"audience_account_statuses": ["Unknown account status: gold."]}
     assert not Survey.objects.filter(slug="rel").exists()
+
+
+def test_status_page_warns_of_texts_without_a_translation(staff_client):
+    SurveyFactory(
+        slug="intl",
+        intro_text="Thanks for being with us.",
+        text_translations={"es": {"intro_text": "Gracias por estar con nosotros."}},
+    )
+    html = staff_client.get("/distribution/intl/").content.decode()
+    assert 'id="missing-translations"' in html
+    assert "<strong>pt-br</strong>: intro text" in html
+    assert "<strong>es</strong>" not in html
+    SurveyFactory(slug="plain")  # standard wordings only: always translated
+    assert (
+        'id="missing-translations"' not in staff_client.get("/distribution/plain/").content.decode()
+    )

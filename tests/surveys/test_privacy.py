@@ -42,7 +42,7 @@ def person(db):
         invitation=InvitationFactory(
             survey=survey,
             contact=contact,
-            event_id="tkt-ana-77",
+            event_id="evt-ana-7731",
             properties={"ticket_subject": "Meu CPF 123"},
         ),
         score=0,
@@ -81,7 +81,7 @@ def test_export_contains_everything_about_the_contact(person):
     assert data["contact"]["properties"] == {"phone": "+55 11 99999"}
     assert data["account"] == {"external_id": "ACC-1", "name": "ACME"}
     assert len(data["invitations"]) == 3
-    assert {i["event_id"] for i in data["invitations"]} == {"tkt-ana-77", None}
+    assert {i["event_id"] for i in data["invitations"]} == {"evt-ana-7731", None}
     assert sorted((r["score"], r["comment"]) for r in data["responses"]) == [
         (0, "Ana aqui, péssimo"),
         (10, "Ótimo"),
@@ -96,7 +96,7 @@ def test_export_contains_everything_about_the_contact(person):
     assert Contact.objects.count() == 2  # nothing was changed
 
 
-PERSONAL = ("ana@example.com", "Ana", "péssimo", "Ótimo", "CPF", "99999", "tkt-ana-77")
+PERSONAL = ("ana@example.com", "Ana", "péssimo", "Ótimo", "CPF", "99999", "evt-ana-7731")
 
 
 def everything_stored() -> str:

@@ -86,12 +86,68 @@ def test_get_of_unsubscribe_page_does_not_unsubscribe(client):
     assert invitation.link_fetches["unsubscribe"] == 2
 
 
-def test_one_click_endpoint_refuses_get_and_head(client):
+def test_one_click_url_opened_in_a_browser_shows_the_confirm_page(client):
     invitation = InvitationFactory()
-    assert client.get(url(invitation, "unsubscribe_one_click")).status_code == 405
-    assert client.head(url(invitation, "unsubscribe_one_click")).status_code == 405
+    page = client.get(url(invitation, "unsubscribe_one_click"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Unsubscribe from these surveys?" in body
+    # The button posts to the page's own URL, not the one-click endpoint (which wants RFC 8058).
+    assert f'action="/s/{invitation.token}/unsubscribe/"' in body
+    assert client.head(url(invitation, "unsubscribe_one_click")).status_code == 200
     invitation.contact.refresh_from_db()
     assert invitation.contact.unsubscribed_at is None
+    client.post(url(invitation, "unsubscribe"), {"action": "unsubscribe"})
+    invitation.contact.refresh_from_db()
+    assert invitation.contact.unsubscribed_at is not None
+
+
+def test_thank_you_page_says_what_was_received_and_what_happens_next(client):
+    low = InvitationFactory(survey=SurveyFactory(company_name="Zeta"))
+    client.post(url(low), {"score": "2", "via": "submit"})
+    body = client.get(url(low, "thanks")).content.decode()
+    assert "You answered 2 — Not likely." in body
+    assert "Someone from the team may contact you about it." in body
+    assert "Sent on behalf of Zeta." in body
+    high = InvitationFactory(
+        survey=SurveyFactory(thanks_negative="We call you within a day."),
+        contact__language="es",
+    )
+    client.post(url(high), {"score": "9", "via": "submit"})
+    body = client.get(url(high, "thanks")).content.decode()
+    assert "Usted respondió 9 — Muy probable." in body
+    assert "We call you within a day." not in body  # a promoter: no next step
+
+
+def test_detractor_next_step_is_the_surveys_own_in_the_language(client):
+    survey = SurveyFactory(
+        thanks_negative="We call you within a day.",
+        text_translations={"pt-br": {"thanks_negative": "Ligamos em até um dia."}},
+    )
+    invitation = InvitationFactory(survey=survey, contact__language="pt-br")
+    client.post(url(invitation), {"score": "0", "via": "submit"})
+    body = client.get(url(invitation, "thanks")).content.decode()
+    assert "Ligamos em até um dia." in body
+    assert "Você respondeu 0 — Pouco provável." in body
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"status": Invitation.Status.REVOKED}, "This invitation was withdrawn"),
+        ({"expires_at": timezone.now() - timedelta(days=1)}, "This invitation expired on"),
+    ],
+)
+def test_closed_page_says_why_and_whom_to_write_to(client, settings, change, why):
+    settings.REPLY_TO_EMAIL = "help@zeta.example"
+    invitation = InvitationFactory(survey=SurveyFactory(company_name="Zeta"))
+    Invitation.objects.filter(pk=invitation.pk).update(**change)
+    page = client.get(url(invitation))
+    assert page.status_code == 410
+    body = page.content.decode()
+    assert why in body
+    assert 'href="mailto:help@zeta.example"' in body
+    assert "Questions for Zeta?" in body
 
 
 # --- Confirmation by the page's script, or by the confirm button -----------------------------
@@ -331,7 +387,7 @@ def test_thank_you_page_is_translated(client):
     client.post(url(invitation), {"score": "9"})
     html = client.get(url(invitation, "thanks")).content.decode()
     assert "¡Gracias!" in html
-    assert "Recibimos su respuesta: 9." in html
+    assert "Usted respondió 9 — Muy probable." in html
 
 
 # --- States ----------------------------------------------------------------------------------
