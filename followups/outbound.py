@@ -152,21 +152,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> PostResult:
     if parts.username is not None:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         sent_headers.update(urllib3.util.make_headers(basic_auth=credentials))
-    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT)
-    if secure:
-        # TLS is checked against the URL's host name while the socket goes to the address.
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=timeout,
-            retries=False,
-            server_hostname=parts.hostname,
-            assert_hostname=parts.hostname,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    pool = _pool(address, port, parts, secure=secure)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         with pool:
@@ -188,6 +174,25 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> PostResult:
     return PostResult(status, "" if 200 <= status < 300 else f"HTTP {status}")
 
 
+def _pool(address: str, port: int, parts, *, secure: bool) -> urllib3.HTTPConnectionPool:
+    """A connection pool to the checked address, no retries, WEBHOOK_TIMEOUT in all. With TLS,
+    the certificate is checked against the URL's host name while the socket goes to the
+    address."""
+    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT)
+    if not secure:
+        return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    return urllib3.HTTPSConnectionPool(
+        address,
+        port,
+        timeout=timeout,
+        retries=False,
+        server_hostname=parts.hostname,
+        assert_hostname=parts.hostname,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+    )
+
+
 def fetch(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     """GET `url` once from its checked address: (body, content type). Redirects are not
     followed. Raises UnsafeURL for an internal address, OSError on any other failure,
@@ -199,20 +204,7 @@ def fetch(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
-    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT)
-    if secure:
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=timeout,
-            retries=False,
-            server_hostname=parts.hostname,
-            assert_hostname=parts.hostname,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    pool = _pool(address, port, parts, secure=secure)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": USER_AGENT}
     try:
