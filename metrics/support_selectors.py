@@ -133,11 +133,8 @@ def _source(filters: SupportFilters, *, plan_join: bool, extra: str = "") -> tup
     join, where, params = _where(filters, plan_join=plan_join)
     # Narrow rows (the sorts of the percentiles move them), times as float8: date_part, not
     # EXTRACT, whose numeric result made every comparison of the sorts several times slower.
-    # Text columns in the "C" collation: the breakdowns' grouping sorts compare bytes (cheaper;
-    # the same groups, equality being byte equality either way; rows are put in display order
-    # afterwards).
     sql = f"""
-        SELECT t.channel COLLATE "C" AS channel, t.assignee COLLATE "C" AS assignee,
+        SELECT t.channel, t.assignee,
                t.solved_at IS NOT NULL AS solved,
                (t.solved_at IS NOT NULL OR t.first_solved_at IS NOT NULL OR t.reopens > 0)
                    AS ever,
@@ -169,7 +166,7 @@ def support_report(*, filters: SupportFilters) -> SupportReport:
     """The summary and its breakdowns (channel, assignee, plan, month of creation in the
     viewer's time zone): one scan, GROUPING SETS."""
     extra = (
-        ", COALESCE(a.plan, '') COLLATE \"C\" AS plan,"
+        ", COALESCE(a.plan, '') AS plan,"
         " date_trunc('month', t.created_at AT TIME ZONE %s)::date AS month"
     )
     source, params = _source(filters, plan_join=True, extra=extra)
