@@ -216,3 +216,102 @@ def test_adoption_and_usage_trend():
     assert ss.adoption_pct(42, None) is None and ss.adoption_pct(None, 50) is None
     assert ss.usage_trend_pct(70, 100) == pytest.approx(-30.0)
     assert ss.usage_trend_pct(10, 0) is None
+
+
+@pytest.mark.django_db
+def test_the_breakdowns_match_a_reference_on_seeded_random_tickets():
+    """Every group's counts and times equal the pure-math reference (and PostgreSQL's own
+    `percentile_cont` over the group): seeded tickets with tied times, groups of one ticket,
+    tickets without a reply or unsolved, a channel with no reply at all, and group names
+    whose order differs between collations ("Email"/"email", accents)."""
+    import random
+
+    from django.db import connection
+
+    rng = random.Random(20261130)
+    plans = ["Starter", "starter", "Ação"]
+    accounts = [AccountFactory(plan=plan) for plan in plans]
+    channels = ["email", "Email", "chat", "único"]
+    expected: dict[tuple[str, object], list[ss.TicketFacts]] = {}
+    for i in range(240):
+        account = rng.choice(accounts)
+        channel = rng.choice(channels)
+        assignee = rng.choice(["ana", "Ana", "bruno", "çelik"])
+        created = T0 + dt.timedelta(days=rng.choice([0, 31]), minutes=rng.randrange(600))
+        reply = rng.choice([None, 5, 5, 30, 30, 45, 120, rng.randrange(1, 2000)])
+        if channel == "único":
+            reply = None  # a channel whose first-reply percentiles have no values
+        solved = rng.choice([None, 60, 60, 240, rng.randrange(1, 5000)])
+        reopens = int(rng.random() < 0.2)
+        replies = rng.choice([0, 1, 2])
+        TicketFactory(
+            account=account,
+            channel=channel,
+            assignee=assignee,
+            created_at=created,
+            reply=reply,
+            solved=solved,
+            reopens=reopens,
+            agent_replies=replies,
+        )
+        facts = ss.TicketFacts(
+            first_reply=reply, solved=solved, agent_replies=replies, reopens=reopens
+        )
+        month = dt.date(created.year, created.month, 1)
+        for key in (("", None), ("channel", channel), ("assignee", assignee)):
+            expected.setdefault(key, []).append(facts)
+        expected.setdefault(("plan", account.plan), []).append(facts)
+        expected.setdefault(("month", month), []).append(facts)
+    # Groups of a single ticket, one with a reply and one without.
+    lone = AccountFactory(plan="Solo")
+    TicketFactory(account=lone, channel="fax", assignee="zé", created_at=T0, reply=7, solved=9)
+    TicketFactory(account=lone, channel="sms", assignee="yu", created_at=T0)
+    expected[("channel", "fax")] = [
+        ss.TicketFacts(first_reply=7, solved=9, agent_replies=1, reopens=0)
+    ]
+    expected[("channel", "sms")] = [
+        ss.TicketFacts(first_reply=None, solved=None, agent_replies=1, reopens=0)
+    ]
+    both = [f for (name, _), group in expected.items() if name == "channel" for f in group]
+    expected[("", None)] = both
+    expected[("assignee", "zé")] = [expected[("channel", "fax")][0]]
+    expected[("assignee", "yu")] = [expected[("channel", "sms")][0]]
+    expected[("plan", "Solo")] = expected[("channel", "fax")] + expected[("channel", "sms")]
+    expected[("month", dt.date(2026, 3, 1))] += expected[("plan", "Solo")]
+
+    filters = sel.SupportFilters(dt.date(2026, 3, 1), dt.date(2026, 5, 1), ZoneInfo("UTC"))
+    report = sel.support_report(filters=filters)
+
+    def same(actual: ss.SupportSummary, reference: ss.SupportSummary):
+        for name in ("created", "solved", "ever_solved", "reopened", "fcr"):
+            assert getattr(actual, name) == getattr(reference, name), name
+        for name in ("first_reply", "resolution"):
+            got, want = getattr(actual, name), getattr(reference, name)
+            assert got.n == want.n
+            assert got.median == want.median  # exact: whole minutes, same interpolation
+            assert got.p90 == want.p90
+            if want.mean is None:
+                assert got.mean is None
+            else:
+                assert got.mean == pytest.approx(want.mean, rel=1e-12)
+
+    same(report.summary, ss.summarize(expected[("", None)]))
+    groups = {(name, key) for name in sel.DIMENSIONS for key, _summary in report.by[name]}
+    assert groups == {key for key in expected if key[0]}
+    for name in sel.DIMENSIONS:
+        for key, summary in report.by[name]:
+            same(summary, ss.summarize(expected[(name, key)]))
+    unanswered = dict(report.by["channel"])["único"].first_reply
+    assert (unanswered.n, unanswered.median, unanswered.p90) == (0, None, None)
+
+    # And PostgreSQL's own percentile_cont, group by group, for the first replies by channel.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT channel, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP ("
+            " ORDER BY date_part('epoch', first_reply_at - created_at) / 60)"
+            " FROM outcomes_ticket GROUP BY channel"
+        )
+        direct = {channel: quantiles for channel, quantiles in cursor.fetchall()}
+    for channel, summary in report.by["channel"]:
+        if summary.first_reply.n:
+            assert [summary.first_reply.median, summary.first_reply.p90] == direct[channel]
