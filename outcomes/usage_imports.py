@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rest_framework.fields import FloatField
 
 from accounts import services as account_services
 from accounts.contact_rows import decimal_text
@@ -42,7 +43,7 @@ from .ticket_imports import check_header, reasons
 
 REQUIRED = ("account", "day", "metric", "value")
 # What the serializer accepts for sure; anything else is left to it (it names the problem).
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 
 
@@ -52,9 +53,12 @@ def _quick(row: dict, latest: dt.date) -> tuple | None:
     account, day, metric = row["account"], row["day"], row["metric"]
     if not account or len(account) > 100 or not METRIC.match(metric) or not DAY.match(day):
         return None
+    text = decimal_text(row["value"])
+    if len(text) > FloatField.MAX_STRING_LENGTH:
+        return None
     try:
         when = dt.date.fromisoformat(day)
-        value = float(decimal_text(row["value"]))
+        value = float(text)
     except ValueError:
         return None
     # NaN fails both comparisons, infinity the second: the serializer names them.

@@ -121,3 +121,9 @@ def test_progress_is_reported_and_ends_with_the_row_count():
     text = HEADER + "".join(f"acme,2026-03-01,m{n},{n}\n" for n in range(3))
     usage_imports.import_usage(source=text.encode(), progress=seen.append)
     assert seen == [3]
+
+
+def test_a_value_the_api_finds_too_long_is_refused_as_it_is():
+    text = HEADER + "acme,2026-03-01,events," + "0" * 1001 + "\n"
+    [error] = usage_imports.import_usage(source=text.encode()).errors
+    assert error.reason == "value: String value too large."
