@@ -1,6 +1,7 @@
 """Benchmark: the contact and response imports at migration scale (rows/s and peak memory).
 
     .venv/bin/python -m benchmarks.imports [--rows 100000 1000000] [--keep-files DIR]
+        [--only contacts|responses|usage] [--outcomes]
 
 For each size, on a fresh PostgreSQL database of its own (BENCH_PG, default
 postgres://postgres@127.0.0.1:5432; database npsapp_import_bench, dropped and created), runs the
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.seed import drop_database, migrate, recreate_database  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "npsapp_import_bench"
+DB_NAME = os.environ.get("BENCH_IMPORT_DB", "npsapp_import_bench")
 SURVEYS = (("hosted-nps", "nps", 0, 10), ("hosted-csat", "csat", 1, 5), ("hosted-ces", "ces", 1, 7))
 COMMENTS = ("Great support!", 'Too slow, "again"', "Pricing, as usual", "Ótimo produto")
 
@@ -164,7 +165,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--keep-files", type=Path, default=None)
     parser.add_argument(
-        "--only", choices=["contacts", "responses"], default=None, help="Run one import only."
+        "--only",
+        choices=["contacts", "responses", "usage"],
+        default=None,
+        help="Run one import only (usage: after the contacts, which create its accounts).",
     )
     parser.add_argument(
         "--outcomes",
@@ -209,10 +213,18 @@ def main() -> None:
                 steps[2:2] = [
                     ("import_tickets, all new", "import_tickets", paths["tickets"]),
                     ("import_usage, all new", "import_usage", paths["usage"]),
+                    ("import_usage, same file again", "import_usage", paths["usage"]),
                     ("import_subscription_events, all new", "import_subscription_events",
                      paths["ledger"]),
                 ]  # fmt: skip
-            if args.only == "contacts":
+            if args.only == "usage":
+                paths = write_outcomes(directory, rows)
+                steps = [
+                    steps[0],
+                    ("import_usage, all new", "import_usage", paths["usage"]),
+                    ("import_usage, same file again", "import_usage", paths["usage"]),
+                ]
+            elif args.only == "contacts":
                 steps = steps[:2]
             elif args.only == "responses":
                 steps = steps[2:]
