@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import File
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 CHUNK = 1_000
@@ -203,3 +203,25 @@ def column_defaults(model, given: set[str]) -> tuple[str, list]:
 
 def placeholders(values: list) -> str:
     return ", ".join(["%s"] * len(values))
+
+
+def stage_then_apply(
+    result: ImportResult, counts: dict, *, stage, apply, progress, dry_run
+) -> bool:
+    """The steps every staged import takes inside its one transaction: `stage()` checks and
+    copies every row, then with any bad row nothing is written; else `apply()` runs the
+    set-based writes, filling `counts`, and a dry run (a preview that ran every write) is rolled
+    back. True when the writes are kept."""
+    stage()
+    if progress:
+        progress(result.rows)
+    if result.errors:
+        transaction.set_rollback(True)
+        return False
+    apply()
+    result.counts = counts
+    if dry_run:
+        transaction.set_rollback(True)
+        return False
+    result.applied = True
+    return True

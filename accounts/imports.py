@@ -45,6 +45,7 @@ from .csv_files import (
     placeholders,
     read_rows,
     row_error,
+    stage_then_apply,
     unescape_formula,
 )
 from .import_jobs import is_big, run_import_job, start_import_job, sweep_import_jobs
@@ -364,23 +365,22 @@ def import_contacts(
     now = timezone.now()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            _stage(cursor, rows, result, progress)
-            if progress:
-                progress(result.rows)
-            _check_across_rows(cursor, result)
-            if result.errors:
-                transaction.set_rollback(True)
+
+            def stage():
+                _stage(cursor, rows, result, progress)
+                _check_across_rows(cursor, result)
+
+            def apply():
+                billing = _apply_accounts(cursor, counts, now)
+                _apply_contacts(cursor, counts, now)
+                _announce_billing(billing, now)
+                cursor.execute("DROP TABLE import_contact_rows, import_accounts")
+
+            kept = stage_then_apply(
+                result, counts, stage=stage, apply=apply, progress=progress, dry_run=dry_run
+            )
+            if not kept:
                 return result
-            billing = _apply_accounts(cursor, counts, now)
-            _apply_contacts(cursor, counts, now)
-            _announce_billing(billing, now)
-            cursor.execute("DROP TABLE import_contact_rows, import_accounts")
-            result.counts = counts
-            if dry_run:
-                # The preview ran every write; rolling back leaves the database as it was.
-                transaction.set_rollback(True)
-                return result
-            result.applied = True
     except IntegrityError as exc:
         # A concurrent edit (say, the same email added meanwhile): all was rolled back.
         raise ImportFileError(

@@ -34,6 +34,7 @@ from accounts.csv_files import (
     column_defaults,
     placeholders,
     read_rows,
+    stage_then_apply,
 )
 from accounts.models import validate_external_id
 
@@ -211,18 +212,12 @@ def import_usage(
         ("values_created", "values_updated", "values_unchanged", "accounts_created"), 0
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        _stage(cursor, rows, result, progress)
-        if progress:
-            progress(result.rows)
-        if result.errors:
-            transaction.set_rollback(True)
-            return result
-        _apply(cursor, counts)
-        cursor.execute("DROP TABLE import_usage")
-        result.counts = counts
-        if dry_run:
-            # The preview ran every write; rolling back leaves the database as it was.
-            transaction.set_rollback(True)
-            return result
-        result.applied = True
+        stage_then_apply(
+            result,
+            counts,
+            stage=lambda: _stage(cursor, rows, result, progress),
+            apply=lambda: (_apply(cursor, counts), cursor.execute("DROP TABLE import_usage")),
+            progress=progress,
+            dry_run=dry_run,
+        )
     return result

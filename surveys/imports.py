@@ -35,6 +35,7 @@ from accounts.csv_files import (
     placeholders,
     read_rows,
     row_error,
+    stage_then_apply,
 )
 from accounts.models import AuditLog, Contact
 
@@ -247,20 +248,16 @@ def import_responses(
     result = ImportResult(dry_run=dry_run)
     counts = dict.fromkeys(("contacts_created", "created", "updated", "unchanged"), 0)
     with transaction.atomic(), connection.cursor() as cursor:
-        _stage(cursor, rows, result, zone, progress)
-        if progress:
-            progress(result.rows)
-        if result.errors:
-            transaction.set_rollback(True)
+        kept = stage_then_apply(
+            result,
+            counts,
+            stage=lambda: _stage(cursor, rows, result, zone, progress),
+            apply=lambda: (_apply(cursor, counts), cursor.execute("DROP TABLE import_answers")),
+            progress=progress,
+            dry_run=dry_run,
+        )
+        if not kept:
             return result
-        _apply(cursor, counts)
-        cursor.execute("DROP TABLE import_answers")
-        result.counts = counts
-        if dry_run:
-            # The preview ran every write; rolling back leaves the database as it was.
-            transaction.set_rollback(True)
-            return result
-        result.applied = True
         record_audit(
             actor=actor,
             action=AuditLog.Action.IMPORT_RESPONSES,
