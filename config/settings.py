@@ -397,6 +397,9 @@ CELERY_BEAT_SCHEDULE.update(
 # An account's NPS category is that of its most recent NPS answer in this many days before
 # the reference date (DESIGN.md); accounts with none are "no answer".
 ACCOUNT_CATEGORY_DAYS = env.int("ACCOUNT_CATEGORY_DAYS", default=365)
+# Reports read the answer rollups when their filters allow (README "Rollups"); off, every
+# figure is read from the answers themselves (slower, the same numbers).
+REPORT_ROLLUPS = env.bool("REPORT_ROLLUPS", default=True)
 
 # --- Exports, imports and data requests -----------------------------------------------------
 EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)

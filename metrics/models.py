@@ -261,6 +261,56 @@ class HealthSnapshot(models.Model):
         return f"{self.account_id} {self.day} {self.score}"
 
 
+class AnswerRollup(models.Model):
+    """Counted answers (not excluded, not quarantined) per survey, account and UTC day or UTC
+    month: how many of each score and of each category. Derived data, kept exact in the same
+    transaction as every write to the answers by database triggers (migration 0005) and
+    rebuilt by `manage.py rebuild_rollups`; the reports read it (metrics.selectors.rollups).
+
+    `account_id` is the account at answer time, 0 for answers without one; no foreign keys,
+    so deleting a survey or an account never waits on (or cascades to) these rows.
+    """
+
+    DAY, MONTH = "d", "m"
+    SCORES = range(11)  # every scale's points lie in 0..10
+
+    survey_id = models.IntegerField()
+    account_id = models.IntegerField()
+    grain = models.CharField(max_length=1, choices=[(DAY, "day"), (MONTH, "month")])
+    period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
+    positive = models.IntegerField(default=0)
+    neutral = models.IntegerField(default=0)
+    negative = models.IntegerField(default=0)
+    s0 = models.IntegerField(default=0)
+    s1 = models.IntegerField(default=0)
+    s2 = models.IntegerField(default=0)
+    s3 = models.IntegerField(default=0)
+    s4 = models.IntegerField(default=0)
+    s5 = models.IntegerField(default=0)
+    s6 = models.IntegerField(default=0)
+    s7 = models.IntegerField(default=0)
+    s8 = models.IntegerField(default=0)
+    s9 = models.IntegerField(default=0)
+    s10 = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey_id", "grain", "period", "account_id"], name="answer_rollup_key"
+            )
+        ]
+        # One account's rows (its page, its trend) without reading the others'.
+        indexes = [
+            models.Index(
+                fields=["account_id", "grain", "period", "survey_id"],
+                name="answer_rollup_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}/{self.account_id}/{self.grain}{self.period}"
+
+
 class ExportJob(models.Model):
     """A response export written to storage by a worker; downloadable by its requester (or an
     administrator) until it expires."""

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -17,6 +18,8 @@ from metrics.health_inputs import NO_INPUTS, HealthInputs, health_inputs
 from metrics.models import HealthSettings
 from surveys.models import Kind, Response, Survey
 
+from . import rollups
+from .filters import Filters, Period
 from .scores import NO_ANSWERS, score_aggregates, score_result
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -117,6 +120,15 @@ def account_counts(
     def of_kind(kind: str) -> list[int]:
         return [pk for pk, survey_kind in kinds.items() if survey_kind == kind]
 
+    if rollups.enabled():
+        return _rolled_account_counts(
+            kinds,
+            accounts=accounts,
+            since=since,
+            until=until,
+            last_answer_since=last_answer_since,
+            category_since=category_since,
+        )
     # Every response has a survey: listing them all is no filter, but lets the partial index
     # `response_counted` (survey, answered_at, category, score, account) serve the whole
     # query as an index-only scan instead of reading the table.
@@ -160,6 +172,106 @@ def account_counts(
         .order_by()
     )
     return {row.pop("account_id"): row for row in rows}
+
+
+def _rolled_account_counts(
+    kinds: dict[int, str],
+    *,
+    accounts: QuerySet[Account] | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    last_answer_since: dt.datetime | None,
+    category_since: dt.datetime | None,
+) -> dict[int, dict]:
+    """`account_counts` from the rollups (the counts per kind in [since, until)) and one probe
+    per account down the index of its answers (its last answer, and its latest NPS answer with
+    its category): the cost grows with the accounts and the window, not with the answers."""
+    counts: dict[int, dict] = {}
+    tallies = rollups.tallies(
+        Filters(period=Period(None, None, dt.UTC), kind=""),
+        list(kinds),
+        group="account",
+        bounds=[(None, since, until)],
+        accounts=accounts,
+    )
+    names = {Kind.NPS: ("nps_n", "nps_promoters"), Kind.CSAT: ("csat_n", "csat_satisfied")}
+    names[Kind.CES] = ("ces_n", "ces_agree")
+    for (_bucket, account_id, survey_id), tally in tallies.items():
+        kind = kinds.get(survey_id)
+        if account_id is None or kind not in names:
+            continue
+        row = counts.setdefault(account_id, dict(_ACCOUNT_ZERO))
+        total, positive = names[kind]
+        row[total] += tally.n
+        row[positive] += tally.categories[1]
+        if kind == Kind.NPS:
+            row["nps_detractors"] += tally.categories[-1]
+        if kind == Kind.CES:
+            row["ces_total"] += sum(score * count for score, count in tally.scores.items())
+    lower = since
+    if since is not None:
+        lower = min(b for b in (since, last_answer_since, category_since) if b is not None)
+    nps_since = category_since if category_since is not None else lower
+    for account_id, last, latest, category in _latest_answers(
+        kinds, accounts=accounts, lower=lower, nps_since=nps_since, until=until
+    ):
+        row = counts.setdefault(account_id, dict(_ACCOUNT_ZERO))
+        row["last_answered_at"] = last
+        if latest is not None:
+            row[dict(LATEST_BY_CATEGORY)[category]] = latest
+    return counts
+
+
+def _latest_answers(
+    kinds: dict[int, str],
+    *,
+    accounts: QuerySet[Account] | None,
+    lower: dt.datetime | None,
+    nps_since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> list[tuple[int, dt.datetime, dt.datetime | None, int | None]]:
+    """(account id, its last counted answer in [lower, until), its latest counted NPS answer
+    in [nps_since, until) and that answer's category) of each account with an answer. A tie
+    at the same instant goes to the lower category (detractor first), as `latest_category`
+    reads it. Two index probes per account (`response_account_latest`)."""
+    nps = [pk for pk, kind in kinds.items() if kind == Kind.NPS]
+
+    def window(since: dt.datetime | None) -> tuple[str, list]:
+        sql, params = "", []
+        if since is not None:
+            sql, params = " AND r.answered_at >= %s", [since]
+        if until is not None:
+            sql, params = f"{sql} AND r.answered_at < %s", [*params, until]
+        return sql, params
+
+    any_window, any_params = window(lower)
+    nps_window, nps_params = window(nps_since)
+    where, where_params = "", []
+    if accounts is not None:
+        subquery, where_params = accounts.order_by().values("pk").query.sql_with_params()
+        where = f"WHERE a.id IN ({subquery})"
+    answers = Response._meta.db_table
+    sql = f"""
+        SELECT a.id, last.answered_at, latest.answered_at, latest.category
+        FROM {Account._meta.db_table} a
+        JOIN LATERAL (
+            SELECT r.answered_at FROM {answers} r
+            WHERE r.account_id = a.id AND NOT r.excluded
+                  AND r.survey_id = ANY(%s::bigint[]) {any_window}
+            ORDER BY r.answered_at DESC LIMIT 1
+        ) last ON true
+        LEFT JOIN LATERAL (
+            SELECT r.answered_at, r.category FROM {answers} r
+            WHERE r.account_id = a.id AND NOT r.excluded
+                  AND r.survey_id = ANY(%s::bigint[]) {nps_window}
+            ORDER BY r.answered_at DESC, r.category LIMIT 1
+        ) latest ON true
+        {where}
+    """
+    params = [list(kinds), *any_params, nps, *nps_params, *where_params]
+    with connections[settings.REPORTS_DATABASE].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 # The time of an account's latest NPS answer of each category, detractor first: should two

@@ -148,6 +148,15 @@ def apply_filters(
     return qs
 
 
+def default_filters(*, survey: Survey | None, period: Period | None) -> Filters:
+    """The filters of one survey (or every NPS survey) over a period (default: all time)."""
+    return Filters(
+        period=period or Period(None, None, ZoneInfo(settings.TIME_ZONE)),
+        kind=survey.kind if survey else Kind.NPS,
+        surveys=(survey.pk,) if survey else (),
+    )
+
+
 QUARANTINED_CHOICES = ("exclude", "include", "only")
 
 
@@ -161,12 +170,7 @@ def counted_responses(
     """Responses that count in scores: not excluded (by staff, or quarantined as suspected
     bots), inside the period, matching the filters. Exports may ask for the quarantined ones
     too (`quarantined="include"`) or only them (`"only"`); scores never do."""
-    if filters is None:
-        filters = Filters(
-            period=period or Period(None, None, ZoneInfo(settings.TIME_ZONE)),
-            kind=survey.kind if survey else Kind.NPS,
-            surveys=(survey.pk,) if survey else (),
-        )
+    filters = filters or default_filters(survey=survey, period=period)
     qs = Response.objects.using(settings.REPORTS_DATABASE)
     if quarantined == "only":
         qs = qs.filter(quarantined=True)

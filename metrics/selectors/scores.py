@@ -14,7 +14,15 @@ from django.utils import timezone
 from metrics import scoring
 from surveys.models import Kind, Survey
 
-from .filters import DIMENSIONS, GRANULARITIES, Filters, Period, counted_responses
+from . import rollups
+from .filters import (
+    DIMENSIONS,
+    GRANULARITIES,
+    Filters,
+    Period,
+    counted_responses,
+    default_filters,
+)
 
 # --- Counts and results ---------------------------------------------------------------------
 
@@ -40,6 +48,33 @@ class Counts:
             self.negative += count
         self.total += score * count
         self.squares += score * score * count
+
+    def add_tally(self, tally: rollups.Tally) -> None:
+        self.n += tally.n
+        self.positive += tally.categories[1]
+        self.neutral += tally.categories[0]
+        self.negative += tally.categories[-1]
+        for score, count in tally.scores.items():
+            self.total += score * count
+            self.squares += score * score * count
+
+    def add_counts(self, other: Counts) -> None:
+        self.n += other.n
+        self.positive += other.positive
+        self.neutral += other.neutral
+        self.negative += other.negative
+        self.total += other.total
+        self.squares += other.squares
+
+    def as_row(self) -> dict:
+        return {
+            "n": self.n,
+            "positive": self.positive,
+            "neutral": self.neutral,
+            "negative": self.negative,
+            "total": self.total,
+            "total_squares": self.squares,
+        }
 
     def result(self, kind: str) -> dict:
         return score_result(
@@ -96,10 +131,67 @@ def change(kind: str, previous: dict, current: dict) -> scoring.Change | None:
     return scoring.proportion_change(previous["share"], current["share"])
 
 
+# --- Rollups or rows -------------------------------------------------------------------------
+
+
+def survey_ids(filters: Filters) -> list[int]:
+    """The surveys the filters count: the chosen ones, else every survey of the kind (every
+    survey when no kind), as `counted_responses` selects them."""
+    if filters.surveys:
+        return list(filters.surveys)
+    qs = Survey.objects.using(settings.REPORTS_DATABASE)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    return list(qs.values_list("pk", flat=True).order_by())
+
+
+def rolled(
+    filters: Filters, *, granularity: str | None = None, group: str | None = None
+) -> dict[tuple, rollups.Tally] | None:
+    """The counted answers from the rollups per (bucket, group, survey), or None when the
+    filters need the answers themselves (then the caller reads them, `counted_responses`).
+    Trends need a closed period: an open one's buckets are those of the answers found."""
+    if not rollups.usable(filters, group):
+        return None
+    starts = None
+    if granularity is not None:
+        if filters.period.start is None or filters.period.end is None:
+            return None
+        starts = buckets(filters.period, granularity)
+    return rollups.tallies(filters, survey_ids(filters), buckets=starts, group=group)
+
+
+def _merged(tallies: dict[tuple, rollups.Tally], part) -> dict:
+    """Counts summed per `part(bucket, group, survey id)`."""
+    merged: dict = defaultdict(Counts)
+    for (bucket, group, survey), tally in tallies.items():
+        merged[part(bucket, group, survey)].add_tally(tally)
+    return merged
+
+
+def _group_names(dimension: str, merged: dict) -> dict:
+    """Survey ids as names for the survey dimension (surveys sharing a name are one group)."""
+    if dimension != "survey":
+        return merged
+    names = dict(
+        Survey.objects.using(settings.REPORTS_DATABASE)
+        .filter(pk__in=list(merged))
+        .values_list("pk", "name")
+        .order_by()
+    )
+    by_name: dict = defaultdict(Counts)
+    for pk, counts in merged.items():
+        by_name[names.get(pk)].add_counts(counts)
+    return by_name
+
+
 # --- Scores ---------------------------------------------------------------------------------
 
 
 def score_summary(*, filters: Filters) -> dict:
+    tallies = rolled(filters)
+    if tallies is not None:
+        return _merged(tallies, lambda *_key: None).get(None, Counts()).result(filters.kind)
     row = counted_responses(filters=filters).aggregate(**score_aggregates())
     return score_result(filters.kind, row)
 
@@ -117,6 +209,10 @@ def kind_summaries(*, filters: Filters, kinds: dict[int, str] | None = None) -> 
             Survey.objects.using(settings.REPORTS_DATABASE).values_list("pk", "kind").order_by()
         )
     everything = replace(filters, kind="", surveys=tuple(kinds))
+    tallies = rolled(everything) if kinds else None
+    if tallies is not None:
+        per_kind = _merged(tallies, lambda _bucket, _group, survey: kinds.get(survey))
+        return {kind: per_kind.get(kind, Counts()).result(kind) for kind in Kind.values}
     totals: dict[str, dict] = {}
     for row in (
         counted_responses(filters=everything)
@@ -150,6 +246,13 @@ def trend(
     """
     if window_days:
         return _rolling_trend(filters=filters, granularity=granularity, window_days=window_days)
+    tallies = rolled(filters, granularity=granularity)
+    if tallies is not None:
+        per_bucket = _merged(tallies, lambda bucket, _group, _survey: bucket)
+        return [
+            {"bucket": bucket, **counts.result(filters.kind)}
+            for bucket, counts in sorted(per_bucket.items())
+        ]
     trunc = GRANULARITIES[granularity]
     rows = (
         counted_responses(filters=filters)
@@ -210,14 +313,15 @@ def _rolling_trend(*, filters: Filters, granularity: str, window_days: int) -> l
         extended = filters.with_period(
             Period(period.start - dt.timedelta(days=window_days - 1), period.end, period.tz)
         )
-    daily: dict[dt.date, dict] = {
-        _as_date(row.pop("day")): row
-        for row in counted_responses(filters=extended)
-        .annotate(day=TruncDay("answered_at", tzinfo=period.tz))
-        .values("day")
-        .annotate(**score_aggregates())
-        .order_by()
-    }
+    tallies = rolled(extended, granularity="day")
+    daily: dict[dt.date, dict] = (
+        {
+            day: counts.as_row()
+            for day, counts in _merged(tallies, lambda bucket, _g, _s: bucket).items()
+        }
+        if tallies is not None
+        else _daily_rows(extended)
+    )
     if not daily:
         return []
     start = period.start or min(daily)
@@ -239,6 +343,18 @@ def _rolling_trend(*, filters: Filters, granularity: str, window_days: int) -> l
     return result
 
 
+def _daily_rows(filters: Filters) -> dict[dt.date, dict]:
+    """Aggregate rows per day in the viewer's time zone, read from the answers."""
+    return {
+        _as_date(row.pop("day")): row
+        for row in counted_responses(filters=filters)
+        .annotate(day=TruncDay("answered_at", tzinfo=filters.period.tz))
+        .values("day")
+        .annotate(**score_aggregates())
+        .order_by()
+    }
+
+
 def monthly_trend(*, survey: Survey, period: Period) -> list[dict]:
     rows = trend(
         filters=Filters(period=period, kind=survey.kind, surveys=(survey.pk,)),
@@ -249,6 +365,15 @@ def monthly_trend(*, survey: Survey, period: Period) -> list[dict]:
 
 def breakdown(*, filters: Filters, dimension: str) -> list[dict]:
     """Scores per value of a dimension (plan, segment, region, ...), largest groups first."""
+    tallies = rolled(filters, group=dimension)
+    if tallies is not None:
+        per_group = _group_names(dimension, _merged(tallies, lambda _bucket, group, _survey: group))
+        return [
+            {"group": group, **counts.result(filters.kind)}
+            for group, counts in sorted(
+                per_group.items(), key=lambda item: (-item[1].n, str(item[0] or ""))
+            )
+        ]
     lookup, _label = DIMENSIONS[dimension]
     rows = (
         counted_responses(filters=filters)
@@ -263,8 +388,19 @@ def distribution(
     *, survey: Survey | None = None, period: Period | None = None, filters: Filters | None = None
 ) -> list[tuple[int, int]]:
     """Answers per scale point (every point listed, zeros included)."""
+    filters = filters or default_filters(survey=survey, period=period)
+    tallies = rolled(filters)
+    if tallies is not None:
+        counts: dict[int, int] = defaultdict(int)
+        for tally in tallies.values():
+            for score, count in tally.scores.items():
+                counts[score] += count
+        scale = (
+            survey.scale if survey else range(min(counts, default=0), max(counts, default=0) + 1)
+        )
+        return [(score, counts.get(score, 0)) for score in scale]
     counts = dict(
-        counted_responses(survey=survey, period=period, filters=filters)
+        counted_responses(filters=filters)
         .order_by()
         .values("score")
         .annotate(c=Count("*"))
@@ -291,36 +427,52 @@ class Dashboard:
     survey_distributions: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
-def dashboard(
-    *, filters: Filters, granularity: str = "month", dimension: str = "plan"
-) -> Dashboard:
-    """Summary, trend, breakdown and distribution from ONE grouped query.
-
-    SQL groups at the (period bucket, dimension value, survey, score, category) grain; the
-    marginals are sums of those few rows (at most buckets x groups x surveys x scale points),
-    which is exact because counts, sums and sums of squares add up.
-    """
+def _dashboard_rows(filters: Filters, granularity: str, dimension: str):
+    """Counts at the (bucket, group, survey, score, category) grain, read from the answers."""
     trunc = GRANULARITIES[granularity]
     lookup, _label = DIMENSIONS[dimension]
-    rows = (
+    return (
         counted_responses(filters=filters)
         .annotate(bucket=trunc("answered_at", tzinfo=filters.period.tz), group=F(lookup))
         .values("bucket", "group", "survey_id", "score", "category")
         .annotate(c=Count("*"))
         .order_by()
     )
+
+
+def dashboard(
+    *, filters: Filters, granularity: str = "month", dimension: str = "plan"
+) -> Dashboard:
+    """Summary, trend, breakdown and distribution from ONE grouped read.
+
+    The rollups (or, for filters they cannot answer, the answers) are grouped at the (period
+    bucket, dimension value, survey, score, category) grain; the marginals are sums of those
+    few rows (at most buckets x groups x surveys x scale points), which is exact because
+    counts, sums and sums of squares add up.
+    """
     overall = Counts()
     by_bucket: dict[dt.date, Counts] = defaultdict(Counts)
     by_group: dict[str | None, Counts] = defaultdict(Counts)
     histogram: dict[int, int] = defaultdict(int)
     by_survey: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        score, category, count = row["score"], row["category"], row["c"]
-        overall.add(score=score, category=category, count=count)
-        by_bucket[_as_date(row["bucket"])].add(score=score, category=category, count=count)
-        by_group[row["group"]].add(score=score, category=category, count=count)
-        histogram[score] += count
-        by_survey[row["survey_id"]][score] += count
+    tallies = rolled(filters, granularity=granularity, group=dimension)
+    if tallies is not None:
+        for (bucket, group, survey_id), tally in tallies.items():
+            overall.add_tally(tally)
+            by_bucket[bucket].add_tally(tally)
+            by_group[group].add_tally(tally)
+            for score, count in tally.scores.items():
+                histogram[score] += count
+                by_survey[survey_id][score] += count
+        by_group = _group_names(dimension, by_group)
+    else:
+        for row in _dashboard_rows(filters, granularity, dimension):
+            score, category, count = row["score"], row["category"], row["c"]
+            overall.add(score=score, category=category, count=count)
+            by_bucket[_as_date(row["bucket"])].add(score=score, category=category, count=count)
+            by_group[row["group"]].add(score=score, category=category, count=count)
+            histogram[score] += count
+            by_survey[row["survey_id"]][score] += count
     kind = filters.kind
     return Dashboard(
         kind=kind,

@@ -125,6 +125,13 @@ class Response(models.Model):
                 condition=Q(excluded=False),
                 name="response_counted",
             ),
+            # Each account's latest counted answers, newest first: the account lists' last
+            # answer and NPS category, one short probe per account (metrics.selectors.accounts).
+            models.Index(
+                fields=["account", "answered_at", "survey", "category"],
+                condition=Q(excluded=False),
+                name="response_account_latest",
+            ),
             # Only excluded answers (few): the funnel's "answered" leaves them out.
             models.Index(
                 fields=["invitation"], condition=Q(excluded=True), name="response_excluded"

@@ -89,7 +89,9 @@ def test_dashboard_query_count_is_bounded(staff_client, django_assert_max_num_qu
     _dataset(size)
     # 17: the revenue table reads each account's MRR at the report date from the ledger;
     # 20: health reads open tickets, usage and the ledger trend (three statements).
-    with django_assert_max_num_queries(20):
+    # 23: the survey ids of the kind, and each account's latest answer (the account counts
+    # read the rollups and the edge hours apart).
+    with django_assert_max_num_queries(23):
         response = staff_client.get(reverse("reports:dashboard"), {"kind": "nps"})
     assert response.status_code == 200
 
@@ -112,7 +114,8 @@ def test_account_list_query_count_is_bounded(staff_client, django_assert_max_num
     _dataset(size)
     # Scores of every account from light rows, then one query for the page's full accounts.
     # 15: health's inputs from tickets, usage and the ledger (3), the page's 30-day trends (1).
-    with django_assert_max_num_queries(15):
+    # 17: the counts from the rollups and the edge hours, then each account's latest answer.
+    with django_assert_max_num_queries(17):
         response = staff_client.get(reverse("reports:accounts"), {"sort": "health", "desc": "on"})
     assert response.status_code == 200
     assert response.context["total"] == size
@@ -145,7 +148,8 @@ def test_account_page_escapes_comments_and_shows_breakdown(
     # 15: the MRR history and movements read the account's ledger; 20: the support and
     # adoption cards read its tickets (figures, months), usage (windows, days) and milestones;
     # 25: health's inputs (3) and its history (snapshots, 2 with the settings version).
-    with django_assert_max_num_queries(25):
+    # 28: the account counts (rollups, edge hours, latest answer) and the survey ids of a trend.
+    with django_assert_max_num_queries(28):
         response = staff_client.get(reverse("reports:account", args=["acme"]))
     html = response.content.decode()
     assert "<script>alert(1)</script>" not in html

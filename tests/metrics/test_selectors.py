@@ -38,17 +38,18 @@ def test_report_pages_and_api_on_random_data(
     }
     # 17: the revenue table reads each account's MRR at the report date from the ledger.
     # 20: with health's inputs from tickets, usage and the ledger.
-    with django_assert_max_num_queries(20):
+    # 22: the account counts read the rollups, the edge hours and each latest answer.
+    with django_assert_max_num_queries(22):
         assert staff_client.get("/reports/", params).status_code == 200
     # The last query loads the page's at-risk accounts.
     # 15: with health's inputs (3) and the page's 30-day trends (1).
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         response = staff_client.get("/reports/accounts/", {"sort": "nps", "at_risk": "on"})
     assert response.status_code == 200
     account = nps.responses.exclude(account=None).first().account
     # 20: with the support and adoption cards (five reads of the account's outcomes); 25: with
     # health's inputs (3) and its history (2).
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(28):
         response = staff_client.get(f"/reports/accounts/{account.external_id}/")
     assert response.status_code == 200
     body = api_client.get(

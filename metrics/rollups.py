@@ -1,0 +1,230 @@
+"""The answer rollups: how they are kept exact and how they are rebuilt.
+
+`metrics_answerrollup` (model `AnswerRollup`) holds, per survey, account and UTC day or month,
+the counted answers of each score and category. Statement-level triggers on the answers table
+keep it exact in the same transaction as every write, however it is made (an answer, a
+re-answer, an exclusion, a quarantine and its release, an erasure, an import, a retention
+delete, a cascade): each trigger sums the rows the statement removed (old rows that counted,
+negated) and added (new rows that count) per key, and adds the non-zero sums to the rollup
+rows in one upsert. A statement touching 100,000 rows runs each trigger once.
+
+`rebuild` recomputes the rows month by month from the answers. It is safe while the app serves:
+every trigger takes a shared advisory lock on each UTC month it touches, and the rebuild takes
+that month's lock exclusively for its chunk, so no write to the month lands between the
+rebuild's read of the answers and its write of the rows (writers to that month wait for one
+chunk, about a second per million answers in the month; other months are never blocked).
+A crash mid-rebuild rolls back the chunk in progress: finished months keep their new rows,
+the others their old ones, all exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.db import connections, transaction
+
+TABLE = "metrics_answerrollup"
+ANSWERS = "surveys_response"
+LOCK_KEY = 727_120  # advisory lock class of the answer rollups (one lock per UTC month)
+COLUMNS = ("positive", "neutral", "negative", *(f"s{score}" for score in range(11)))
+KEY = ("survey_id", "grain", "period", "account_id")
+
+
+def _sums(value: str) -> str:
+    """The per-key sums of the columns over `changes` rows, each weighted by `value`."""
+    categories = {"positive": 1, "neutral": 0, "negative": -1}
+    parts = [
+        f"SUM(CASE WHEN category = {code} THEN {value} ELSE 0 END) AS {name}"
+        for name, code in categories.items()
+    ]
+    parts += [
+        f"SUM(CASE WHEN score = {score} THEN {value} ELSE 0 END) AS s{score}" for score in range(11)
+    ]
+    return ",\n           ".join(parts)
+
+
+def _rows_sql(changes: str) -> str:
+    """Day and month rows of the signed `changes` (survey_id, account_id, answered_at, score,
+    category, sign), the all-zero ones left out."""
+    columns = ", ".join(COLUMNS)
+    month_sums = ", ".join(f"SUM({name}) AS {name}" for name in COLUMNS)
+    zeros = ", ".join("0" for _name in COLUMNS)
+    return f"""
+    WITH changes AS ({changes}),
+    days AS (
+        SELECT survey_id, COALESCE(account_id, 0) AS account_id,
+               (answered_at AT TIME ZONE 'UTC')::date AS period,
+           {_sums("sign")}
+        FROM changes GROUP BY 1, 2, 3
+    ),
+    deltas AS (
+        SELECT survey_id, account_id, 'd' AS grain, period, {columns} FROM days
+        UNION ALL
+        SELECT survey_id, account_id, 'm', date_trunc('month', period)::date, {month_sums}
+        FROM days GROUP BY survey_id, account_id, date_trunc('month', period)::date
+    )
+    SELECT survey_id, account_id, grain, period, {columns} FROM deltas
+    WHERE ({columns}) IS DISTINCT FROM ({zeros})
+    ORDER BY {", ".join(KEY)}
+    """
+
+
+def _upsert_sql(changes: str) -> str:
+    columns = ", ".join(COLUMNS)
+    added = ", ".join(f"{name} = {TABLE}.{name} + EXCLUDED.{name}" for name in COLUMNS)
+    return f"""
+    INSERT INTO {TABLE} (survey_id, account_id, grain, period, {columns})
+    {_rows_sql(changes)}
+    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {added}
+    """
+
+
+def _month_number(column: str) -> str:
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return f"(extract(year FROM {utc}) * 12 + extract(month FROM {utc}) - 1)::int"
+
+
+def _counted(table: str, sign: int) -> str:
+    return (
+        f"SELECT survey_id, account_id, answered_at, score, category, {sign} AS sign "
+        f"FROM {table} WHERE NOT excluded"
+    )
+
+
+def _trigger_body(changes: str, guard: str = "") -> str:
+    return f"""
+BEGIN
+    {guard}
+    PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}, month)
+    FROM (SELECT DISTINCT {_month_number("answered_at")} AS month FROM ({changes}) c) months;
+    {_upsert_sql(changes)};
+    RETURN NULL;
+END
+"""
+
+
+# An update that changes nothing a rollup counts (most do: announcements, comments, tags)
+# leaves at once.
+_UNCHANGED = """
+    IF NOT EXISTS (
+        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE (o.survey_id, o.account_id, o.answered_at, o.score, o.category, o.excluded)
+              IS DISTINCT FROM
+              (n.survey_id, n.account_id, n.answered_at, n.score, n.category, n.excluded)
+    ) THEN
+        RETURN NULL;
+    END IF;
+"""
+
+_TRIGGERS = {
+    # event: (transition tables, signed changes, early exit)
+    "insert": ("NEW TABLE AS new_rows", _counted("new_rows", 1), ""),
+    "delete": ("OLD TABLE AS old_rows", _counted("old_rows", -1), ""),
+    "update": (
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        f"{_counted('old_rows', -1)} UNION ALL {_counted('new_rows', 1)}",
+        _UNCHANGED,
+    ),
+}
+
+
+def install_sql() -> str:
+    """The trigger functions and triggers (CREATE OR REPLACE: run again after a change)."""
+    statements = []
+    for event, (referencing, changes, guard) in _TRIGGERS.items():
+        function = f"metrics_answer_rollup_{event}"
+        statements.append(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f"{_trigger_body(changes, guard)}$$;"
+        )
+        statements.append(f"DROP TRIGGER IF EXISTS {function} ON {ANSWERS};")
+        statements.append(
+            f"CREATE TRIGGER {function} AFTER {event.upper()} ON {ANSWERS} "
+            f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
+        )
+    return "\n".join(statements)
+
+
+def uninstall_sql() -> str:
+    return "\n".join(
+        f"DROP TRIGGER IF EXISTS metrics_answer_rollup_{event} ON {ANSWERS};"
+        f"DROP FUNCTION IF EXISTS metrics_answer_rollup_{event}();"
+        for event in _TRIGGERS
+    )
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
+    """Every UTC month from `since` (default: the first answer's or rollup row's) to the last
+    answer's or rollup row's, so rows left over from deleted answers are cleared too."""
+    cursor.execute(
+        f"""
+        SELECT least((SELECT min(answered_at AT TIME ZONE 'UTC')::date FROM {ANSWERS}),
+                     (SELECT min(period) FROM {TABLE})),
+               greatest((SELECT max(answered_at AT TIME ZONE 'UTC')::date FROM {ANSWERS}),
+                        (SELECT max(period) FROM {TABLE}))
+        """
+    )
+    first, last = cursor.fetchone()
+    if first is None:
+        return []
+    month = _month_start(max(first, since) if since else first)
+    months = []
+    while month <= last:
+        months.append(month)
+        month = _next_month(month)
+    return months
+
+
+def rebuild(
+    since: dt.date | None = None,
+    *,
+    using: str = "default",
+    progress: Callable[[dt.date, int], None] | None = None,
+) -> int:
+    """Recompute the rollup rows of every UTC month from `since`'s month on (all when None),
+    one month per transaction. Returns the number of rows written."""
+    connection = connections[using]
+    written = 0
+    with connection.cursor() as cursor:
+        months = _months_to_rebuild(cursor, since)
+    for month in months:
+        following = _next_month(month)
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [LOCK_KEY, month.year * 12 + month.month - 1],
+            )
+            cursor.execute(
+                f"DELETE FROM {TABLE} WHERE period >= %s AND period < %s",
+                [month, following],
+            )
+            changes = (
+                f"SELECT survey_id, account_id, answered_at, score, category, 1 AS sign "
+                f"FROM {ANSWERS} WHERE NOT excluded "
+                f"AND answered_at >= %(lo)s AND answered_at < %(hi)s"
+            )
+            columns = ", ".join(COLUMNS)
+            cursor.execute(
+                f"INSERT INTO {TABLE} (survey_id, account_id, grain, period, {columns}) "
+                f"{_rows_sql(changes)}",
+                {
+                    "lo": dt.datetime.combine(month, dt.time.min, dt.UTC),
+                    "hi": dt.datetime.combine(following, dt.time.min, dt.UTC),
+                },
+            )
+            written += max(cursor.rowcount, 0)
+        if progress:
+            progress(month, written)
+    # Fresh statistics, so the reports' plans fit the rows just written.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+    return written
