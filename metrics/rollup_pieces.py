@@ -148,3 +148,38 @@ def pieces(lo: dt.datetime | None, hi: dt.datetime | None, *, signed: bool = Tru
 def positive_pieces(lo: dt.datetime | None, hi: dt.datetime | None) -> list[Piece]:
     """Like `pieces`, with every sign positive."""
     return pieces(lo, hi, signed=False)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """`coefficient` times the rollup rows of one grain whose period is in [start, end)."""
+
+    grain: str
+    start: dt.date
+    end: dt.date
+    coefficient: int
+
+
+def segments(parts: list[Piece]) -> list[Segment]:
+    """The MONTH and DAY pieces as non-overlapping segments per grain, each with the net sign
+    of the pieces over it (a day added by one piece and taken away by another is left out)."""
+    result = []
+    for grain in (MONTH, DAY):
+        own = [piece for piece in parts if piece.grain == grain]
+        edges = sorted({piece.start for piece in own} | {piece.end for piece in own})
+        for start, end in zip(edges, edges[1:], strict=False):
+            coefficient = sum(
+                piece.sign for piece in own if piece.start <= start and end <= piece.end
+            )
+            if not coefficient:
+                continue
+            if (
+                result
+                and result[-1].grain == grain
+                and result[-1].end == start
+                and (result[-1].coefficient == coefficient)
+            ):
+                result[-1] = Segment(grain, result[-1].start, end, coefficient)
+            else:
+                result.append(Segment(grain, start, end, coefficient))
+    return result

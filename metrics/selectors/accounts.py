@@ -19,7 +19,6 @@ from metrics.models import HealthSettings
 from surveys.models import Kind, Response, Survey
 
 from . import rollups
-from .filters import Filters, Period
 from .scores import NO_ANSWERS, score_aggregates, score_result
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -187,27 +186,24 @@ def _rolled_account_counts(
     per account down the index of its answers (its last answer, and its latest NPS answer with
     its category): the cost grows with the accounts and the window, not with the answers."""
     counts: dict[int, dict] = {}
-    tallies = rollups.tallies(
-        Filters(period=Period(None, None, dt.UTC), kind=""),
-        list(kinds),
-        group="account",
-        bounds=[(None, since, until)],
-        accounts=accounts,
-    )
-    names = {Kind.NPS: ("nps_n", "nps_promoters"), Kind.CSAT: ("csat_n", "csat_satisfied")}
-    names[Kind.CES] = ("ces_n", "ces_agree")
-    for (_bucket, account_id, survey_id), tally in tallies.items():
-        kind = kinds.get(survey_id)
-        if account_id is None or kind not in names:
-            continue
-        row = counts.setdefault(account_id, dict(_ACCOUNT_ZERO))
-        total, positive = names[kind]
-        row[total] += tally.n
-        row[positive] += tally.categories[1]
-        if kind == Kind.NPS:
-            row["nps_detractors"] += tally.categories[-1]
-        if kind == Kind.CES:
-            row["ces_total"] += sum(score * count for score, count in tally.scores.items())
+    by_kind = {
+        kind: [pk for pk, survey_kind in kinds.items() if survey_kind == kind]
+        for kind in (Kind.NPS, Kind.CSAT, Kind.CES)
+    }
+    for account_id, own in rollups.account_kind_counts(
+        since, until, by_kind, accounts=accounts
+    ).items():
+        counts[account_id] = {
+            **_ACCOUNT_ZERO,
+            "nps_n": own["nps_n"],
+            "nps_promoters": own["nps_positive"],
+            "nps_detractors": own["nps_negative"],
+            "csat_n": own["csat_n"],
+            "csat_satisfied": own["csat_positive"],
+            "ces_n": own["ces_n"],
+            "ces_agree": own["ces_positive"],
+            "ces_total": own["ces_total"],
+        }
     lower = since
     if since is not None:
         lower = min(b for b in (since, last_answer_since, category_since) if b is not None)

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Account
 from metrics.models import AnswerRollup
-from metrics.rollup_pieces import RAW, pieces
+from metrics.rollup_pieces import DAY, RAW, Piece, Segment, pieces, segments
 from surveys.models import Response
 
 from .filters import Filters, Period
@@ -93,13 +93,17 @@ def bucket_bounds(
 
 
 def _account_conditions(
-    filters: Filters, alias: str, accounts: QuerySet[Account] | None
+    filters: Filters | None, alias: str, accounts: QuerySet[Account] | None
 ) -> tuple[list[str], list]:
+    """SQL conditions (and their parameters) keeping the answers of `accounts` and of the
+    filters' accounts (`a` is the joined account)."""
     conditions, params = [], []
     if accounts is not None:
         subquery, subquery_params = accounts.order_by().values("pk").query.sql_with_params()
         conditions.append(f"{alias}.account_id IN ({subquery})")
         params.extend(subquery_params)
+    if filters is None:
+        return conditions, params
     for name in ("plan", "segment", "region", "status"):
         value = getattr(filters, name)
         if value:
@@ -178,33 +182,87 @@ def _values(rows: list[tuple], casts: tuple[str, ...]) -> tuple[str, list]:
     return sql, [value for row in rows for value in row]
 
 
+def _segment_sql(cut: list[Segment], alias: str) -> tuple[str, list, str, list]:
+    """(a condition keeping the rows of the segments, its parameters, the weight of a row,
+    its parameters). Segments do not overlap, so the first that holds a row gives its weight."""
+    conditions, params = [], []
+    for segment in cut:
+        conditions.append(f"({alias}.grain = %s AND {alias}.period >= %s AND {alias}.period < %s)")
+        params += [segment.grain, segment.start, segment.end]
+    if all(segment.coefficient == 1 for segment in cut):
+        return " OR ".join(conditions), params, "1", []
+    weight = "CASE " + " ".join(f"WHEN {c} THEN %s" for c in conditions) + " END"
+    weight_params = []
+    for index, segment in enumerate(cut):
+        weight_params += [*params[3 * index : 3 * index + 3], segment.coefficient]
+    return " OR ".join(conditions), params, weight, weight_params
+
+
+def _covering(cut: list[Segment]) -> list[Segment]:
+    """The union of segments of several buckets, as few ranges per grain as possible."""
+    merged: list[Segment] = []
+    for segment in sorted(cut, key=lambda s: (s.grain, s.start)):
+        last = merged[-1] if merged else None
+        if last and last.grain == segment.grain and segment.start <= last.end:
+            merged[-1] = Segment(last.grain, last.start, max(last.end, segment.end), 1)
+        else:
+            merged.append(Segment(segment.grain, segment.start, segment.end, 1))
+    return merged
+
+
 def _read_rollups(cursor, rolled, filters, survey_ids, group, bounds, accounts, result) -> None:
-    values, params = _values(
-        [(piece.grain, piece.start, piece.end, index, piece.sign) for piece, index in rolled],
-        ("text", "date", "date", "int", "int"),
-    )
+    """Rollup rows grouped by (grain, period, group, survey) in SQL (a few hundred rows: the
+    periods and groups of the report), weighted into buckets here."""
+    by_bucket: dict[int, list[Piece]] = defaultdict(list)
+    for piece, index in rolled:
+        by_bucket[index].append(piece)
+    day_weights: dict[dt.date, list[tuple[int, int]]] = defaultdict(list)
+    month_weights: list[tuple[Segment, int]] = []
+    every: list[Segment] = []
+    for index, parts in by_bucket.items():
+        for segment in segments(parts):
+            every.append(segment)
+            if segment.grain == DAY:
+                day = segment.start
+                while day < segment.end:
+                    day_weights[day].append((index, segment.coefficient))
+                    day += dt.timedelta(days=1)
+            else:
+                month_weights.append((segment, index))
+    if not every:
+        return
+    cover, cover_params, _weight, _weight_params = _segment_sql(_covering(every), "r")
     conditions, condition_params = _account_conditions(filters, "r", accounts)
     sums = ", ".join(
-        f"SUM(p.sign * r.{name})"
+        f"SUM(r.{name})"
         for name in ("positive", "neutral", "negative", *(f"s{k}" for k in AnswerRollup.SCORES))
     )
     sql = f"""
-        SELECT p.bucket, {_group_sql(group, "r")}, r.survey_id, {sums}
-        FROM (VALUES {values}) AS p(grain, lo, hi, bucket, sign)
-        JOIN {AnswerRollup._meta.db_table} r
-          ON r.grain = p.grain AND r.period >= p.lo AND r.period < p.hi
+        SELECT r.grain, r.period, {_group_sql(group, "r")}, r.survey_id, {sums}
+        FROM {AnswerRollup._meta.db_table} r
         {_joins(group, filters, "r")}
-        WHERE r.survey_id = ANY(%s::bigint[]) {"".join(f" AND {c}" for c in conditions)}
-        GROUP BY 1, 2, 3
+        WHERE r.survey_id = ANY(%s::bigint[]) AND ({cover})
+              {"".join(f" AND {c}" for c in conditions)}
+        GROUP BY 1, 2, 3, 4
     """
-    cursor.execute(sql, [*params, list(survey_ids), *condition_params])
-    for bucket, group_value, survey_id, positive, neutral, negative, *scores in cursor.fetchall():
-        tally = result[(bounds[bucket][0], group_value, survey_id)]
-        tally.categories[1] += positive
-        tally.categories[0] += neutral
-        tally.categories[-1] += negative
-        for score, count in enumerate(scores):
-            tally.add_score(score, count)
+    cursor.execute(sql, [list(survey_ids), *cover_params, *condition_params])
+    for grain, period, group_value, survey_id, *counts in cursor.fetchall():
+        if grain == DAY:
+            weights = day_weights.get(period, ())
+        else:
+            weights = [
+                (index, segment.coefficient)
+                for segment, index in month_weights
+                if segment.start <= period < segment.end
+            ]
+        for index, weight in weights:
+            tally = result[(bounds[index][0], group_value, survey_id)]
+            positive, neutral, negative, *scores = counts
+            tally.categories[1] += weight * positive
+            tally.categories[0] += weight * neutral
+            tally.categories[-1] += weight * negative
+            for score, count in enumerate(scores):
+                tally.add_score(score, weight * count)
 
 
 def _read_answers(cursor, raw, filters, survey_ids, group, bounds, accounts, result) -> None:
@@ -227,3 +285,76 @@ def _read_answers(cursor, raw, filters, survey_ids, group, bounds, accounts, res
         tally = result[(bounds[bucket][0], group_value, survey_id)]
         tally.categories[category] += count
         tally.add_score(score, count)
+
+
+def account_kind_counts(
+    lo: dt.datetime | None,
+    hi: dt.datetime | None,
+    kinds: dict[str, list[int]],
+    *,
+    accounts: QuerySet[Account] | None = None,
+) -> dict[int, dict[str, int]]:
+    """Per account id: counted answers in [lo, hi) per kind of `kinds` ({kind: survey ids}):
+    `{kind}_n`, `{kind}_positive`, `{kind}_negative` and `{kind}_total` (sum of scores).
+    One statement: the rollups' pieces and the raw edge hours, summed per account in SQL,
+    so a few thousand accounts come back as a few thousand short rows."""
+    rolled = [piece for piece in pieces(lo, hi) if piece.grain != RAW]
+    raw = [piece for piece in pieces(lo, hi) if piece.grain == RAW]
+    every = [pk for ids in kinds.values() for pk in ids]
+    if not every or not (rolled or raw):
+        return {}
+    total = " + ".join(f"{k} * r.s{k}" for k in AnswerRollup.SCORES if k)
+    parts, params = [], []
+    cut = segments(rolled)
+    if cut:
+        cover, cover_params, weight, weight_params = _segment_sql(cut, "r")
+        conditions, condition_params = _account_conditions(None, "r", accounts)
+        parts.append(
+            f"""SELECT r.account_id AS account, r.survey_id,
+                       w.weight * (r.positive + r.neutral + r.negative) AS n,
+                       w.weight * r.positive AS positive, w.weight * r.negative AS negative,
+                       w.weight * ({total}) AS total
+                FROM {AnswerRollup._meta.db_table} r
+                CROSS JOIN LATERAL (SELECT {weight} AS weight) w
+                WHERE r.survey_id = ANY(%s::bigint[]) AND r.account_id > 0 AND ({cover})
+                      {"".join(f" AND {c}" for c in conditions)}"""
+        )
+        params += [*weight_params, every, *cover_params, *condition_params]
+    if raw:
+        values, value_params = _values(
+            [(piece.start, piece.end, piece.sign) for piece in raw],
+            ("timestamptz", "timestamptz", "int"),
+        )
+        conditions, condition_params = _account_conditions(None, "x", accounts)
+        parts.append(
+            f"""SELECT x.account_id, x.survey_id, p.sign,
+                       CASE WHEN x.category = 1 THEN p.sign ELSE 0 END,
+                       CASE WHEN x.category = -1 THEN p.sign ELSE 0 END,
+                       p.sign * x.score
+                FROM (VALUES {values}) AS p(lo, hi, sign)
+                JOIN {Response._meta.db_table} x
+                  ON x.answered_at >= p.lo AND x.answered_at < p.hi
+                WHERE NOT x.excluded AND x.survey_id = ANY(%s::bigint[])
+                      AND x.account_id IS NOT NULL {"".join(f" AND {c}" for c in conditions)}"""
+        )
+        params += [*value_params, every, *condition_params]
+    if not parts:
+        return {}
+    columns, column_params = [], []
+    for ids in kinds.values():
+        for name in ("n", "positive", "negative", "total"):
+            columns.append(f"COALESCE(SUM({name}) FILTER (WHERE survey_id = ANY(%s::bigint[])), 0)")
+            column_params.append(ids)
+    sql = f"""
+        SELECT account, {", ".join(columns)}
+        FROM ({" UNION ALL ".join(parts)}) AS parts
+        GROUP BY account
+    """
+    names = [f"{kind}_{name}" for kind in kinds for name in ("n", "positive", "negative", "total")]
+    with connections[settings.REPORTS_DATABASE].cursor() as cursor:
+        cursor.execute(sql, [*column_params, *params])
+        return {
+            account: dict(zip(names, values, strict=True))
+            for account, *values in cursor.fetchall()
+            if any(values)
+        }

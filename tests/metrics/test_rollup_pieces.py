@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.rollup_pieces import DAY, MONTH, RAW, Piece, pieces, positive_pieces
+from metrics.rollup_pieces import DAY, MONTH, RAW, Piece, Segment, pieces, positive_pieces, segments
 
 UTC = dt.UTC
 
@@ -73,3 +73,35 @@ def test_open_ends_and_empty_periods():
     moment = dt.datetime(2025, 5, 5, 10, tzinfo=UTC)
     assert pieces(moment, moment) == []
     assert pieces(moment, moment - dt.timedelta(hours=1)) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(lo=instants, hi=instants, probes=st.lists(instants, min_size=20, max_size=40))
+def test_segments_weigh_each_rollup_row_as_the_pieces_do(lo, hi, probes):
+    parts = pieces(lo, hi)
+    cut = segments(parts)
+    for grain in (DAY, MONTH):
+        own = [segment for segment in cut if segment.grain == grain]
+        for first, second in zip(own, own[1:], strict=False):
+            assert first.end <= second.start  # no overlap
+    for moment in [*probes, lo, hi]:
+        for grain in (DAY, MONTH):
+            period = moment.date() if grain == DAY else moment.date().replace(day=1)
+            expected = sum(
+                piece.sign
+                for piece in parts
+                if piece.grain == grain and piece.start <= period < piece.end
+            )
+            found = sum(
+                segment.coefficient
+                for segment in cut
+                if segment.grain == grain and segment.start <= period < segment.end
+            )
+            assert found == expected
+
+
+def test_a_day_added_and_taken_away_is_left_out():
+    tz = ZoneInfo("America/Sao_Paulo")
+    cut = segments(pieces(dt.datetime(2025, 3, 1, tzinfo=tz), dt.datetime(2025, 4, 1, tzinfo=tz)))
+    # +1 March (the cut day) and -1 March (the month minus its first day) cancel.
+    assert cut == [Segment(MONTH, dt.date(2025, 3, 1), dt.date(2025, 4, 1), 1)]
