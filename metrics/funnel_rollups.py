@@ -63,29 +63,34 @@ def _months(since: dt.date | None, using: str) -> list[int]:
 
 # One month, recounted from the rows (the tables of ROLLUP and EXCLUSION). %(start)s and
 # %(end)s are its first and next month's first day; the invitations are those created in
-# [lo, hi), the same days in UTC.
+# [lo, hi), the same days in UTC, read once for both tables.
 _RECOUNT = (
     "DELETE FROM metrics_invitationrollup WHERE period >= %(start)s AND period < %(end)s",
     "DELETE FROM metrics_invitationrollupexclusion WHERE day >= %(start)s AND day < %(end)s",
-    """INSERT INTO metrics_invitationrollupexclusion (invitation_id, survey_id, day, clicked)
-    SELECT i.id, i.survey_id, (i.created_at AT TIME ZONE 'UTC')::date, i.clicked_at IS NOT NULL
-    FROM surveys_invitation i
-    JOIN surveys_response r ON r.invitation_id = i.id AND r.excluded
-    WHERE i.created_at >= %(lo)s AND i.created_at < %(hi)s AND i.answered_at IS NOT NULL""",
-    """INSERT INTO metrics_invitationrollup
+    """WITH invitation AS MATERIALIZED (
+        SELECT i.id, i.survey_id, (i.created_at AT TIME ZONE 'UTC')::date AS day,
+               i.sent_at IS NOT NULL AS sent, i.clicked_at IS NOT NULL AS clicked,
+               i.answered_at IS NOT NULL AS answered, i.bounced_at IS NOT NULL AS bounced,
+               i.unsubscribed_at IS NOT NULL
+                   AND (i.answered_at IS NULL OR i.unsubscribed_at < i.answered_at)
+                   AS unsubscribed,
+               i.answered_at IS NOT NULL AND x.invitation_id IS NOT NULL AS excluded
+        FROM surveys_invitation i
+        LEFT JOIN surveys_response x ON x.invitation_id = i.id AND x.excluded
+        WHERE i.created_at >= %(lo)s AND i.created_at < %(hi)s
+    ),
+    recorded AS (
+        INSERT INTO metrics_invitationrollupexclusion (invitation_id, survey_id, day, clicked)
+        SELECT id, survey_id, day, clicked FROM invitation WHERE excluded
+    )
+    INSERT INTO metrics_invitationrollup
         (survey_id, grain, period, invited, sent, clicked, answered, bounced, unsubscribed)
-    SELECT i.survey_id, 'd', (i.created_at AT TIME ZONE 'UTC')::date, COUNT(*),
-           COUNT(i.sent_at),
-           COUNT(*) FILTER (WHERE i.clicked_at IS NOT NULL
-                            OR (i.answered_at IS NOT NULL AND x.invitation_id IS NULL)),
-           COUNT(*) FILTER (WHERE i.answered_at IS NOT NULL AND x.invitation_id IS NULL),
-           COUNT(i.bounced_at),
-           COUNT(*) FILTER (WHERE i.unsubscribed_at IS NOT NULL
-                            AND (i.answered_at IS NULL OR i.unsubscribed_at < i.answered_at))
-    FROM surveys_invitation i
-    LEFT JOIN metrics_invitationrollupexclusion x ON x.invitation_id = i.id
-    WHERE i.created_at >= %(lo)s AND i.created_at < %(hi)s
-    GROUP BY 1, 3""",
+    SELECT survey_id, 'd', day, COUNT(*), COUNT(*) FILTER (WHERE sent),
+           COUNT(*) FILTER (WHERE clicked OR (answered AND NOT excluded)),
+           COUNT(*) FILTER (WHERE answered AND NOT excluded),
+           COUNT(*) FILTER (WHERE bounced), COUNT(*) FILTER (WHERE unsubscribed)
+    FROM invitation
+    GROUP BY survey_id, day""",
     """INSERT INTO metrics_invitationrollup
         (survey_id, grain, period, invited, sent, clicked, answered, bounced, unsubscribed)
     SELECT survey_id, 'm', %(start)s, SUM(invited), SUM(sent), SUM(clicked), SUM(answered),
@@ -165,28 +170,35 @@ def row_counts(
     *, survey_ids: list[int], pieces: list[Piece], using: str
 ) -> dict[int, dict[str, int]]:
     """Per survey, the signed funnel counts of the invitations created in the RAW pieces (each
-    at most 12 hours), counted from the rows as the funnel does, in one query."""
+    at most 12 hours), counted from the rows as the funnel does, in one query. The pieces are
+    written out as ranges (not joined from a list), so the planner reads only their rows."""
     pieces = [piece for piece in pieces if piece.grain == RAW]
     if not pieces or not survey_ids:
         return {}
-    values, params = _pieces_values(pieces, "timestamptz")
+    inside = "i.created_at >= %s AND i.created_at < %s"
+    weight = " + ".join(f"CASE WHEN {inside} THEN %s ELSE 0 END" for _ in pieces)
+    weight_params = [p for piece in pieces for p in (piece.start, piece.end, piece.sign)]
+    where = " OR ".join(f"({inside})" for _ in pieces)
+    where_params = [p for piece in pieces for p in (piece.start, piece.end)]
     counted_answer = "i.answered_at IS NOT NULL AND x.invitation_id IS NULL"
     sql = f"""
-        SELECT i.survey_id, SUM(p.sign),
-               SUM(CASE WHEN i.sent_at IS NOT NULL THEN p.sign ELSE 0 END),
-               SUM(CASE WHEN i.clicked_at IS NOT NULL OR ({counted_answer})
-                   THEN p.sign ELSE 0 END),
-               SUM(CASE WHEN {counted_answer} THEN p.sign ELSE 0 END),
-               SUM(CASE WHEN i.bounced_at IS NOT NULL THEN p.sign ELSE 0 END),
+        SELECT i.survey_id, SUM(i.w),
+               SUM(CASE WHEN i.sent_at IS NOT NULL THEN i.w ELSE 0 END),
+               SUM(CASE WHEN i.clicked_at IS NOT NULL OR ({counted_answer}) THEN i.w ELSE 0 END),
+               SUM(CASE WHEN {counted_answer} THEN i.w ELSE 0 END),
+               SUM(CASE WHEN i.bounced_at IS NOT NULL THEN i.w ELSE 0 END),
                SUM(CASE WHEN i.unsubscribed_at IS NOT NULL
                         AND (i.answered_at IS NULL OR i.unsubscribed_at < i.answered_at)
-                   THEN p.sign ELSE 0 END)
-        FROM (VALUES {values}) AS p (sign, lo, hi, grain)
-        JOIN surveys_invitation i ON i.created_at >= p.lo AND i.created_at < p.hi
+                   THEN i.w ELSE 0 END)
+        FROM (
+            SELECT i.id, i.survey_id, i.sent_at, i.clicked_at, i.answered_at, i.bounced_at,
+                   i.unsubscribed_at, {weight} AS w
+            FROM surveys_invitation i
+            WHERE i.survey_id = ANY(%s) AND ({where})
+        ) AS i
         LEFT JOIN surveys_response x ON x.invitation_id = i.id AND x.excluded
-        WHERE i.survey_id = ANY(%s)
         GROUP BY i.survey_id
     """  # noqa: S608
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [*params, survey_ids])
+        cursor.execute(sql, [*weight_params, survey_ids, *where_params])
         return {row[0]: dict(zip(COUNTS, row[1:], strict=True)) for row in cursor}
