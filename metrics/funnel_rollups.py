@@ -1,5 +1,5 @@
 """The invitation funnel's rollups: counts per survey and UTC day or month (`InvitationRollup`),
-kept by triggers (metrics/migrations/0005_invitation_rollups.py), read by
+kept by triggers (metrics/migrations/0006_invitation_rollup_triggers.py), read by
 `metrics.selectors.funnel`, and recounted from the rows by `rebuild`.
 
 A rebuild is safe while the app serves: it recounts one UTC month per transaction, holding that

@@ -335,7 +335,7 @@ class InvitationRollup(models.Model):
     """The funnel's counts of the invitations created in one UTC day (grain "d") or one UTC
     month (grain "m", period = its first day) of one survey, as `metrics.selectors.funnel`
     counts them. Kept exact in the transaction of every write by PostgreSQL triggers
-    (metrics/migrations/0005_invitation_rollups.py); `metrics.funnel_rollups.rebuild`
+    (metrics/migrations/0006_invitation_rollup_triggers.py); `metrics.funnel_rollups.rebuild`
     recomputes them from the rows."""
 
     class Grain(models.TextChoices):
