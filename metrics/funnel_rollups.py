@@ -118,7 +118,6 @@ def rebuild(
             "lo": dt.datetime.combine(start, dt.time.min, dt.UTC),
             "hi": dt.datetime.combine(end, dt.time.min, dt.UTC),
         }
-        rows = 0
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ROLLUP_LOCK, number])
             for statement in _RECOUNT:
