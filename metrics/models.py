@@ -379,3 +379,62 @@ class ExportJob(models.Model):
     @property
     def filename(self) -> str:
         return f"responses-{self.created_at:%Y%m%d-%H%M%S}.{self.format}"
+
+
+class InvitationRollup(models.Model):
+    """The funnel's counts of the invitations created in one UTC day (grain "d") or one UTC
+    month (grain "m", period = its first day) of one survey, as `metrics.selectors.funnel`
+    counts them. Kept exact in the transaction of every write by PostgreSQL triggers
+    (metrics/migrations/0006_invitation_rollup_triggers.py); `metrics.funnel_rollups.rebuild`
+    recomputes them from the rows."""
+
+    class Grain(models.TextChoices):
+        DAY = "d", _("UTC day")
+        MONTH = "m", _("UTC month")
+
+    survey = models.ForeignKey(
+        "surveys.Survey",
+        verbose_name=_("survey"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # invitation_rollup_unique
+    )
+    grain = models.CharField(_("grain"), max_length=1, choices=Grain.choices)
+    period = models.DateField(_("period"))
+    invited = models.IntegerField(_("invited"), default=0)
+    sent = models.IntegerField(_("sent"), default=0)
+    clicked = models.IntegerField(_("clicked"), default=0)
+    answered = models.IntegerField(_("answered"), default=0)
+    bounced = models.IntegerField(_("bounced"), default=0)
+    unsubscribed = models.IntegerField(_("unsubscribed"), default=0)
+
+    class Meta:
+        verbose_name = _("invitation rollup")
+        verbose_name_plural = _("invitation rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "grain", "period"], name="invitation_rollup_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.grain} {self.period}"
+
+
+class InvitationRollupExclusion(models.Model):
+    """An answered invitation whose answer is excluded, as the invitation rollups last counted
+    it: the funnel leaves it out of "answered" (and of "clicked" when nobody opened the page).
+    The triggers subtract what is recorded here and add what the rows say now, so an
+    invitation and its answer changed by one statement (the answer's upsert) count once."""
+
+    invitation_id = models.BigIntegerField(_("invitation"), primary_key=True)
+    survey_id = models.BigIntegerField(_("survey"))
+    day = models.DateField(_("UTC day of the invitation"), db_index=True)
+    clicked = models.BooleanField(_("opened by a person"))
+
+    class Meta:
+        verbose_name = _("excluded answer in the invitation rollups")
+        verbose_name_plural = _("excluded answers in the invitation rollups")
+
+    def __str__(self) -> str:
+        return str(self.invitation_id)

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import F
 
-from metrics import scoring
+from metrics import funnel_rollups, scoring
+from metrics.rollup_pieces import pieces
 from surveys.models import Invitation, Response, Survey
 
 from .filters import Filters, apply_filters
@@ -14,16 +15,24 @@ from .filters import Filters, apply_filters
 # --- Funnel ---------------------------------------------------------------------------------
 
 
-def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dict]:
+def funnel(
+    *, filters: Filters, surveys: list[Survey] | None = None, use_rollups: bool = True
+) -> list[dict]:
     """Per survey, invitations created in the period: invited, sent, clicked (a person opened
     the page: a human action in it, or an answer that counts; never a link fetch alone, which
     scanners make), answered (answers that count: not quarantined or excluded), bounced (this
     invitation's own delivery bounced), unsubscribed (through this invitation, before any
     answer to it), and the response rate (answered / sent).
 
-    One pass over the period's invitations, an index-only scan of `invitation_funnel_outcomes`
-    (the survey ids are always listed so the index's leading column is used), with an outer join
-    to only the few excluded answers (the partial index `response_excluded`).
+    Read from the per-survey daily and monthly rollups (`metrics.funnel_rollups`, kept by
+    triggers in the transaction of every write) when the filters allow it: no account,
+    language or property filter. The period becomes signed pieces (`metrics.rollup_pieces`):
+    whole UTC months and days from the rollups in one query, and the few hours at its edges in
+    the viewer's time zone from the rows in another, so the cost follows the period's length,
+    not the number of invitations. Otherwise (or with `use_rollups=False`) one pass over the
+    period's invitations, an index-only scan of `invitation_funnel_outcomes` (the survey ids
+    are always listed so the index's leading column is used), with an outer join to only the
+    few excluded answers (the partial index `response_excluded`).
     `surveys`: every survey ordered by name, when the caller has them (saves a query).
     """
     if surveys is None:
@@ -37,6 +46,65 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
         survey_ids = list(known)
     if not survey_ids:
         return []
+    by_survey = funnel_counts(filters=filters, survey_ids=survey_ids, use_rollups=use_rollups)
+    # In the order of `surveys` (by name, in the database's collation).
+    return [
+        {
+            **row,
+            "name": survey.name,
+            "response_rate": scoring.proportion(row["answered"], row["sent"])
+            if row["sent"]
+            else None,
+        }
+        for survey in surveys
+        if (row := by_survey.get(survey.pk)) is not None
+    ]
+
+
+def funnel_counts(
+    *, filters: Filters, survey_ids: list[int], use_rollups: bool = True
+) -> dict[int, dict]:
+    """The funnel's counts by survey id (surveys with no invitation in the period left out):
+    from the rollups when the filters allow it and `use_rollups`, else from the rows."""
+    if use_rollups and rollups_answer(filters):
+        return _counts_from_rollups(filters, survey_ids)
+    return _counts_from_rows(filters, survey_ids)
+
+
+def rollups_answer(filters: Filters) -> bool:
+    """The rollups have no account, contact or invitation properties: only the period and the
+    surveys (which the kind selects) can be read from them."""
+    return not (
+        filters.account
+        or filters.plan
+        or filters.segment
+        or filters.region
+        or filters.status
+        or filters.owner
+        or filters.language
+        or filters.property_key
+    )
+
+
+def _counts_from_rollups(filters: Filters, survey_ids: list[int]) -> dict[int, dict]:
+    parts = pieces(*filters.period.bounds())
+    using = settings.REPORTS_DATABASE
+    totals: dict[int, dict] = {}
+    for counts in (
+        funnel_rollups.rollup_counts(survey_ids=survey_ids, pieces=parts, using=using),
+        funnel_rollups.row_counts(survey_ids=survey_ids, pieces=parts, using=using),
+    ):
+        for survey_id, values in counts.items():
+            total = totals.setdefault(
+                survey_id, {"survey_id": survey_id, **dict.fromkeys(funnel_rollups.COUNTS, 0)}
+            )
+            for name, value in values.items():
+                total[name] += value
+    # A survey with no invitation in the period is left out, as the rows leave it out.
+    return {survey_id: row for survey_id, row in totals.items() if row["invited"]}
+
+
+def _counts_from_rows(filters: Filters, survey_ids: list[int]) -> dict[int, dict]:
     qs = Invitation.objects.using(settings.REPORTS_DATABASE).filter(survey_id__in=survey_ids)
     qs = apply_filters(
         qs,
@@ -78,15 +146,4 @@ def funnel(*, filters: Filters, surveys: list[Survey] | None = None) -> list[dic
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         by_survey = {values[0]: dict(zip(columns, values, strict=True)) for values in cursor}
-    # In the order of `surveys` (by name, in the database's collation).
-    return [
-        {
-            **row,
-            "name": survey.name,
-            "response_rate": scoring.proportion(row["answered"], row["sent"])
-            if row["sent"]
-            else None,
-        }
-        for survey in surveys
-        if (row := by_survey.get(survey.pk)) is not None
-    ]
+    return by_survey
