@@ -133,16 +133,18 @@ def main() -> None:
     from django.db.models import Count
     from django.test import RequestFactory, override_settings
 
-    from metrics import rollups, scoring, selectors, views
+    from metrics import funnel_rollups, rollups, scoring, selectors, views
     from surveys.models import Kind, Response, Survey
 
     if args.rebuild:
-        started = time.perf_counter()
-        rows = rollups.rebuild()
-        print(
-            f"rebuild_rollups: {rows:,} rollup rows from {Response.objects.count():,} answers "
-            f"in {time.perf_counter() - started:.1f} s (load average {os.getloadavg()[0]:.1f})"
-        )
+        for label, module in (("answer", rollups), ("invitation", funnel_rollups)):
+            started = time.perf_counter()
+            rows = module.rebuild()
+            print(
+                f"rebuild_rollups, {label} rollups: {rows:,} rows "
+                f"in {time.perf_counter() - started:.1f} s "
+                f"(load average {os.getloadavg()[0]:.1f}; {Response.objects.count():,} answers)"
+            )
 
     tz = ZoneInfo(args.tz)
     survey = Survey.objects.get(slug="bench-nps")

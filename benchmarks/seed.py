@@ -127,6 +127,15 @@ def migrate(database_url: str) -> None:
     )
 
 
+def rebuild_rollups(database_url: str) -> None:
+    """Recompute the report rollups: the seed writes with triggers off (replica role)."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
+        env.pop(var, None)
+    command = [sys.executable, str(ROOT / "manage.py"), "rebuild_rollups", "--skip-checks"]
+    subprocess.run(command, check=True, cwd=ROOT, env=env)
+
+
 def _columns(conn: psycopg.Connection, table: str) -> dict[str, tuple[str, bool, bool]]:
     rows = conn.execute(
         """
@@ -380,6 +389,8 @@ def ensure_seeded(database_url: str, responses: int = 1_000_000) -> None:
                 with conn.transaction():
                     _seed(conn, responses)
                 conn.commit()
+            if (ROOT / "metrics" / "management" / "commands" / "rebuild_rollups.py").exists():
+                rebuild_rollups(database_url)
             # VACUUM sets the visibility map, so report queries can use index-only scans.
             with psycopg.connect(database_url, autocommit=True) as conn:
                 conn.execute("VACUUM (ANALYZE)")

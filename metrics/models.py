@@ -264,7 +264,7 @@ class HealthSnapshot(models.Model):
 class AnswerRollup(models.Model):
     """Counted answers (not excluded, not quarantined) per survey, account and UTC day or UTC
     month: how many of each score and of each category. Derived data, kept exact in the same
-    transaction as every write to the answers by database triggers (migration 0005) and
+    transaction as every write to the answers by database triggers (migration 0008) and
     rebuilt by `manage.py rebuild_rollups`; the reports read it (metrics.selectors.rollups).
 
     `account_id` is the account at answer time, 0 for answers without one; no foreign keys,

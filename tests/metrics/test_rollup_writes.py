@@ -5,9 +5,11 @@ the staged CSV import, deleted accounts and surveys; and a rebuild running besid
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
 from accounts.models import Account
@@ -106,6 +108,24 @@ def test_the_staged_import_and_deletes_keep_the_rows_exact():
     # Deleted answers take what they counted with them.
     Response.objects.filter(survey=survey).delete()
     assert _rows() == {}
+
+
+def test_the_rebuild_command():
+    survey = SurveyFactory()
+    contact = ContactFactory()
+    Response.objects.create(
+        survey=survey, contact=contact, account=contact.account, score=10, category=1
+    )
+    kept = _rows()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {rollups.TABLE}")  # as after a restore without them
+    out = io.StringIO()
+    call_command("rebuild_rollups", "--since", "2000-01-15", stdout=out)
+    assert "Rebuilt the answer rollups: 2 rows" in out.getvalue()
+    assert "Rebuilt the invitation rollups" in out.getvalue()
+    assert _rows() == kept
+    with pytest.raises(CommandError, match="--since: '2024-13-01' is not a date"):
+        call_command("rebuild_rollups", "--since", "2024-13-01")
 
 
 @pytest.mark.django_db(transaction=True)

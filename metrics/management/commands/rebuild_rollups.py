@@ -1,4 +1,5 @@
-"""Recompute the report rollups from the stored rows, month by month.
+"""Recompute the report rollups (answers; invitations for the funnel) from the stored rows,
+month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
@@ -15,7 +16,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metrics import rollups
+from metrics import funnel_rollups, rollups
 
 
 class Command(BaseCommand):
@@ -34,15 +35,17 @@ class Command(BaseCommand):
                 day = dt.date.fromisoformat(since)
             except ValueError as error:
                 raise CommandError(f"--since: {since!r} is not a date (YYYY-MM-DD).") from error
-        started = time.monotonic()
+        for label, module in (("answer", rollups), ("invitation", funnel_rollups)):
 
-        def progress(month: dt.date, rows: int) -> None:
-            if verbosity > 1:
-                self.stdout.write(f"{month:%Y-%m}: {rows:,} rows so far")
+            def progress(month: dt.date, rows: int, label=label) -> None:
+                if verbosity > 1:
+                    self.stdout.write(f"{label} rollups, {month:%Y-%m}: {rows:,} rows")
 
-        rows = rollups.rebuild(day, progress=progress)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Rebuilt the answer rollups: {rows:,} rows in {time.monotonic() - started:.1f} s."
+            started = time.monotonic()
+            rows = module.rebuild(day, progress=progress)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Rebuilt the {label} rollups: {rows:,} rows "
+                    f"in {time.monotonic() - started:.1f} s."
+                )
             )
-        )

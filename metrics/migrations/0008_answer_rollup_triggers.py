@@ -13,7 +13,7 @@ def fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("metrics", "0005_answer_rollups"),
+        ("metrics", "0007_answer_rollups"),
         ("surveys", "0015_survey_stored_logo_thanks_negative"),
     ]
 

@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('surveys', '0015_survey_stored_logo_thanks_negative'),
-        ('metrics', '0004_health_history_segments_versions'),
+        ('metrics', '0006_invitation_rollup_triggers'),
     ]
 
     operations = [
