@@ -117,10 +117,21 @@ _UNCHANGED = """
     END IF;
 """
 
+
+def _nothing_counted(table: str) -> str:
+    """Leave at once when the statement added (or removed) no answer that counts (an
+    ON CONFLICT upsert fires both triggers, one of them over no rows)."""
+    return f"""
+    IF NOT EXISTS (SELECT 1 FROM {table} WHERE NOT excluded) THEN
+        RETURN NULL;
+    END IF;
+"""
+
+
 _TRIGGERS = {
     # event: (transition tables, signed changes, early exit)
-    "insert": ("NEW TABLE AS new_rows", _counted("new_rows", 1), ""),
-    "delete": ("OLD TABLE AS old_rows", _counted("old_rows", -1), ""),
+    "insert": ("NEW TABLE AS new_rows", _counted("new_rows", 1), _nothing_counted("new_rows")),
+    "delete": ("OLD TABLE AS old_rows", _counted("old_rows", -1), _nothing_counted("old_rows")),
     "update": (
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",
         f"{_counted('old_rows', -1)} UNION ALL {_counted('new_rows', 1)}",
