@@ -299,13 +299,8 @@ class AnswerRollup(models.Model):
                 fields=["survey_id", "grain", "period", "account_id"], name="answer_rollup_key"
             )
         ]
-        # One account's rows (its page, its trend) without reading the others'.
-        indexes = [
-            models.Index(
-                fields=["account_id", "grain", "period", "survey_id"],
-                name="answer_rollup_account",
-            )
-        ]
+        # No second index: one account's rows (its page) are found in the key's period range
+        # by its account column, and every index would slow each answer's two updates.
 
     def __str__(self) -> str:
         return f"{self.survey_id}/{self.account_id}/{self.grain}{self.period}"

@@ -73,8 +73,8 @@ def funnel_counts(
 
 def rollups_answer(filters: Filters) -> bool:
     """The rollups have no account, contact or invitation properties: only the period and the
-    surveys (which the kind selects) can be read from them."""
-    return not (
+    surveys (which the kind selects) can be read from them. REPORT_ROLLUPS off: never."""
+    return settings.REPORT_ROLLUPS and not (
         filters.account
         or filters.plan
         or filters.segment
