@@ -1,12 +1,14 @@
 """Reads for reports, by subject; the names below are the package's public surface.
 
-- `filters`: the period, the filters and `counted_responses`, the one queryset every score reads;
+- `filters`: the period, the filters and `counted_responses`, the answers that count;
+- `rollups`: the same counts from the rollups (per survey, account and UTC day or month), which
+  the scores, the dashboard and the account lists read when the filters allow;
 - `scores`: counts per kind, trends, breakdowns, the score distribution and the dashboard;
 - `funnel`: invited, sent, clicked, answered, bounced and unsubscribed per survey;
 - `accounts`: each account's scores, health, windows and revenue, and one account's page.
 
-Every read goes through `counted_responses`, which drops excluded (bot) responses, so no score
-anywhere includes them. Queries group in SQL and return counts; Python only combines a bounded
+Every read counts only answers that count: `counted_responses` drops excluded (and quarantined)
+responses, and the rollups hold only those, so no score anywhere includes them. Queries group in SQL and return counts; Python only combines a bounded
 number of aggregate rows (periods x segments x scale points), never individual responses.
 """
 
