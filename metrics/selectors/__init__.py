@@ -8,8 +8,9 @@
 - `accounts`: each account's scores, health, windows and revenue, and one account's page.
 
 Every read counts only answers that count: `counted_responses` drops excluded (and quarantined)
-responses, and the rollups hold only those, so no score anywhere includes them. Queries group in SQL and return counts; Python only combines a bounded
-number of aggregate rows (periods x segments x scale points), never individual responses.
+responses, and the rollups hold only those, so no score anywhere includes them. Queries group
+in SQL and return counts; Python only combines a bounded number of aggregate rows (periods x
+segments x scale points), never individual responses.
 """
 
 from .accounts import (
