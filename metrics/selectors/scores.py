@@ -77,17 +77,7 @@ class Counts:
         }
 
     def result(self, kind: str) -> dict:
-        return score_result(
-            kind,
-            {
-                "n": self.n,
-                "positive": self.positive,
-                "neutral": self.neutral,
-                "negative": self.negative,
-                "total": self.total,
-                "total_squares": self.squares,
-            },
-        )
+        return score_result(kind, self.as_row())
 
 
 def score_aggregates() -> dict:
