@@ -19,6 +19,7 @@ rolls back whole.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -28,7 +29,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg.types.json import Jsonb
 
 from accounts.contact_rows import decimal_text
 from accounts.csv_files import (
@@ -160,7 +160,8 @@ def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
             if reason:
                 result.errors.append(RowError(line, reason))
             else:
-                copy.write_row((line, *values, Jsonb({"csv_line": line, **row})))
+                # The row as read, for the record (jsonb parses the text).
+                copy.write_row((line, *values, json.dumps({"csv_line": line, **row})))
     cursor.execute(
         "SELECT line, external_id, first_line FROM (SELECT line, external_id, min(line) OVER "
         "(PARTITION BY external_id) AS first_line FROM import_events) AS seen "
@@ -179,7 +180,7 @@ def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
 
 def _apply(cursor, counts: dict) -> None:
     now = timezone.now()
-    cursor.execute("ANALYZE import_events")
+    cursor.execute("ANALYZE import_events (account, external_id)")
     # The events not stored yet (an event already imported changes nothing, whatever it says).
     cursor.execute(
         "DELETE FROM import_events s USING outcomes_subscriptionevent e "

@@ -20,6 +20,7 @@ stays flat and a bad file rolls back whole.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -30,7 +31,6 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg.types.json import Jsonb
 
 from accounts.csv_files import (
     PROGRESS_EVERY,
@@ -210,7 +210,8 @@ def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
             if reason:
                 result.errors.append(RowError(line, reason))
             else:
-                copy.write_row((line, *values, Jsonb({"csv_line": line, **row})))
+                # The row as read, for the record (jsonb parses the text).
+                copy.write_row((line, *values, json.dumps({"csv_line": line, **row})))
     _check_repeated(cursor, result)
     _merge(cursor)
     problems: dict[int, list[str]] = {}
@@ -269,7 +270,7 @@ def _merge(cursor) -> None:
     }
     same = " AND ".join(f"{merged[name]} IS NOT DISTINCT FROM t.{name}" for name in merged)
     columns = ", ".join(f"{merged[name]} AS {name}" for name in tickets.TICKET_FIELDS)
-    cursor.execute("ANALYZE import_tickets")
+    cursor.execute("ANALYZE import_tickets (account, external_id)")
     cursor.execute(
         # Only column names of the model and constant expressions are formatted in.
         "CREATE TEMPORARY TABLE import_tickets_merged ON COMMIT DROP AS "  # noqa: S608
