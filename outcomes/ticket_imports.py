@@ -334,11 +334,10 @@ def _apply(cursor, counts: dict) -> None:
         "GROUP BY account ORDER BY min(line)",
         now=now,
     )
-    if counts["accounts_created"]:
-        cursor.execute(
-            "UPDATE import_tickets_merged m SET account_id = a.id FROM accounts_account a "
-            "WHERE m.account_id IS NULL AND a.external_id = m.account"
-        )
+    cursor.execute(
+        "UPDATE import_tickets_merged m SET account_id = a.id FROM accounts_account a "
+        "WHERE m.account_id IS NULL AND a.external_id = m.account"
+    )
     cursor.execute(
         "SELECT count(*) FILTER (WHERE ticket_id IS NULL), "
         "count(*) FILTER (WHERE ticket_id IS NOT NULL AND NOT same), "
