@@ -12,8 +12,7 @@ does not plainly accept goes through the API's serializer, which names its probl
 ones are streamed into a temporary table with COPY inside the one transaction of the import,
 and the repeated ids, the new accounts and the append are a few set-based statements; the
 accounts whose ledger grew then refresh their cached MRR, plan, renewal date and churn
-(`services.sync_accounts`), a chunk of accounts at a time. Memory stays flat and a bad file
-rolls back whole.
+(`services.sync_accounts`, set-based too). Memory stays flat and a bad file rolls back whole.
 """
 
 from __future__ import annotations
@@ -54,8 +53,6 @@ MRR = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?\Z")
 QUANTITY = re.compile(r"[0-9]{1,9}\Z")
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 CURRENCY_SET = frozenset(CURRENCIES)
-# Accounts whose cached ledger fields are refreshed at a time (bounds the memory).
-SYNC_CHUNK = 5_000
 
 
 def _row_data(row: dict[str, str], tz: ZoneInfo) -> dict:
@@ -229,9 +226,7 @@ def _apply(cursor, counts: dict) -> None:
         "SELECT a.id FROM accounts_account a WHERE a.external_id IN "
         "(SELECT account FROM import_events) ORDER BY a.id"
     )
-    account_ids = [account_id for (account_id,) in cursor.fetchall()]
-    for start in range(0, len(account_ids), SYNC_CHUNK):
-        services.sync_accounts(account_ids=account_ids[start : start + SYNC_CHUNK])
+    services.sync_accounts(account_ids=[account_id for (account_id,) in cursor.fetchall()])
 
 
 def import_events(
