@@ -44,7 +44,7 @@ from accounts.csv_files import (
 from . import services
 from .api import CURRENCIES, FUTURE_SKEW, SubscriptionEventInSerializer
 from .models import Source, SubscriptionEvent
-from .ticket_imports import check_header, parse_local, reasons
+from .ticket_imports import check_header, parse_local, quick_time, reasons
 
 REQUIRED = ("account", "external_id", "effective_at", "mrr", "currency")
 OPTIONAL = ("plan", "quantity", "renews_on")
@@ -64,14 +64,6 @@ def _row_data(row: dict[str, str], tz: ZoneInfo) -> dict:
         if parsed is not None:  # else the serializer names the field
             data["effective_at"] = parsed.isoformat()
     return data
-
-
-def quick_time(text: str, tz: ZoneInfo, latest: dt.datetime) -> dt.datetime | None:
-    """A time cell that plainly passes the API's rules (not ahead of `latest`), or None."""
-    parsed = parse_local(text, tz)
-    if parsed is None or not 1900 <= parsed.year <= 2999 or parsed > latest:
-        return None
-    return parsed
 
 
 def _quick(row: dict, tz: ZoneInfo, latest: dt.datetime) -> tuple | None:
