@@ -17,6 +17,8 @@ from django.core.files.base import File
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from .models import Account
+
 CHUNK = 1_000
 # Progress is reported every this many rows (the command prints it, a job stores it).
 PROGRESS_EVERY = 10_000
@@ -203,6 +205,25 @@ def column_defaults(model, given: set[str]) -> tuple[str, list]:
 
 def placeholders(values: list) -> str:
     return ", ".join(["%s"] * len(values))
+
+
+def create_accounts(cursor, external_ids: str, params: list | tuple = (), *, now) -> int:
+    """Create, as the API does for an unknown account (named after its id, every other field
+    its default), the accounts whose ids the query `external_ids` selects (one text column,
+    in the order to create them) and that do not exist yet; returns how many were created."""
+    names, values = column_defaults(Account, {"external_id", "name", "created_at", "updated_at"})
+    extra = f", {names}" if names else ""
+    extra_values = f", {placeholders(values)}" if values else ""
+    cursor.execute(
+        # Only column names of the model, placeholders and the caller's query are formatted in.
+        f"INSERT INTO accounts_account (external_id, name, created_at, updated_at{extra}) "  # noqa: S608
+        f"SELECT n.external_id, n.external_id, %s, %s{extra_values} "
+        f"FROM ({external_ids}) AS n (external_id) WHERE NOT EXISTS (SELECT 1 FROM "
+        "accounts_account a WHERE a.external_id = n.external_id) "
+        "ON CONFLICT (external_id) DO NOTHING",
+        [now, now, *values, *params],
+    )
+    return cursor.rowcount
 
 
 def stage_then_apply(

@@ -1,7 +1,7 @@
 """Benchmark: the contact and response imports at migration scale (rows/s and peak memory).
 
     .venv/bin/python -m benchmarks.imports [--rows 100000 1000000] [--keep-files DIR]
-        [--only contacts|responses|usage] [--outcomes]
+        [--only contacts|responses|usage tickets ledger] [--outcomes]
 
 For each size, on a fresh PostgreSQL database of its own (BENCH_PG, default
 postgres://postgres@127.0.0.1:5432; database npsapp_import_bench, dropped and created), runs the
@@ -13,6 +13,10 @@ management commands as an operator would, each in its own process:
 3. `import_responses` of N historical answers (3 surveys, 3 years, 12% with a comment; 90% of
    the emails are contacts from step 1, the rest new);
 4. the same file again: nothing changes.
+
+With `--outcomes`, the ticket, usage and ledger files (N rows each, of the contacts' accounts)
+are each imported twice between steps 2 and 3; `--only tickets usage ledger` (any of them) runs
+the contacts (which create the accounts) and then each of those imports twice.
 
 Reports wall time, rows/second and the peak resident memory of the command's process (from
 the kernel's accounting of the child, `wait4`). Targets: >= 5,000 rows/s at 1,000,000 rows,
@@ -128,6 +132,20 @@ def write_outcomes(directory: Path, rows: int) -> dict[str, Path]:
     return paths
 
 
+OUTCOME_COMMANDS = {
+    "tickets": "import_tickets",
+    "usage": "import_usage",
+    "ledger": "import_subscription_events",
+}
+
+
+def _twice(command: str, path: Path) -> list[tuple[str, str, Path]]:
+    return [
+        (f"{command}, all new", command, path),
+        (f"{command}, same file again", command, path),
+    ]
+
+
 def _create_surveys(env: dict) -> None:
     code = (
         "from surveys.models import Survey\n"
@@ -166,9 +184,13 @@ def main() -> None:
     parser.add_argument("--keep-files", type=Path, default=None)
     parser.add_argument(
         "--only",
-        choices=["contacts", "responses", "usage"],
+        nargs="+",
+        choices=["contacts", "responses", "usage", "tickets", "ledger"],
         default=None,
-        help="Run one import only (usage: after the contacts, which create its accounts).",
+        help=(
+            "Run one import only, twice; or one or more of usage, tickets and ledger, each "
+            "twice, after the contacts (which create their accounts)."
+        ),
     )
     parser.add_argument(
         "--outcomes",
@@ -211,37 +233,39 @@ def main() -> None:
             if args.outcomes:
                 paths = write_outcomes(directory, rows)
                 steps[2:2] = [
-                    ("import_tickets, all new", "import_tickets", paths["tickets"]),
-                    ("import_usage, all new", "import_usage", paths["usage"]),
-                    ("import_usage, same file again", "import_usage", paths["usage"]),
-                    ("import_subscription_events, all new", "import_subscription_events",
-                     paths["ledger"]),
-                ]  # fmt: skip
-            if args.only == "usage":
+                    *_twice("import_tickets", paths["tickets"]),
+                    *_twice("import_usage", paths["usage"]),
+                    *_twice("import_subscription_events", paths["ledger"]),
+                ]
+            outcomes = [name for name in OUTCOME_COMMANDS if name in (args.only or ())]
+            if outcomes:
                 paths = write_outcomes(directory, rows)
                 steps = [
                     steps[0],
-                    ("import_usage, all new", "import_usage", paths["usage"]),
-                    ("import_usage, same file again", "import_usage", paths["usage"]),
+                    *(
+                        step
+                        for name in outcomes
+                        for step in _twice(OUTCOME_COMMANDS[name], paths[name])
+                    ),
                 ]
-            elif args.only == "contacts":
+            elif args.only == ["contacts"]:
                 steps = steps[:2]
-            elif args.only == "responses":
+            elif args.only == ["responses"]:
                 steps = steps[2:]
             for label, command, path in steps:
                 extra = [] if command in ("import_contacts", "import_usage") else ["--tz", "UTC"]
                 seconds, peak = run_command(env, command, str(path), *extra)
                 results.append((rows, label, seconds, rows / seconds, peak))
                 print(
-                    f"{rows:>9,} {label:36} {seconds:8.1f}s {rows / seconds:9,.0f} rows/s "
+                    f"{rows:>9,} {label:44} {seconds:8.1f}s {rows / seconds:9,.0f} rows/s "
                     f"{peak:7.0f} MB",
                     flush=True,
                 )
     finally:
         drop_database(url)
-    print(f"\n{'rows':>9} {'step':36} {'time':>9} {'rows/s':>15} {'peak RSS':>10}")
+    print(f"\n{'rows':>9} {'step':44} {'time':>9} {'rows/s':>15} {'peak RSS':>10}")
     for rows, label, seconds, rate, peak in results:
-        print(f"{rows:>9,} {label:36} {seconds:8.1f}s {rate:9,.0f} rows/s {peak:7.0f} MB")
+        print(f"{rows:>9,} {label:44} {seconds:8.1f}s {rate:9,.0f} rows/s {peak:7.0f} MB")
     ok = all(rate >= 5000 and peak <= 300 for rows, *_x, rate, peak in results if rows >= 10**6)
     print("targets met" if ok else "TARGETS MISSED (>= 5,000 rows/s and <= 300 MB at 1M rows)")
 

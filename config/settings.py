@@ -405,8 +405,9 @@ REPORT_ROLLUPS = env.bool("REPORT_ROLLUPS", default=True)
 EXPORT_EXPIRY_HOURS = env.int("EXPORT_EXPIRY_HOURS", default=72)
 # Big exports outlive the default task time limit: they run with JOB_TASK_TIME_LIMIT (above).
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=200_000)
-# The contact, response and usage imports stream the file and stage it in PostgreSQL, so their
-# memory does not grow with it: migrations of millions of rows are one file.
+# The contact, response, usage, ledger and ticket imports stream the file and stage it in
+# PostgreSQL, so their memory does not grow with it: migrations of millions of rows are one file.
+# IMPORT_MAX_ROWS bounds a file read without staging (none of these).
 IMPORT_MAX_ROWS_STAGED = env.int("IMPORT_MAX_ROWS_STAGED", default=5_000_000)
 # Bigger uploads in the admin are imported by a worker, with a progress page.
 IMPORT_SYNC_MAX_ROWS = env.int("IMPORT_SYNC_MAX_ROWS", default=10_000)

@@ -52,7 +52,9 @@ class SubscriptionEventInSerializer(serializers.Serializer):
     )
     currency = CurrencyField(help_text="ISO 4217 code.")
     plan = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    quantity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    quantity = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, allow_null=True
+    )
     renews_on = serializers.DateField(required=False, allow_null=True)
 
     def validate_effective_at(self, value: dt.datetime) -> dt.datetime:

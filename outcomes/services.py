@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -180,71 +179,78 @@ def _enqueue_unmatched(customer_id: str) -> None:
     tasks.apply_unmatched_stripe_events.delay(customer_id)
 
 
-def _latest(field_name: str, *, extra: Q | None = None):
-    events = SubscriptionEvent.objects.filter(account=OuterRef("pk"))
-    if extra is not None:
-        events = events.filter(extra)
-    return Subquery(events.order_by("-effective_at", "-pk").values(field_name)[:1])
+def _latest(condition: str, columns: str) -> str:
+    """A lateral subquery: the account's latest event (by effective time, then id) meeting
+    `condition`."""
+    return (
+        f"SELECT {columns} FROM outcomes_subscriptionevent e WHERE e.account_id = a.id "  # noqa: S608
+        f"AND {condition} ORDER BY e.effective_at DESC, e.id DESC LIMIT 1"
+    )
+
+
+# What each account's cached ledger fields should be, from its events (accounts with none are
+# left alone). Only constants of this module are formatted in.
+_WANTED = f"""
+SELECT a.id, latest.mrr, latest.currency,
+    COALESCE(named.plan, a.plan) AS plan,
+    COALESCE(renewal.renews_on, a.renewal_date) AS renewal_date,
+    CASE WHEN latest.mrr = 0 AND paid.effective_at IS NOT NULL THEN %(churned)s
+        WHEN latest.mrr > 0 AND a.status = %(churned)s THEN %(active)s
+        ELSE a.status END AS status,
+    CASE WHEN latest.mrr = 0 AND paid.effective_at IS NOT NULL THEN (
+            SELECT z.effective_at FROM outcomes_subscriptionevent z WHERE z.account_id = a.id
+            AND z.effective_at >= paid.effective_at AND z.mrr = 0
+            ORDER BY z.effective_at, z.id LIMIT 1)
+        WHEN latest.mrr = 0 AND a.status = %(churned)s
+            THEN COALESCE(a.churned_at, latest.effective_at)
+        WHEN latest.mrr > 0 AND a.status = %(churned)s THEN NULL
+        ELSE a.churned_at END AS churned_at,
+    CASE WHEN latest.mrr > 0 AND a.status = %(churned)s THEN NULL
+        ELSE a.churn_reason_id END AS churn_reason_id,
+    CASE WHEN latest.mrr > 0 AND a.status = %(churned)s THEN ''
+        ELSE a.churn_note END AS churn_note
+FROM accounts_account a
+CROSS JOIN LATERAL ({_latest("true", "e.mrr, e.currency, e.effective_at")}) AS latest
+LEFT JOIN LATERAL ({_latest("e.plan <> ''", "e.plan")}) AS named ON true
+LEFT JOIN LATERAL ({_latest("e.renews_on IS NOT NULL", "e.renews_on")}) AS renewal ON true
+LEFT JOIN LATERAL ({_latest("e.mrr > 0", "e.effective_at")}) AS paid ON true
+WHERE a.id = ANY(%(ids)s)
+"""  # noqa: S608
+_SYNCED = (
+    "mrr",
+    "currency",
+    "plan",
+    "renewal_date",
+    "status",
+    "churned_at",
+    "churn_reason_id",
+    "churn_note",
+)
 
 
 def sync_accounts(*, account_ids: Iterable[int]) -> int:
     """Refresh each account's cached copy of its latest ledger event: MRR, currency, plan (when
     the event names one), renewal date (the latest event that names one), and churn: MRR 0 after
     having paid means churned since the first zero event after the last paid one; paying again
-    clears it. Idempotent; returns the number of accounts changed."""
+    clears it (and the churn's reason and note); an account churned by staff with no paid event
+    is churned since its zero event. Idempotent; returns the number of accounts changed.
+
+    One set-based statement per 10,000 accounts."""
     ids = sorted(set(account_ids))
-    changed = []
-    fields: set[str] = set()
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        rows = Account.objects.filter(pk__in=chunk).annotate(
-            ledger_mrr=_latest("mrr"),
-            ledger_currency=_latest("currency"),
-            ledger_effective_at=_latest("effective_at"),
-            ledger_plan=_latest("plan", extra=~Q(plan="")),
-            ledger_renews_on=_latest("renews_on", extra=Q(renews_on__isnull=False)),
-            last_paid_at=_latest("effective_at", extra=Q(mrr__gt=0)),
-        )
-        for account in rows:
-            if account.ledger_mrr is None:
-                continue
-            wanted = {"mrr": account.ledger_mrr, "currency": account.ledger_currency}
-            if account.ledger_plan:
-                wanted["plan"] = account.ledger_plan
-            if account.ledger_renews_on:
-                wanted["renewal_date"] = account.ledger_renews_on
-            if account.ledger_mrr == 0 and account.last_paid_at is not None:
-                wanted["status"] = Account.Status.CHURNED
-                wanted["churned_at"] = _churn_instant(account.pk, account.last_paid_at)
-            elif account.ledger_mrr == 0 and account.status == Account.Status.CHURNED:
-                # Churned by staff with no paid event on record: churned since the zero event.
-                if account.churned_at is None:
-                    wanted["churned_at"] = account.ledger_effective_at
-            elif account.ledger_mrr > 0 and account.status == Account.Status.CHURNED:
-                wanted.update(
-                    status=Account.Status.ACTIVE, churned_at=None, churn_reason=None, churn_note=""
-                )
-            diff = {k: v for k, v in wanted.items() if getattr(account, k) != v}
-            if diff:
-                for name, value in diff.items():
-                    setattr(account, name, value)
-                fields.update(diff)
-                changed.append(account)
-    if changed:
-        now = timezone.now()
-        for account in changed:
-            account.updated_at = now
-        Account.objects.bulk_update(changed, [*sorted(fields), "updated_at"], batch_size=1000)
-    return len(changed)
-
-
-def _churn_instant(account_id: int, last_paid_at: dt.datetime) -> dt.datetime:
-    """When MRR reached 0 after the last paid event: the first zero event after it."""
-    return (
-        SubscriptionEvent.objects.filter(
-            account_id=account_id, effective_at__gte=last_paid_at, mrr=0
-        )
-        .order_by("effective_at", "pk")
-        .values_list("effective_at", flat=True)
-        .first()
-    )
+    assignments = ", ".join(f"{name} = w.{name}" for name in _SYNCED)
+    differs = " OR ".join(f"a.{name} IS DISTINCT FROM w.{name}" for name in _SYNCED)
+    changed = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 10_000):
+            cursor.execute(
+                f"UPDATE accounts_account a SET {assignments}, updated_at = %(now)s "  # noqa: S608
+                f"FROM ({_WANTED}) AS w WHERE a.id = w.id AND ({differs})",
+                {
+                    "ids": ids[start : start + 10_000],
+                    "now": timezone.now(),
+                    "churned": Account.Status.CHURNED.value,
+                    "active": Account.Status.ACTIVE.value,
+                },
+            )
+            changed += cursor.rowcount
+    return changed

@@ -7,35 +7,69 @@ agent_replies, reopens, subject, channel, requester_email, assignee. Times are I
 cell keeps the stored value (a new ticket needs status and created_at). Each row is checked
 with the rules of `POST /api/v1/tickets`, against what the ticket would become; every bad row is
 listed with its line number and nothing is written. Importing a file again changes nothing.
+
+Built for migrations: rows are checked in Python as the file streams in (a row the quick check
+does not plainly accept goes through the API's serializer, which names its problems), the good
+ones are streamed into a temporary table with COPY inside the one transaction of the import.
+What each ticket would become (the stored ticket with the row's cells, `tickets.merge`) is one
+set-based statement; the rows it flags are checked by `tickets.ticket_errors`, which names the
+problems; then the new accounts, the inserts and the updates are a few statements more. Memory
+stays flat and a bad file rolls back whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.imports import CHUNK, ImportFileError, ImportResult, RowError, read_rows
+from accounts.csv_files import (
+    PROGRESS_EVERY,
+    ImportFileError,
+    ImportResult,
+    RowError,
+    column_defaults,
+    create_accounts,
+    placeholders,
+    read_rows,
+    row_error,
+    stage_then_apply,
+)
+from accounts.models import validate_external_id
 
 from . import tickets
-from .api_tickets import TicketInSerializer, unknown_account_errors
-from .models import TicketSource
+from .api_tickets import TicketInSerializer
+from .models import Ticket, TicketSource
 
 REQUIRED = ("account", "external_id")
 TIMES = ("created_at", "first_reply_at", "first_solved_at", "solved_at")
+TEXTS = ("subject", "channel", "requester_email", "assignee")
 OPTIONAL = (
     "status",
     *TIMES,
     "agent_replies",
     "reopens",
-    "subject",
-    "channel",
-    "requester_email",
-    "assignee",
+    *TEXTS,
 )
+# The staged columns, in this order, after line, account and external_id.
+STAGED = ("status", *TIMES, "agent_replies", "reopens", *TEXTS)
+# What the serializer accepts for sure; anything else is left to it (it names the problem).
+COUNT = re.compile(r"[0-9]{1,9}\Z")
+TEXT_LIMITS = {"subject": 255, "channel": 50, "requester_email": 254, "assignee": 200}
+STATUSES = frozenset(Ticket.Status.values)
+SOLVED_SQL = ", ".join(f"'{status}'" for status in sorted(tickets.SOLVED))
+# Two ticket imports at once would each check the tickets against what the other may change:
+# they take turns (a lock of the transaction, released at its end).
+LOCK = "outcomes.ticket_imports"
 
 
 def check_header(header: list[str], required: tuple, optional: tuple) -> None:
@@ -56,9 +90,9 @@ def check_header(header: list[str], required: tuple, optional: tuple) -> None:
         )
 
 
-def local_time(text: str, tz: ZoneInfo) -> str:
-    """An ISO 8601 cell as the serializer reads it: a date is midnight, no offset is `tz`.
-    Text that is not a time is passed on for the serializer to name."""
+def parse_local(text: str, tz: ZoneInfo) -> dt.datetime | None:
+    """An ISO 8601 cell as an aware time: a date is midnight, no offset is `tz`; None when
+    the text is not a time."""
     try:
         parsed = (
             dt.datetime.combine(dt.date.fromisoformat(text), dt.time.min)
@@ -66,16 +100,273 @@ def local_time(text: str, tz: ZoneInfo) -> str:
             else dt.datetime.fromisoformat(text)
         )
     except ValueError:
-        return text
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.isoformat()
+        return None
+    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+
+
+def local_time(text: str, tz: ZoneInfo) -> str:
+    """An ISO 8601 cell as the serializer reads it: a date is midnight, no offset is `tz`.
+    Text that is not a time is passed on for the serializer to name."""
+    parsed = parse_local(text, tz)
+    return text if parsed is None else parsed.isoformat()
+
+
+def quick_time(text: str, tz: ZoneInfo, latest: dt.datetime) -> dt.datetime | None:
+    """A time cell that plainly passes the API's rules (not ahead of `latest`), or None."""
+    parsed = parse_local(text, tz)
+    if parsed is None or not 1900 <= parsed.year <= 2999 or parsed > latest:
+        return None
+    return parsed
 
 
 def reasons(errors: dict) -> str:
     return "; ".join(
         f"{name}: {' '.join(str(message) for message in messages)}"
         for name, messages in errors.items()
+    )
+
+
+def _quick(row: dict, tz: ZoneInfo, latest: dt.datetime) -> tuple | None:
+    """The staged values of a row that plainly passes the serializer's rules (None for an
+    empty cell), or None to let the serializer decide."""
+    account, external_id = row["account"], row["external_id"]
+    if not account or len(account) > 100 or not external_id or len(external_id) > 255:
+        return None
+    status = row.get("status", "").lower()
+    if status and status not in STATUSES:
+        return None
+    times = []
+    for name in TIMES:
+        text = row.get(name, "")
+        when = quick_time(text, tz, latest) if text else None
+        if text and when is None:
+            return None
+        times.append(when)
+    counts = []
+    for name in ("agent_replies", "reopens"):
+        text = row.get(name, "")
+        if text and not COUNT.match(text):
+            return None
+        counts.append(int(text) if text else None)
+    texts = []
+    for name in TEXTS:
+        text = row.get(name, "")
+        if len(text) > TEXT_LIMITS[name]:
+            return None
+        texts.append(text or None)
+    if texts[2]:
+        try:
+            validate_email(texts[2])
+        except ValidationError:
+            return None
+    if texts[1]:
+        texts[1] = texts[1].lower()
+    return (account, external_id, status or None, *times, *counts, *texts)
+
+
+def _check_row(row: dict, tz: ZoneInfo, latest: dt.datetime) -> tuple[str, tuple]:
+    """(the row's problems as one reason, or "", and its staged values when there is none)."""
+    values = _quick(row, tz, latest)
+    if values is not None:
+        return "", values
+    data = {name: value for name, value in row.items() if value}
+    for name in TIMES:
+        if name in data:
+            data[name] = local_time(data[name], tz)
+    serializer = TicketInSerializer(data=data)
+    if not serializer.is_valid():
+        return reasons(serializer.errors), ()
+    value = serializer.to_input()
+    given = value.values
+    return "", (value.account, value.external_id, *(given.get(name) for name in STAGED))
+
+
+def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
+    """Check every row and COPY the good ones into the staging table; then list the ticket ids
+    given twice, the new accounts whose id is not usable, and the tickets that would break a
+    rule."""
+    latest = timezone.now() + dt.timedelta(minutes=5)  # tickets.is_future's allowance
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [LOCK])
+    # Dropped at commit, or at once when the import runs inside a caller's transaction.
+    cursor.execute("DROP TABLE IF EXISTS import_tickets, import_tickets_merged")
+    cursor.execute(
+        "CREATE TEMPORARY TABLE import_tickets (line integer NOT NULL, account text NOT NULL, "
+        "external_id text NOT NULL, status text, created_at timestamptz, "
+        "first_reply_at timestamptz, first_solved_at timestamptz, solved_at timestamptz, "
+        "agent_replies integer, reopens integer, subject text, channel text, "
+        "requester_email text, assignee text, raw jsonb NOT NULL) ON COMMIT DROP"
+    )
+    with cursor.cursor.copy(
+        f"COPY import_tickets (line, account, external_id, {', '.join(STAGED)}, raw) FROM STDIN"
+    ) as copy:
+        for line, row in rows:
+            result.rows += 1
+            if progress and result.rows % PROGRESS_EVERY == 0:
+                progress(result.rows)
+            if "__error__" in row:
+                result.errors.append(RowError(line, row["__error__"]))
+                continue
+            reason, values = _check_row(row, tz, latest)
+            if reason:
+                result.errors.append(RowError(line, reason))
+            else:
+                # The row as read, for the record (jsonb parses the text).
+                copy.write_row((line, *values, json.dumps({"csv_line": line, **row})))
+    _check_repeated(cursor, result)
+    _merge(cursor)
+    problems: dict[int, list[str]] = {}
+    _check_new_accounts(cursor, problems)
+    _check_rules(cursor, problems)
+    result.errors.extend(row_error(line, found) for line, found in problems.items())
+    result.errors.sort(key=lambda error: error.line)
+
+
+def _check_repeated(cursor, result: ImportResult) -> None:
+    """A ticket id again: name the first line, and leave the row out."""
+    repeated = (
+        "SELECT line, external_id, first_line FROM (SELECT line, external_id, min(line) OVER "
+        "(PARTITION BY external_id) AS first_line FROM import_tickets) AS seen "
+        "WHERE line <> first_line"
+    )
+    cursor.execute(repeated)
+    duplicates = cursor.fetchall()
+    for line, external_id, first_line in duplicates:
+        result.errors.append(
+            RowError(
+                line,
+                _("Ticket %(id)s already appears on line %(other)s.")
+                % {"id": external_id, "other": first_line},
+            )
+        )
+    if duplicates:
+        cursor.execute(
+            f"DELETE FROM import_tickets s USING ({repeated}) d WHERE s.line = d.line"  # noqa: S608
+        )
+
+
+def _merge(cursor) -> None:
+    """What each row's ticket would become, as `tickets.merge` makes it: the stored ticket (or
+    the defaults) with the row's cells; a ticket that leaves the solved statuses without a
+    solve time of its own loses its final one; a solve time with no first one is also the
+    first. `same` marks a stored ticket the row does not change."""
+    status = "COALESCE(s.status, t.status)"
+    solved_at = (
+        f"CASE WHEN s.solved_at IS NULL AND COALESCE({status}, '') NOT IN ({SOLVED_SQL}) "
+        "THEN NULL ELSE COALESCE(s.solved_at, t.solved_at) END"
+    )
+    merged = {
+        "subject": "COALESCE(s.subject, t.subject, '')",
+        "channel": "COALESCE(s.channel, t.channel, '')",
+        "requester_email": "COALESCE(s.requester_email, t.requester_email, '')",
+        "assignee": "COALESCE(s.assignee, t.assignee, '')",
+        "organization": "COALESCE(t.organization, '')",
+        "status": status,
+        "created_at": "COALESCE(s.created_at, t.created_at)",
+        "first_reply_at": "COALESCE(s.first_reply_at, t.first_reply_at)",
+        "first_solved_at": f"COALESCE(s.first_solved_at, t.first_solved_at, {solved_at})",
+        "solved_at": solved_at,
+        "agent_replies": "COALESCE(s.agent_replies, t.agent_replies, 0)",
+        "reopens": "COALESCE(s.reopens, t.reopens, 0)",
+    }
+    same = " AND ".join(f"{merged[name]} IS NOT DISTINCT FROM t.{name}" for name in merged)
+    columns = ", ".join(f"{merged[name]} AS {name}" for name in tickets.TICKET_FIELDS)
+    cursor.execute("ANALYZE import_tickets (account, external_id)")
+    cursor.execute(
+        # Only column names of the model and constant expressions are formatted in.
+        "CREATE TEMPORARY TABLE import_tickets_merged ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT s.line, s.account, a.id AS account_id, s.external_id, t.id AS ticket_id, "
+        f"{columns}, s.raw, COALESCE(t.id IS NOT NULL AND a.id IS NOT NULL "
+        f"AND t.account_id IS NOT DISTINCT FROM a.id AND {same}, false) AS same "
+        "FROM import_tickets s LEFT JOIN outcomes_ticket t "
+        "ON t.source = %s AND t.external_id = s.external_id "
+        "LEFT JOIN accounts_account a ON a.external_id = s.account",
+        [TicketSource.CSV],
+    )
+    cursor.execute("DROP TABLE import_tickets")
+
+
+def _check_new_accounts(cursor, problems: dict[int, list[str]]) -> None:
+    """A new account's id must be usable in URLs (existing ones are taken as they are)."""
+    cursor.execute(
+        "SELECT DISTINCT account FROM import_tickets_merged WHERE account_id IS NULL "
+        "ORDER BY account"
+    )
+    bad = {}
+    for (account,) in cursor.fetchall():
+        try:
+            validate_external_id(account)
+        except ValidationError as exc:
+            bad[account] = reasons({"account": list(exc.messages)})
+    if bad:
+        cursor.execute(
+            "SELECT line, account FROM import_tickets_merged WHERE account = ANY(%s) ORDER BY line",
+            [list(bad)],
+        )
+        for line, account in cursor.fetchall():
+            problems.setdefault(line, []).append(bad[account])
+
+
+def _check_rules(cursor, problems: dict[int, list[str]]) -> None:
+    """The tickets that would break a rule: the statement picks every ticket that may (a
+    superset: it ignores `ticket_errors`' exemptions), which names the problems of each."""
+    names = tickets.TICKET_FIELDS
+    cursor.execute(
+        f"SELECT line, {', '.join(names)} FROM import_tickets_merged WHERE "  # noqa: S608
+        "created_at IS NULL OR status IS NULL OR first_reply_at < created_at "
+        "OR first_solved_at < created_at OR solved_at < created_at "
+        "OR first_solved_at > solved_at "
+        f"OR (status IN ({SOLVED_SQL}) AND solved_at IS NULL) "
+        f"OR (status NOT IN ({SOLVED_SQL}) AND solved_at IS NOT NULL) ORDER BY line"
+    )
+    while batch := cursor.fetchmany(1000):
+        for line, *values in batch:
+            errors = tickets.ticket_errors(dict(zip(names, values, strict=True)))
+            if errors:
+                problems.setdefault(line, []).append(reasons(errors))
+
+
+def _apply(cursor, counts: dict) -> None:
+    now = timezone.now()
+    # Unknown accounts are created as the API creates them, in the order the file names them.
+    counts["accounts_created"] = create_accounts(
+        cursor,
+        "SELECT account FROM import_tickets_merged WHERE account_id IS NULL "
+        "GROUP BY account ORDER BY min(line)",
+        now=now,
+    )
+    cursor.execute(
+        "UPDATE import_tickets_merged m SET account_id = a.id FROM accounts_account a "
+        "WHERE m.account_id IS NULL AND a.external_id = m.account"
+    )
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE ticket_id IS NULL), "
+        "count(*) FILTER (WHERE ticket_id IS NOT NULL AND NOT same), "
+        "count(*) FILTER (WHERE same) FROM import_tickets_merged"
+    )
+    counts["tickets_created"], counts["tickets_updated"], counts["tickets_unchanged"] = (
+        cursor.fetchone()
+    )
+    fields = ", ".join(tickets.TICKET_FIELDS)
+    names, values = column_defaults(
+        Ticket,
+        {"account_id", "source", "external_id", *tickets.TICKET_FIELDS, "raw"}
+        | {"recorded_at", "updated_at"},
+    )
+    extra = f", {names}" if names else ""
+    extra_values = f", {placeholders(values)}" if values else ""
+    cursor.execute(
+        # Only column names of the model and placeholders are formatted in.
+        f"INSERT INTO outcomes_ticket (account_id, source, external_id, {fields}, raw, "  # noqa: S608
+        f"recorded_at, updated_at{extra}) SELECT account_id, %s, external_id, {fields}, raw, "
+        f"%s, %s{extra_values} FROM import_tickets_merged WHERE ticket_id IS NULL ORDER BY line",
+        [TicketSource.CSV, now, now, *values],
+    )
+    assignments = ", ".join(f"{name} = m.{name}" for name in tickets.TICKET_FIELDS)
+    cursor.execute(
+        f"UPDATE outcomes_ticket t SET account_id = m.account_id, {assignments}, "  # noqa: S608
+        "raw = m.raw, updated_at = %s FROM import_tickets_merged m "
+        "WHERE t.id = m.ticket_id AND NOT m.same",
+        [now],
     )
 
 
@@ -90,68 +381,22 @@ def import_tickets(
     """Validate a CSV of tickets, then upsert them all, or nothing if any row is bad.
     Idempotent: importing the same file twice changes nothing the second time."""
     tz = tz or ZoneInfo(settings.TIME_ZONE)
-    header, rows = read_rows(source)
+    header, rows = read_rows(source, max_rows=settings.IMPORT_MAX_ROWS_STAGED)
     check_header(header, REQUIRED, OPTIONAL)
     result = ImportResult(dry_run=dry_run)
-    inputs: list[tickets.TicketInput] = []
-    lines: list[int] = []
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        result.rows += 1
-        if progress and result.rows % CHUNK == 0:
-            progress(result.rows)
-        if "__error__" in row:
-            result.errors.append(RowError(line, row["__error__"]))
-            continue
-        data = {name: value for name, value in row.items() if value}
-        for name in TIMES:
-            if name in data:
-                data[name] = local_time(data[name], tz)
-        serializer = TicketInSerializer(data=data)
-        if not serializer.is_valid():
-            result.errors.append(RowError(line, reasons(serializer.errors)))
-            continue
-        value = serializer.to_input()
-        if value.external_id in seen:
-            result.errors.append(
-                RowError(
-                    line,
-                    _("Ticket %(id)s already appears on line %(other)s.")
-                    % {"id": value.external_id, "other": seen[value.external_id]},
-                )
-            )
-            continue
-        seen[value.external_id] = line
-        inputs.append(
-            tickets.TicketInput(
-                account=value.account,
-                external_id=value.external_id,
-                values=value.values,
-                raw={"csv_line": line, **row},
-            )
+    counts = dict.fromkeys(
+        ("tickets_created", "tickets_updated", "tickets_unchanged", "accounts_created"), 0
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        stage_then_apply(
+            result,
+            counts,
+            stage=lambda: _stage(cursor, rows, result, tz, progress),
+            apply=lambda: (
+                _apply(cursor, counts),
+                cursor.execute("DROP TABLE import_tickets_merged"),
+            ),
+            progress=progress,
+            dry_run=dry_run,
         )
-        lines.append(line)
-    for checks in (
-        unknown_account_errors([value.account for value in inputs]),
-        tickets.check_tickets(tickets=inputs, source=TicketSource.CSV),
-    ):
-        for index, errors in checks.items():
-            result.errors.append(RowError(lines[index], reasons(errors)))
-    if result.errors:
-        result.errors.sort(key=lambda error: error.line)
-        return result
-    try:
-        written = tickets.record_tickets(tickets=inputs, source=TicketSource.CSV, dry_run=dry_run)
-    except tickets.TicketErrors as exc:
-        result.errors = [
-            RowError(lines[index], reasons(errors)) for index, errors in exc.errors.items()
-        ]
-        return result
-    result.counts = {
-        "tickets_created": len(written.created),
-        "tickets_updated": len(written.updated),
-        "tickets_unchanged": len(written.unchanged),
-        "accounts_created": written.accounts_created,
-    }
-    result.applied = not dry_run
     return result
