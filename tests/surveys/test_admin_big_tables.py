@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.contrib import admin
 from django.contrib.admin.sites import site
+from django.contrib.admin.utils import display_for_value
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -181,3 +182,28 @@ def test_every_statement_of_a_search_can_be_answered_from_indexes(staff_client, 
             plan = "\n".join(row[0] for row in cursor.fetchall())
             scanned = [t for t in SEARCHED_TABLES if f"Seq Scan on {t} " in plan + " "]
             assert scanned == [], (sql, plan)
+
+
+@pytest.mark.parametrize("field_name", ["suspected_bot", "quarantined", "excluded"])
+def test_yes_no_columns_look_like_the_admins_own(staff_client, field_name):
+    row = ResponseFactory(**{field_name: True})
+    column = admin_big_tables.icon_column(Response, field_name)
+    assert column(row) == display_for_value(True, "-", boolean=True)
+    assert column(ResponseFactory()) == display_for_value(False, "-", boolean=True)
+    page = staff_client.get("/admin/surveys/response/").content.decode()
+    assert f'<td class="field-{field_name}">{column(row)}</td>' in page
+    assert f'<th scope="col" class="sortable column-{field_name}">' in page
+
+
+@pytest.mark.parametrize(
+    ("path", "unread"),
+    [
+        ("/admin/surveys/response/", ["bot_signals", "question_translations", "properties"]),
+        ("/admin/surveys/invitation/", ["link_fetches", "question_translations", "properties"]),
+    ],
+)
+def test_the_page_reads_only_the_columns_it_shows(staff_client, path, unread):
+    ResponseFactory()
+    statements = _statements(staff_client, path, {})
+    [page] = [sql for sql in statements if "LIMIT 50" in sql]
+    assert [column for column in unread if f'."{column}"' in page] == []
