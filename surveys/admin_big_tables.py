@@ -1,9 +1,9 @@
 """Admin change lists over the big tables (responses, invitations) at tens of millions of rows.
 
 - A page shows `LIST_PER_PAGE` (50) rows, not the admin's 100: Django renders each row cell by
-  cell (about half a millisecond a row on this machine), so at 100 rows the rendering alone
+  cell (about half a millisecond a row on a 2-core server), so at 100 rows the rendering alone
   took most of the page's 50 ms budget. Each row's checkbox is written directly rather than
-  rendered through the form widget templates, which cost as much as the rest of the row.
+  rendered through the form widget templates, which took a quarter of the row's time.
 - The page count stops at `COUNT_CAP` rows (ten pages): counting 10 million rows to print
   "page 1 of 200,000" costs more than the page itself, and so does counting the 200,000
   answers whose comment holds a common word. Narrow the list with filters or a search to see
