@@ -1,6 +1,7 @@
 """The responses' and invitations' admin lists stay cheap on big tables: searches read indexes,
 counts stop at a cap, and no date hierarchy reads every row."""
 
+import re
 import uuid
 
 import pytest
@@ -148,7 +149,7 @@ def test_a_page_shows_fifty_rows_and_links_the_next(staff_client):
 
 
 @pytest.mark.parametrize("model", [Response, Invitation])
-def test_row_checkbox_is_the_admins_own(model, settings):
+def test_row_checkbox_is_the_admins_own(model):
     """The checkbox written directly is the input Django's widget renders, translated too."""
     row = ResponseFactory() if model is Response else InvitationFactory()
     model_admin = site._registry[model]
@@ -180,7 +181,7 @@ def test_every_statement_of_a_search_can_be_answered_from_indexes(staff_client, 
                 continue
             cursor.execute(f"EXPLAIN {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
-            scanned = [t for t in SEARCHED_TABLES if f"Seq Scan on {t} " in plan + " "]
+            scanned = [t for t in SEARCHED_TABLES if re.search(rf"Seq Scan on {t}\b", plan)]
             assert scanned == [], (sql, plan)
 
 
