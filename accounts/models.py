@@ -2,6 +2,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
@@ -134,6 +135,10 @@ class Account(models.Model):
                 name="account_stripe_customer_unique",
             ),
         ]
+        indexes = [
+            # The admin's searches by part of a name (`icontains` is UPPER(name) LIKE ...).
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="account_name_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -183,6 +188,10 @@ class Contact(models.Model):
             # upper(email) is what `email__iexact` compiles to on PostgreSQL, so every
             # case-insensitive lookup of a contact by email is an index scan of this index.
             models.UniqueConstraint(Upper("email"), name="contact_email_ci_unique"),
+        ]
+        indexes = [
+            # The admin's searches by part of an address (`icontains` is UPPER(email) LIKE ...).
+            GinIndex(OpClass(Upper("email"), name="gin_trgm_ops"), name="contact_email_trgm"),
         ]
         permissions = [
             ("export_contact_data", _("Can export a contact's personal data")),

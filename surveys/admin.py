@@ -16,6 +16,7 @@ from .admin_big_tables import (
     accounts_matching,
     as_uuid,
     contacts_matching,
+    icon_column,
 )
 from .admin_data import ResponseImportMixin
 from .admin_translations import SurveyTranslationsForm, translation_fieldsets
@@ -109,6 +110,20 @@ class InvitationAdmin(BigTableAdminMixin, admin.ModelAdmin):
         "answered_at",
         "expires_at",
     ]
+    list_columns = (
+        "contact__name",
+        "contact__email",
+        "survey__name",
+        "status",
+        "suppression_reason",
+        "event_id",
+        "created_at",
+        "sent_at",
+        "send_count",
+        "clicked_at",
+        "answered_at",
+        "expires_at",
+    )
     list_filter = [
         "status",
         "suppression_reason",
@@ -166,10 +181,26 @@ class ResponseAdmin(BigTableAdminMixin, ResponseImportMixin, admin.ModelAdmin):
         "short_comment",
         "reason",
         "confirmed_via",
+        icon_column(Response, "suspected_bot"),
+        icon_column(Response, "quarantined"),
+        icon_column(Response, "excluded"),
+    ]
+    list_columns = (
+        "answered_at",
+        "survey__name",
+        "survey__kind",
+        "score",
+        "category",
+        "contact__name",
+        "contact__email",
+        "account__name",
+        "comment",
+        "reason",
+        "confirmed_via",
         "suspected_bot",
         "quarantined",
         "excluded",
-    ]
+    )
     list_filter = [
         "survey",
         CategoryFilter,

@@ -3,7 +3,7 @@ for people), the words at the ends of a scale and on its points, and the lead-in
 Used by the emails, the answer page, the reports and the exports."""
 
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy, pgettext
 
 from .models import Kind, Survey
 
@@ -21,15 +21,25 @@ def category_code(kind: str, category: int) -> str:
     return CATEGORY_CODES[kind][category]
 
 
+# Translated when read: lists of answers show one per row, so only that one is looked up.
+CATEGORY_LABELS = {
+    Kind.NPS: {
+        1: gettext_lazy("Promoter"),
+        0: gettext_lazy("Passive"),
+        -1: gettext_lazy("Detractor"),
+    },
+    Kind.CSAT: {
+        1: gettext_lazy("Satisfied"),
+        0: gettext_lazy("Neutral"),
+        -1: gettext_lazy("Unsatisfied"),
+    },
+}
+EFFORT_LABELS = {1: gettext_lazy("Easy"), 0: gettext_lazy("Neutral"), -1: gettext_lazy("Difficult")}
+
+
 def category_label(kind: str, category: int) -> str:
     """The category as people read it, in the active language."""
-    if kind == Kind.NPS:
-        labels = {1: _("Promoter"), 0: _("Passive"), -1: _("Detractor")}
-    elif kind == Kind.CSAT:
-        labels = {1: _("Satisfied"), 0: _("Neutral"), -1: _("Unsatisfied")}
-    else:
-        labels = {1: _("Easy"), 0: _("Neutral"), -1: _("Difficult")}
-    return str(labels[category])
+    return str(CATEGORY_LABELS.get(kind, EFFORT_LABELS)[category])
 
 
 def scale_anchors(kind: str) -> tuple[str, str]:
