@@ -229,7 +229,8 @@ def _latest_answers(
     """(account id, its last counted answer in [lower, until), its latest counted NPS answer
     in [nps_since, until) and that answer's category) of each account with an answer. A tie
     at the same instant goes to the lower category (detractor first), as `latest_category`
-    reads it. Two index probes per account (`response_account_latest`)."""
+    reads it. One index probe per account and survey (`response_account_latest`: account,
+    survey, time), so an account's answers to other surveys are never walked through."""
     nps = [pk for pk, kind in kinds.items() if kind == Kind.NPS]
 
     def window(since: dt.datetime | None) -> tuple[str, list]:
@@ -251,16 +252,25 @@ def _latest_answers(
         SELECT a.id, last.answered_at, latest.answered_at, latest.category
         FROM {Account._meta.db_table} a
         JOIN LATERAL (
-            SELECT r.answered_at FROM {answers} r
-            WHERE r.account_id = a.id AND NOT r.excluded
-                  AND r.survey_id = ANY(%s::bigint[]) {any_window}
-            ORDER BY r.answered_at DESC LIMIT 1
-        ) last ON true
+            SELECT max(p.answered_at) AS answered_at
+            FROM unnest(%s::bigint[]) AS s(id)
+            CROSS JOIN LATERAL (
+                SELECT r.answered_at FROM {answers} r
+                WHERE r.account_id = a.id AND r.survey_id = s.id AND NOT r.excluded
+                      {any_window}
+                ORDER BY r.answered_at DESC LIMIT 1
+            ) p
+        ) last ON last.answered_at IS NOT NULL
         LEFT JOIN LATERAL (
-            SELECT r.answered_at, r.category FROM {answers} r
-            WHERE r.account_id = a.id AND NOT r.excluded
-                  AND r.survey_id = ANY(%s::bigint[]) {nps_window}
-            ORDER BY r.answered_at DESC, r.category LIMIT 1
+            SELECT p.answered_at, p.category
+            FROM unnest(%s::bigint[]) AS s(id)
+            CROSS JOIN LATERAL (
+                SELECT r.answered_at, r.category FROM {answers} r
+                WHERE r.account_id = a.id AND r.survey_id = s.id AND NOT r.excluded
+                      {nps_window}
+                ORDER BY r.answered_at DESC, r.category LIMIT 1
+            ) p
+            ORDER BY p.answered_at DESC, p.category LIMIT 1
         ) latest ON true
         {where}
     """

@@ -1,5 +1,6 @@
-# Each account's latest counted answers (the account lists' last answer and NPS category, one
-# index probe per account). Built CONCURRENTLY: writes go on meanwhile on a live database.
+# Each account's latest counted answer to each survey (the account lists' last answer and NPS
+# category, one index probe per account and survey). Built CONCURRENTLY: writes go on meanwhile
+# on a live database.
 
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
@@ -17,7 +18,7 @@ class Migration(migrations.Migration):
             model_name="response",
             index=models.Index(
                 condition=models.Q(("excluded", False)),
-                fields=["account", "answered_at", "survey", "category"],
+                fields=["account", "survey", "answered_at", "category"],
                 name="response_account_latest",
             ),
         ),

@@ -125,10 +125,11 @@ class Response(models.Model):
                 condition=Q(excluded=False),
                 name="response_counted",
             ),
-            # Each account's latest counted answers, newest first: the account lists' last
-            # answer and NPS category, one short probe per account (metrics.selectors.accounts).
+            # Each account's latest counted answer to each survey: the account lists' last
+            # answer and NPS category, one short probe per account and survey
+            # (metrics.selectors.accounts).
             models.Index(
-                fields=["account", "answered_at", "survey", "category"],
+                fields=["account", "survey", "answered_at", "category"],
                 condition=Q(excluded=False),
                 name="response_account_latest",
             ),
