@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
                 ('s10', models.IntegerField(default=0)),
             ],
             options={
+                'indexes': [models.Index(fields=['account_id', 'survey_id', 'grain', 'period'], name='answer_rollup_account')],
                 'constraints': [models.UniqueConstraint(fields=('survey_id', 'grain', 'period', 'account_id'), name='answer_rollup_key')],
             },
         ),
