@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -189,6 +189,23 @@ def read_rows(source, *, max_rows: int | None = None) -> tuple[list[str], Iterat
             )
 
     return header, rows()
+
+
+def readable_rows(
+    rows: Iterable[tuple[int, dict]],
+    result: ImportResult,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, dict]]:
+    """The rows of a file, counted (with `progress` every PROGRESS_EVERY rows), without the
+    ones the reader could not read, whose error is recorded: what each import checks."""
+    for line, row in rows:
+        result.rows += 1
+        if progress and result.rows % PROGRESS_EVERY == 0:
+            progress(result.rows)
+        if "__error__" in row:
+            result.errors.append(RowError(line, row["__error__"]))
+            continue
+        yield line, row
 
 
 def column_defaults(model, given: set[str]) -> tuple[str, list]:

@@ -36,7 +36,6 @@ from .contact_rows import (
 )
 from .csv_files import (
     CHUNK,
-    PROGRESS_EVERY,
     ImportFileError,
     ImportResult,
     RowError,
@@ -44,6 +43,7 @@ from .csv_files import (
     escape_formula,
     placeholders,
     read_rows,
+    readable_rows,
     row_error,
     stage_then_apply,
     unescape_formula,
@@ -109,13 +109,7 @@ def _stage(cursor, rows, result: ImportResult, progress) -> None:
         "COPY import_contact_rows (line, email, name, language, properties, external_id, "
         f"{names}) FROM STDIN"
     ) as copy:
-        for line, row in rows:
-            result.rows += 1
-            if progress and result.rows % PROGRESS_EVERY == 0:
-                progress(result.rows)
-            if "__error__" in row:
-                result.errors.append(RowError(line, row["__error__"]))
-                continue
+        for line, row in readable_rows(rows, result, progress):
             reasons, contact, account, properties = clean_row(row, owner_ids)
             if reasons:
                 result.errors.append(row_error(line, reasons))

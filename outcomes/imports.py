@@ -31,13 +31,13 @@ from django.utils.translation import gettext as _
 
 from accounts.contact_rows import decimal_text
 from accounts.csv_files import (
-    PROGRESS_EVERY,
     ImportResult,
     RowError,
     column_defaults,
     create_accounts,
     placeholders,
     read_rows,
+    readable_rows,
     stage_then_apply,
 )
 
@@ -138,13 +138,7 @@ def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
         "COPY import_events (line, account, external_id, effective_at, mrr, currency, plan, "
         "quantity, renews_on, raw) FROM STDIN"
     ) as copy:
-        for line, row in rows:
-            result.rows += 1
-            if progress and result.rows % PROGRESS_EVERY == 0:
-                progress(result.rows)
-            if "__error__" in row:
-                result.errors.append(RowError(line, row["__error__"]))
-                continue
+        for line, row in readable_rows(rows, result, progress):
             reason, values = _check_row(row, tz, latest)
             if reason:
                 result.errors.append(RowError(line, reason))

@@ -33,7 +33,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.csv_files import (
-    PROGRESS_EVERY,
     ImportFileError,
     ImportResult,
     RowError,
@@ -41,6 +40,7 @@ from accounts.csv_files import (
     create_accounts,
     placeholders,
     read_rows,
+    readable_rows,
     row_error,
     stage_then_apply,
 )
@@ -199,13 +199,7 @@ def _stage(cursor, rows, result: ImportResult, tz: ZoneInfo, progress) -> None:
     with cursor.cursor.copy(
         f"COPY import_tickets (line, account, external_id, {', '.join(STAGED)}, raw) FROM STDIN"
     ) as copy:
-        for line, row in rows:
-            result.rows += 1
-            if progress and result.rows % PROGRESS_EVERY == 0:
-                progress(result.rows)
-            if "__error__" in row:
-                result.errors.append(RowError(line, row["__error__"]))
-                continue
+        for line, row in readable_rows(rows, result, progress):
             reason, values = _check_row(row, tz, latest)
             if reason:
                 result.errors.append(RowError(line, reason))

@@ -28,12 +28,12 @@ from rest_framework.fields import FloatField
 from accounts import services as account_services
 from accounts.contact_rows import decimal_text
 from accounts.csv_files import (
-    PROGRESS_EVERY,
     ImportResult,
     RowError,
     column_defaults,
     placeholders,
     read_rows,
+    readable_rows,
     stage_then_apply,
 )
 from accounts.models import validate_external_id
@@ -98,13 +98,7 @@ def _stage(cursor, rows, result: ImportResult, progress) -> None:
     with cursor.cursor.copy(
         "COPY import_usage (line, account, day, metric, value) FROM STDIN"
     ) as copy:
-        for line, row in rows:
-            result.rows += 1
-            if progress and result.rows % PROGRESS_EVERY == 0:
-                progress(result.rows)
-            if "__error__" in row:
-                result.errors.append(RowError(line, row["__error__"]))
-                continue
+        for line, row in readable_rows(rows, result, progress):
             reason, values = _check_row(row, latest)
             if reason:
                 result.errors.append(RowError(line, reason))

@@ -27,13 +27,13 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import record_audit
 from accounts.csv_files import (
-    PROGRESS_EVERY,
     ImportFileError,
     ImportResult,
     RowError,
     column_defaults,
     placeholders,
     read_rows,
+    readable_rows,
     row_error,
     stage_then_apply,
 )
@@ -153,13 +153,7 @@ def _stage(cursor, rows, result: ImportResult, zone, progress) -> None:
     )
     columns = "line, email, survey_id, score, category, comment, answered_at"
     with cursor.cursor.copy(f"COPY import_answers ({columns}) FROM STDIN") as copy:
-        for line, row in rows:
-            result.rows += 1
-            if progress and result.rows % PROGRESS_EVERY == 0:
-                progress(result.rows)
-            if "__error__" in row:
-                result.errors.append(RowError(line, row["__error__"]))
-                continue
+        for line, row in readable_rows(rows, result, progress):
             reasons, values = _check_row(row, surveys, zone, now)
             if reasons:
                 result.errors.append(row_error(line, reasons))
