@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.models import CURRENCY_CODES, Account
+from surveys.serializers import no_nul
 
 from . import services
 from .models import Source, SubscriptionEvent
@@ -56,6 +57,11 @@ class SubscriptionEventInSerializer(serializers.Serializer):
         min_value=0, max_value=2**31 - 1, required=False, allow_null=True
     )
     renews_on = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        # The event is kept as sent (`raw`, jsonb): no NUL character, even in unknown keys.
+        no_nul(self.initial_data)
+        return attrs
 
     def validate_effective_at(self, value: dt.datetime) -> dt.datetime:
         if value > timezone.now() + FUTURE_SKEW:

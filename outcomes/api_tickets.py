@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account, validate_external_id
+from surveys.serializers import no_nul
 
 from . import tickets
 from .models import Ticket, TicketSource
@@ -71,6 +72,8 @@ class TicketInSerializer(serializers.Serializer):
     assignee = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
     def validate(self, attrs):
+        # The ticket is kept as sent (`raw`, jsonb): no NUL character, even in unknown keys.
+        no_nul(self.initial_data)
         now = timezone.now()
         errors = {
             name: [_("The time is in the future.")]

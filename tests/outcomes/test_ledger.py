@@ -269,3 +269,12 @@ def test_staff_churn_without_ledger_history_still_dates_the_churn():
     account.refresh_from_db()
     assert (account.status, account.mrr) == ("churned", D("0.00"))
     assert account.churned_at == SubscriptionEvent.objects.get().effective_at
+
+
+def test_a_nul_character_anywhere_in_an_event_is_a_400_and_stores_nothing(api_client):
+    """The event is kept as sent (jsonb, which refuses NUL even in a key nobody reads)."""
+    for extra in ({"\x00note": 1}, {"note": {"deep": ["a\x00"]}}):
+        response = api_client.post(URL, {**event(), **extra}, format="json")
+        assert response.status_code == 400
+        assert response.json() == {"non_field_errors": ["Remove the NUL characters (\\u0000)."]}
+    assert SubscriptionEvent.objects.count() == 0 and Account.objects.count() == 0

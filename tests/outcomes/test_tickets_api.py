@@ -215,3 +215,14 @@ def test_marketing_reads_but_cannot_write(api_client):
     assert api_client.get(URL).status_code == 200
     assert api_client.post(URL, worked_example(), format="json").status_code == 403
     assert not Ticket.objects.exists()
+
+
+@pytest.mark.role(CS_STAFF)
+def test_a_nul_character_in_an_unknown_key_is_a_400_and_stores_nothing(api_client):
+    """The ticket is kept as sent (jsonb, which refuses NUL even in a key nobody reads)."""
+    good = {"account": "acme", "external_id": "T-9", "status": "open", "created_at": at(0)}
+    reply = api_client.post(URL, {**good, "\x00x": {"y": 1}}, format="json")
+    assert reply.status_code == 400
+    assert reply.json() == {"non_field_errors": ["Remove the NUL characters (\\u0000)."]}
+    assert not Ticket.objects.exists()
+    assert not Account.objects.exists()
