@@ -5,7 +5,9 @@
   the scores, the dashboard and the account lists read when the filters allow;
 - `scores`: counts per kind, trends, breakdowns, the score distribution and the dashboard;
 - `funnel`: invited, sent, clicked, answered, bounced and unsubscribed per survey;
-- `accounts`: each account's scores, health, windows and revenue, and one account's page.
+- `accounts`: each account's scores, health, windows and revenue, and one account's page;
+- `account_counts`: each account's answer counts per kind over a window, its last answer and
+  the category of its latest NPS answer (what `accounts` scores from).
 
 Every read counts only answers that count: `counted_responses` drops excluded (and quarantined)
 responses, and the rollups hold only those, so no score anywhere includes them. Queries group
@@ -13,15 +15,14 @@ in SQL and return counts; Python only combines a bounded number of aggregate row
 segments x scale points), never individual responses.
 """
 
+from .account_counts import LATEST_BY_CATEGORY, account_counts, latest_category
 from .accounts import (
-    LATEST_BY_CATEGORY,
     AccountFilters,
     AccountRow,
     AccountScore,
     AccountWindows,
     CurrencyRevenue,
     account_contacts,
-    account_counts,
     account_kind_summaries,
     account_row,
     account_rows,
@@ -30,7 +31,6 @@ from .accounts import (
     account_timeline,
     account_windows,
     filtered_accounts,
-    latest_category,
     revenue,
 )
 from .filters import (

@@ -127,7 +127,7 @@ class Response(models.Model):
             ),
             # Each account's latest counted answer to each survey: the account lists' last
             # answer and NPS category, one short probe per account and survey
-            # (metrics.selectors.accounts).
+            # (metrics.selectors.account_counts).
             models.Index(
                 fields=["account", "survey", "answered_at", "category"],
                 condition=Q(excluded=False),

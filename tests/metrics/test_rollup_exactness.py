@@ -17,7 +17,7 @@ from hypothesis.extra.django import TestCase
 
 from accounts.models import Account
 from metrics import rollups, selectors
-from metrics.selectors.accounts import _ACCOUNT_ZERO, LATEST_BY_CATEGORY
+from metrics.selectors.account_counts import _ACCOUNT_ZERO, LATEST_BY_CATEGORY
 from surveys.models import Kind, Response
 from tests.factories import (
     AccountFactory,
