@@ -208,37 +208,40 @@ def readable_rows(
         yield line, row
 
 
-def column_defaults(model, given: set[str]) -> tuple[str, list]:
-    """Column names and values of the model's defaults for the NOT NULL columns an import's
-    INSERT does not set itself, so a column added later with a default needs no change there."""
+@dataclass(frozen=True)
+class DefaultColumns:
+    """The NOT NULL columns an import's INSERT does not set itself, with the model's defaults:
+    `names` and `placeholders` to append to its column and value lists (each ", ..." or empty),
+    `values` for the placeholders. A column added later with a default needs no change."""
+
+    names: str
+    placeholders: str
+    values: list
+
+
+def column_defaults(model, given: set[str]) -> DefaultColumns:
     names, values = [], []
     for model_field in model._meta.concrete_fields:
         if model_field.column in given or model_field.primary_key or model_field.null:
             continue
-        names.append(connection.ops.quote_name(model_field.column))
+        names.append(f", {connection.ops.quote_name(model_field.column)}")
         values.append(model_field.get_db_prep_save(model_field.get_default(), connection))
-    return ", ".join(names), values
-
-
-def placeholders(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
+    return DefaultColumns("".join(names), ", %s" * len(values), values)
 
 
 def create_accounts(cursor, external_ids: str, params: list | tuple = (), *, now) -> int:
     """Create, as the API does for an unknown account (named after its id, every other field
     its default), the accounts whose ids the query `external_ids` selects (one text column,
     in the order to create them) and that do not exist yet; returns how many were created."""
-    names, values = column_defaults(Account, {"external_id", "name", "created_at", "updated_at"})
-    extra = f", {names}" if names else ""
-    extra_values = f", {placeholders(values)}" if values else ""
+    extra = column_defaults(Account, {"external_id", "name", "created_at", "updated_at"})
     cursor.execute(
         # Only column names of the model, placeholders and the caller's query are formatted in.
-        f"INSERT INTO accounts_account (external_id, name, created_at, updated_at{extra}) "  # noqa: S608
-        f"SELECT n.external_id, n.external_id, %s, %s{extra_values} "
+        f"INSERT INTO accounts_account (external_id, name, created_at, updated_at{extra.names}) "  # noqa: S608
+        f"SELECT n.external_id, n.external_id, %s, %s{extra.placeholders} "
         f"FROM ({external_ids}) AS n (external_id) WHERE NOT EXISTS (SELECT 1 FROM "
         "accounts_account a WHERE a.external_id = n.external_id) "
         "ON CONFLICT (external_id) DO NOTHING",
-        [now, now, *values, *params],
+        [now, now, *extra.values, *params],
     )
     return cursor.rowcount
 

@@ -41,7 +41,6 @@ from .csv_files import (
     RowError,
     column_defaults,
     escape_formula,
-    placeholders,
     read_rows,
     readable_rows,
     row_error,
@@ -244,15 +243,13 @@ def _apply_accounts(cursor, counts: dict, now) -> list[tuple[int, list[str]]]:
         for name in ACCOUNT_FIELDS
     )
     values = [v for name, v in zip(ACCOUNT_FIELDS, values, strict=True) if name != "name"]
-    other_names, other_values = column_defaults(
-        Account, {"external_id", "created_at", "updated_at", *ACCOUNT_FIELDS}
-    )
+    extra = column_defaults(Account, {"external_id", "created_at", "updated_at", *ACCOUNT_FIELDS})
     cursor.execute(
         f"INSERT INTO accounts_account (external_id, {', '.join(ACCOUNT_FIELDS)}, "  # noqa: S608
-        f"created_at, updated_at, {other_names}) SELECT m.external_id, {chosen}, %s, %s, "
-        f"{placeholders(other_values)} FROM import_accounts m WHERE m.account_id IS NULL "
+        f"created_at, updated_at{extra.names}) SELECT m.external_id, {chosen}, %s, %s"
+        f"{extra.placeholders} FROM import_accounts m WHERE m.account_id IS NULL "
         "ORDER BY m.line",
-        [*values, now, now, *other_values],
+        [*values, now, now, *extra.values],
     )
     counts["accounts_created"] = cursor.rowcount
     # A new account given an MRR starts its ledger with the fields given.
@@ -296,18 +293,16 @@ def _apply_contacts(cursor, counts: dict, now) -> None:
     counts["contacts_updated"] = cursor.rowcount
     cursor.execute("SELECT count(*) FROM import_contact_rows WHERE contact_id IS NOT NULL")
     counts["contacts_unchanged"] = cursor.fetchone()[0] - counts["contacts_updated"]
-    other_names, other_values = column_defaults(
+    extra = column_defaults(
         Contact, {"email", "name", "language", "properties", "created_at", "updated_at"}
     )
-    extra = f", {other_names}" if other_names else ""
-    extra_values = f", {placeholders(other_values)}" if other_values else ""
     cursor.execute(
         "INSERT INTO accounts_contact (email, name, language, properties, account_id, "  # noqa: S608
-        f"created_at, updated_at{extra}) SELECT r.email, COALESCE(r.name, ''), "
+        f"created_at, updated_at{extra.names}) SELECT r.email, COALESCE(r.name, ''), "
         "COALESCE(r.language, ''), COALESCE(r.properties, '{}'), r.account_id, %s, %s"
-        f"{extra_values} FROM import_contact_rows r WHERE r.email IS NOT NULL "
+        f"{extra.placeholders} FROM import_contact_rows r WHERE r.email IS NOT NULL "
         "AND r.contact_id IS NULL ORDER BY r.line",
-        [now, now, *other_values],
+        [now, now, *extra.values],
     )
     counts["contacts_created"] = cursor.rowcount
 

@@ -35,7 +35,6 @@ from accounts.csv_files import (
     RowError,
     column_defaults,
     create_accounts,
-    placeholders,
     read_rows,
     readable_rows,
     stage_then_apply,
@@ -179,7 +178,7 @@ def _apply(cursor, counts: dict) -> None:
         "SELECT account FROM import_events GROUP BY account ORDER BY min(line)",
         now=now,
     )
-    names, values = column_defaults(
+    extra = column_defaults(
         SubscriptionEvent,
         {
             "account_id",
@@ -195,17 +194,15 @@ def _apply(cursor, counts: dict) -> None:
             "created_at",
         },
     )
-    extra = f", {names}" if names else ""
-    extra_values = f", {placeholders(values)}" if values else ""
     cursor.execute(
         # Only column names of the model and placeholders are formatted in.
         "INSERT INTO outcomes_subscriptionevent (account_id, source, external_id, effective_at, "  # noqa: S608
-        f"mrr, currency, plan, quantity, renews_on, raw, created_at{extra}) "
+        f"mrr, currency, plan, quantity, renews_on, raw, created_at{extra.names}) "
         "SELECT a.id, %s, s.external_id, s.effective_at, s.mrr, s.currency, s.plan, s.quantity, "
-        f"s.renews_on, s.raw, %s{extra_values} FROM import_events s "
+        f"s.renews_on, s.raw, %s{extra.placeholders} FROM import_events s "
         "JOIN accounts_account a ON a.external_id = s.account ORDER BY s.line "
         "ON CONFLICT (source, external_id) DO NOTHING",
-        [Source.CSV, now, *values],
+        [Source.CSV, now, *extra.values],
     )
     # Each account whose ledger grew gets its cached copy of the latest event refreshed.
     cursor.execute(

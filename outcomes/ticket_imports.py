@@ -38,7 +38,6 @@ from accounts.csv_files import (
     RowError,
     column_defaults,
     create_accounts,
-    placeholders,
     read_rows,
     readable_rows,
     row_error,
@@ -341,19 +340,18 @@ def _apply(cursor, counts: dict) -> None:
         cursor.fetchone()
     )
     fields = ", ".join(tickets.TICKET_FIELDS)
-    names, values = column_defaults(
+    extra = column_defaults(
         Ticket,
         {"account_id", "source", "external_id", *tickets.TICKET_FIELDS, "raw"}
         | {"recorded_at", "updated_at"},
     )
-    extra = f", {names}" if names else ""
-    extra_values = f", {placeholders(values)}" if values else ""
     cursor.execute(
         # Only column names of the model and placeholders are formatted in.
         f"INSERT INTO outcomes_ticket (account_id, source, external_id, {fields}, raw, "  # noqa: S608
-        f"recorded_at, updated_at{extra}) SELECT account_id, %s, external_id, {fields}, raw, "
-        f"%s, %s{extra_values} FROM import_tickets_merged WHERE ticket_id IS NULL ORDER BY line",
-        [TicketSource.CSV, now, now, *values],
+        f"recorded_at, updated_at{extra.names}) SELECT account_id, %s, external_id, {fields}, "
+        f"raw, %s, %s{extra.placeholders} FROM import_tickets_merged WHERE ticket_id IS NULL "
+        "ORDER BY line",
+        [TicketSource.CSV, now, now, *extra.values],
     )
     assignments = ", ".join(f"{name} = m.{name}" for name in tickets.TICKET_FIELDS)
     cursor.execute(

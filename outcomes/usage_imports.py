@@ -31,7 +31,6 @@ from accounts.csv_files import (
     ImportResult,
     RowError,
     column_defaults,
-    placeholders,
     read_rows,
     readable_rows,
     stage_then_apply,
@@ -175,18 +174,16 @@ def _apply(cursor, counts: dict) -> None:
     counts["values_created"], counts["values_updated"], counts["values_unchanged"] = (
         cursor.fetchone()
     )
-    names, values = column_defaults(
-        UsageRecord, {"account_id", "day", "metric", "value", "updated_at"}
-    )
-    extra = f", {names}" if names else ""
+    extra = column_defaults(UsageRecord, {"account_id", "day", "metric", "value", "updated_at"})
     cursor.execute(
         # Only column names of the model and placeholders are formatted in.
-        f"INSERT INTO outcomes_usagerecord (account_id, day, metric, value, updated_at{extra}) "  # noqa: S608
-        f"SELECT account_id, day, metric, value, %s{', ' + placeholders(values) if values else ''} "
+        "INSERT INTO outcomes_usagerecord (account_id, day, metric, value, "  # noqa: S608
+        f"updated_at{extra.names}) "
+        f"SELECT account_id, day, metric, value, %s{extra.placeholders} "
         "FROM import_usage WHERE stored IS NULL OR stored <> value ORDER BY line "
         "ON CONFLICT (account_id, metric, day) DO UPDATE "
         "SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
-        [timezone.now(), *values],
+        [timezone.now(), *extra.values],
     )
 
 

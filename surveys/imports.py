@@ -31,7 +31,6 @@ from accounts.csv_files import (
     ImportResult,
     RowError,
     column_defaults,
-    placeholders,
     read_rows,
     readable_rows,
     row_error,
@@ -176,15 +175,15 @@ def _apply(cursor, counts: dict) -> None:
     now = timezone.now()
     # New contacts: one per address (its first spelling in the file); the unique index on
     # upper(email) settles a race with a concurrent writer.
-    names, values = column_defaults(Contact, {"email", "created_at", "updated_at"})
+    extra = column_defaults(Contact, {"email", "created_at", "updated_at"})
     cursor.execute(
         # Only column names of the model and placeholders are formatted in.
-        f"INSERT INTO accounts_contact (email, created_at, updated_at, {names}) "  # noqa: S608
-        f"SELECT DISTINCT ON (upper(s.email)) s.email, %s, %s, {placeholders(values)} "
+        f"INSERT INTO accounts_contact (email, created_at, updated_at{extra.names}) "  # noqa: S608
+        f"SELECT DISTINCT ON (upper(s.email)) s.email, %s, %s{extra.placeholders} "
         "FROM import_answers s WHERE NOT EXISTS (SELECT 1 FROM accounts_contact c "
         "WHERE upper(c.email) = upper(s.email)) "
         "ORDER BY upper(s.email), s.line ON CONFLICT DO NOTHING",
-        [now, now, *values],
+        [now, now, *extra.values],
     )
     counts["contacts_created"] = cursor.rowcount
     cursor.execute(
@@ -212,14 +211,14 @@ def _apply(cursor, counts: dict) -> None:
         "survey_id", "contact_id", "account_id", "score", "category", "comment",
         "answered_at", "updated_at", "confirmed_via", "public_id",
     }  # fmt: skip
-    names, values = column_defaults(Response, given)
+    extra = column_defaults(Response, given)
     cursor.execute(
         "INSERT INTO surveys_response (public_id, survey_id, contact_id, account_id, score, "  # noqa: S608
-        f"category, comment, answered_at, updated_at, confirmed_via, {names}) "
+        f"category, comment, answered_at, updated_at, confirmed_via{extra.names}) "
         "SELECT gen_random_uuid(), s.survey_id, s.contact_id, s.account_id, s.score, "
-        f"s.category, s.comment, s.answered_at, %s, %s, {placeholders(values)} "
+        f"s.category, s.comment, s.answered_at, %s, %s{extra.placeholders} "
         "FROM import_answers s WHERE s.response_id IS NULL ORDER BY s.line",
-        [now, Response.ConfirmedVia.IMPORT, *values],
+        [now, Response.ConfirmedVia.IMPORT, *extra.values],
     )
     counts["created"] = cursor.rowcount
     cursor.execute("SELECT count(*) FROM import_answers WHERE NOT changed")
