@@ -17,6 +17,7 @@ from .admin_big_tables import (
     as_uuid,
     contacts_matching,
     icon_column,
+    time_column,
 )
 from .admin_data import ResponseImportMixin
 from .admin_translations import SurveyTranslationsForm, translation_fieldsets
@@ -103,12 +104,12 @@ class InvitationAdmin(BigTableAdminMixin, admin.ModelAdmin):
         "status",
         "suppression_reason",
         "event_id",
-        "created_at",
-        "sent_at",
+        time_column(Invitation, "created_at"),
+        time_column(Invitation, "sent_at"),
         "send_count",
-        "clicked_at",
-        "answered_at",
-        "expires_at",
+        time_column(Invitation, "clicked_at"),
+        time_column(Invitation, "answered_at"),
+        time_column(Invitation, "expires_at"),
     ]
     list_columns = (
         "contact__name",
@@ -172,7 +173,7 @@ class InvitationAdmin(BigTableAdminMixin, admin.ModelAdmin):
 @admin.register(Response)
 class ResponseAdmin(BigTableAdminMixin, ResponseImportMixin, admin.ModelAdmin):
     list_display = [
-        "answered_at",
+        time_column(Response, "answered_at"),
         "survey",
         "score",
         "category_display",

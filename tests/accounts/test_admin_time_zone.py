@@ -61,3 +61,29 @@ def test_staff_time_names_the_zone_not_an_offset(settings):
     with timezone.override("Asia/Kolkata"):
         assert staff_time(AT) == "2026-03-01 18:00 Asia/Kolkata"
     assert staff_time(None) == ""
+
+
+def test_big_lists_write_times_in_the_zone_named_by_the_header(client, admin_in_sao_paulo):
+    """The answers' and invitations' lists write "2026-03-01 09:30" (São Paulo, 12:30 UTC), the
+    header naming the zone; a time not reached yet is a dash; the column still sorts."""
+    from tests.factories import InvitationFactory
+
+    ResponseFactory(answered_at=AT)
+    InvitationFactory(created_at=AT, sent_at=AT + dt.timedelta(hours=15), clicked_at=None)
+    for path, column in [
+        ("/admin/surveys/response/", "answered_at"),
+        ("/admin/surveys/invitation/", "created_at"),
+    ]:
+        page = client.get(path).content.decode()
+        header = re.search(
+            rf'<th scope="col" class="[^"]*column-{column}[^"]*">(.*?)</th>', page, re.S
+        )
+        assert "(America/Sao_Paulo)" in header.group(1)
+        # The first column is the row's link to its change form.
+        assert re.search(rf'class="field-{column}">(<a [^>]*>)?2026-03-01 09:30<', page)
+    # 03:30 UTC the next day is still 2026-03-02 00:30 in São Paulo.
+    assert '<td class="field-sent_at">2026-03-02 00:30</td>' in page
+    assert '<td class="field-clicked_at">-</td>' in page
+    ordered = client.get("/admin/surveys/invitation/", {"o": "7"})
+    assert ordered.status_code == 200
+    assert ordered.context["cl"].get_ordering_field_columns() == {7: "asc"}

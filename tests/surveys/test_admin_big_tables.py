@@ -139,10 +139,10 @@ def test_changelist_queries_do_not_grow_with_the_rows_shown(staff_client, path, 
     assert len(_statements(staff_client, path, params)) == len(one_row)
 
 
-def test_a_page_shows_fifty_rows_and_links_the_next(staff_client):
-    ResponseFactory.create_batch(51)
+def test_a_page_shows_twenty_five_rows_and_links_the_next(staff_client):
+    ResponseFactory.create_batch(26)
     first = staff_client.get("/admin/surveys/response/")
-    assert len(first.context["cl"].result_list) == 50
+    assert len(first.context["cl"].result_list) == 25
     assert first.context["cl"].multi_page is True
     second = staff_client.get("/admin/surveys/response/", {"p": "2"})
     assert len(second.context["cl"].result_list) == 1
@@ -206,5 +206,5 @@ def test_yes_no_columns_look_like_the_admins_own(staff_client, field_name):
 def test_the_page_reads_only_the_columns_it_shows(staff_client, path, unread):
     ResponseFactory()
     statements = _statements(staff_client, path, {})
-    [page] = [sql for sql in statements if "LIMIT 50" in sql]
+    [page] = [sql for sql in statements if f"LIMIT {admin_big_tables.LIST_PER_PAGE}" in sql]
     assert [column for column in unread if f'."{column}"' in page] == []
