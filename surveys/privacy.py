@@ -32,11 +32,35 @@ def _iso(value) -> str | None:
 def export_contact_data(*, contact: Contact, actor) -> dict:
     """Everything stored about one contact, as JSON-ready data. Audit-logged; writes no data."""
     account = contact.account
+    # Only the columns exported, as tuples: a person answering for years has hundreds of rows,
+    # and whole model instances (with their surveys' translations) cost most of the request.
     invitations = (
-        Invitation.objects.filter(contact=contact).select_related("survey").order_by("created_at")
+        Invitation.objects.filter(contact=contact)
+        .order_by("created_at")
+        .values_list(
+            "public_id",
+            "survey__slug",
+            "status",
+            "event_id",
+            "properties",
+            "created_at",
+            "sent_at",
+            "clicked_at",
+            "answered_at",
+        )
     )
     responses = (
-        Response.objects.filter(contact=contact).select_related("survey").order_by("answered_at")
+        Response.objects.filter(contact=contact)
+        .order_by("answered_at")
+        .values_list(
+            "public_id",
+            "survey__slug",
+            "score",
+            "comment",
+            "reason",
+            "answered_at",
+            "confirmed_via",
+        )
     )
     data = {
         "exported_at": timezone.now().isoformat(),
@@ -56,29 +80,39 @@ def export_contact_data(*, contact: Contact, actor) -> dict:
         ),
         "invitations": [
             {
-                "id": str(invitation.public_id),
-                "survey": invitation.survey.slug,
-                "status": invitation.status,
-                "event_id": invitation.event_id,
-                "properties": invitation.properties,
-                "created_at": _iso(invitation.created_at),
-                "sent_at": _iso(invitation.sent_at),
-                "clicked_at": _iso(invitation.clicked_at),
-                "answered_at": _iso(invitation.answered_at),
+                "id": str(public_id),
+                "survey": survey,
+                "status": status,
+                "event_id": event_id,
+                "properties": properties,
+                "created_at": _iso(created_at),
+                "sent_at": _iso(sent_at),
+                "clicked_at": _iso(clicked_at),
+                "answered_at": _iso(answered_at),
             }
-            for invitation in invitations
+            for (
+                public_id,
+                survey,
+                status,
+                event_id,
+                properties,
+                created_at,
+                sent_at,
+                clicked_at,
+                answered_at,
+            ) in invitations
         ],
         "responses": [
             {
-                "id": str(response.public_id),
-                "survey": response.survey.slug,
-                "score": response.score,
-                "comment": response.comment,
-                "reason": response.reason,
-                "answered_at": _iso(response.answered_at),
-                "confirmed_via": response.confirmed_via,
+                "id": str(public_id),
+                "survey": survey,
+                "score": score,
+                "comment": comment,
+                "reason": reason,
+                "answered_at": _iso(answered_at),
+                "confirmed_via": confirmed_via,
             }
-            for response in responses
+            for public_id, survey, score, comment, reason, answered_at, confirmed_via in responses
         ],
     }
     record_audit(

@@ -86,6 +86,28 @@ def test_export_contains_everything_about_the_contact(person):
         (0, "Ana aqui, péssimo"),
         (10, "Ótimo"),
     ]
+    detractor = person["detractor"]
+    invitation = detractor.invitation
+    assert data["invitations"][0] == {
+        "id": str(invitation.public_id),
+        "survey": person["survey"].slug,
+        "status": invitation.status,
+        "event_id": "evt-ana-7731",
+        "properties": {"ticket_subject": "Meu CPF 123"},
+        "created_at": invitation.created_at.isoformat(),
+        "sent_at": invitation.sent_at.isoformat() if invitation.sent_at else None,
+        "clicked_at": invitation.clicked_at.isoformat() if invitation.clicked_at else None,
+        "answered_at": invitation.answered_at.isoformat() if invitation.answered_at else None,
+    }
+    assert data["responses"][0] == {
+        "id": str(detractor.public_id),
+        "survey": person["survey"].slug,
+        "score": 0,
+        "comment": "Ana aqui, péssimo",
+        "reason": "Preço",
+        "answered_at": detractor.answered_at.isoformat(),
+        "confirmed_via": detractor.confirmed_via,
+    }
     entry = AuditLog.objects.get()
     assert (entry.action, entry.actor, entry.target, entry.row_count) == (
         "export_contact",
