@@ -1,7 +1,13 @@
 """Benchmark: the support API and the whole support page on 5,000 accounts, 500,000 tickets and
 two years of daily usage for 3 metrics, against hand-written SQL for the same figures.
 
-    .venv/bin/python -m benchmarks.support [--repeat 7]
+    .venv/bin/python -m benchmarks.support [--repeat 7] [--extras] [--tickets-per-account 100]
+
+`--tickets-per-account N` seeds N tickets per account instead of 100 (1000: 5,000,000 tickets;
+use another database, e.g. BENCH_SUPPORT_DATABASE_URL=.../support_bench_x10, which may be a copy
+of the first made with CREATE DATABASE ... TEMPLATE: only its tickets are then replaced, the
+usage is kept). `--parts` also times the hand-written statements split into their counts and
+means (what a daily rollup could answer) and their exact percentiles (what only the rows can).
 
 Uses its own PostgreSQL database (BENCH_SUPPORT_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/support_bench): `benchmarks.seed.ensure_seeded` with 100,000
@@ -44,7 +50,8 @@ import psycopg  # noqa: E402
 from benchmarks.seed import ensure_seeded  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/support_bench"
-TICKETS = 500_000
+ACCOUNTS = 5_000
+TICKETS_PER_ACCOUNT = 100
 DAYS = 730
 METRICS = ("active_users", "events", "reports")
 
@@ -94,7 +101,7 @@ CSAT_LINK_SQL = """
 UPDATE surveys_invitation i
 SET properties = i.properties || jsonb_build_object(
     'ticket', 'b-' || ((r.account_id - (SELECT min(id) FROM accounts_account))
-                       + 5000 * (r.id %% 100)))
+                       + 5000 * (r.id %% %(per_account)s)))
 FROM surveys_response r JOIN surveys_survey s ON s.id = r.survey_id
 WHERE r.invitation_id = i.id AND s.kind = 'csat' AND r.account_id IS NOT NULL
 """
@@ -178,20 +185,79 @@ GROUP BY kind, key
 """  # noqa: S608 - constants only
 
 
-def ensure_outcomes(url: str) -> tuple[int, int]:
+# --parts: the statements split into what a rollup of counts and sums per day could answer
+# (counts and means) and what only the rows can (the exact percentiles), to show which part
+# grows with the tickets. Not compared with the app; timed beside it.
+HAND_API_COUNTS = """
+SELECT count(*),
+       count(*) FILTER (WHERE solved_at IS NOT NULL),
+       count(*) FILTER (WHERE solved_at IS NOT NULL OR first_solved_at IS NOT NULL
+                        OR reopens > 0),
+       count(*) FILTER (WHERE reopens > 0),
+       count(*) FILTER (WHERE solved_at IS NOT NULL AND agent_replies <= 1 AND reopens = 0),
+       avg(date_part('epoch', first_reply_at - created_at) / 60),
+       avg(date_part('epoch', solved_at - created_at) / 60)
+FROM outcomes_ticket
+WHERE created_at >= %(lo)s AND created_at < %(hi)s
+"""
+
+HAND_API_PERCENTILES = """
+SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+           ORDER BY date_part('epoch', first_reply_at - created_at) / 60),
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+           ORDER BY date_part('epoch', solved_at - created_at) / 60)
+FROM outcomes_ticket
+WHERE created_at >= %(lo)s AND created_at < %(hi)s
+"""
+
+_PAGE_SOURCE = """
+    SELECT t.channel, t.assignee, COALESCE(a.plan, '') AS plan,
+           date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month,
+           t.solved_at IS NOT NULL AS solved,
+           (t.solved_at IS NOT NULL AND t.agent_replies <= 1 AND t.reopens = 0) AS fcr,
+           date_part('epoch', t.first_reply_at - t.created_at) / 60 AS reply,
+           date_part('epoch', t.solved_at - t.created_at) / 60 AS resolution
+    FROM outcomes_ticket t LEFT JOIN accounts_account a ON a.id = t.account_id
+    WHERE t.created_at >= %(lo)s AND t.created_at < %(hi)s
+"""
+_PAGE_SETS = "GROUPING SETS ((), (channel), (assignee), (plan), (month))"
+
+HAND_PAGE_COUNTS = f"""
+SELECT channel, assignee, plan, month, count(*), count(*) FILTER (WHERE solved),
+       count(*) FILTER (WHERE fcr), count(reply), avg(reply), count(resolution), avg(resolution)
+FROM ({_PAGE_SOURCE}) t GROUP BY {_PAGE_SETS}
+"""  # noqa: S608 - constants only
+
+HAND_PAGE_PERCENTILES = f"""
+SELECT channel, assignee, plan, month,
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY reply),
+       percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolution)
+FROM ({_PAGE_SOURCE}) t GROUP BY {_PAGE_SETS}
+"""  # noqa: S608 - constants only
+
+
+def ensure_outcomes(url: str, per_account: int) -> tuple[int, int]:
+    """Seed the tickets (per_account for each of the 5,000 accounts) and the usage, each only
+    when its count differs: a database copied from another (CREATE DATABASE ... TEMPLATE) keeps
+    its usage and only has its tickets replaced."""
+    tickets_wanted = ACCOUNTS * per_account
+    usage_wanted = ACCOUNTS * DAYS * len(METRICS)
+    started = time.perf_counter()
     with psycopg.connect(url) as conn:
         tickets = conn.execute("SELECT count(*) FROM outcomes_ticket").fetchone()[0]
         usage = conn.execute("SELECT count(*) FROM outcomes_usagerecord").fetchone()[0]
-        if tickets == TICKETS and usage == 5000 * DAYS * len(METRICS):
+        if tickets == tickets_wanted and usage == usage_wanted:
             return tickets, usage
-        started = time.perf_counter()
         conn.execute("SELECT setseed(0.12)")
-        conn.execute("TRUNCATE outcomes_ticket, outcomes_usagerecord RESTART IDENTITY")
-        conn.execute("UPDATE accounts_account SET seats = 10 + (id * 7) %% 190", {})
-        conn.execute(TICKETS_SQL, {"tickets": TICKETS})
-        conn.execute(CSAT_LINK_SQL, {})
-        print(f"[seed] tickets in {time.perf_counter() - started:.0f}s", flush=True)
-        conn.execute(USAGE_SQL, {"days": DAYS})
+        if tickets != tickets_wanted:
+            conn.execute("TRUNCATE outcomes_ticket RESTART IDENTITY")
+            conn.execute("UPDATE accounts_account SET seats = 10 + (id * 7) %% 190", {})
+            conn.execute(TICKETS_SQL, {"tickets": tickets_wanted})
+            conn.execute(CSAT_LINK_SQL, {"per_account": per_account})
+            print(f"[seed] tickets in {time.perf_counter() - started:.0f}s", flush=True)
+        if usage != usage_wanted:
+            conn.execute("TRUNCATE outcomes_usagerecord RESTART IDENTITY")
+            conn.execute(USAGE_SQL, {"days": DAYS})
         tickets = conn.execute("SELECT count(*) FROM outcomes_ticket").fetchone()[0]
         usage = conn.execute("SELECT count(*) FROM outcomes_usagerecord").fetchone()[0]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -228,11 +294,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--extras", action="store_true", help="Also time adoption and accounts.")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="Also time the hand-written statements split into counts/means and percentiles.",
+    )
+    parser.add_argument(
+        "--tickets-per-account",
+        type=int,
+        default=TICKETS_PER_ACCOUNT,
+        help="Tickets seeded for each of the 5,000 accounts (100: 500,000 tickets).",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_SUPPORT_DATABASE_URL", DEFAULT_URL)
     ensure_seeded(url, 100_000)
-    tickets, usage = ensure_outcomes(url)
+    tickets, usage = ensure_outcomes(url, args.tickets_per_account)
 
     os.environ["DATABASE_URL"] = url
     for var in ("CELERY_BROKER_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
@@ -295,9 +372,15 @@ def main() -> None:
         "page": page(support_views.support, "/reports/support/", params),
         "hand_page": hand(HAND_PAGE),
     }
+    if args.parts:
+        fns["hand_api_counts"] = hand(HAND_API_COUNTS)
+        fns["hand_api_percentiles"] = hand(HAND_API_PERCENTILES)
+        fns["hand_page_counts"] = hand(HAND_PAGE_COUNTS)
+        fns["hand_page_percentiles"] = hand(HAND_PAGE_PERCENTILES)
     if args.extras:
         fns["adoption"] = page(support_views.adoption, "/reports/adoption/", {})
         fns["accounts"] = page(views.account_list, "/reports/accounts/", {})
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     timings = _time_interleaved(fns, args.repeat)
 
     # The same figures: the API against the hand-written statement.
@@ -323,6 +406,10 @@ def main() -> None:
         "hand_api": "hand-written SQL, the API's figures",
         "page": "whole /reports/support/ page, one year",
         "hand_page": "hand-written SQL, the page's figures",
+        "hand_api_counts": "  the API's counts and means only",
+        "hand_api_percentiles": "  the API's two percentile sorts only",
+        "hand_page_counts": "  the page's counts and means only",
+        "hand_page_percentiles": "  the page's ten percentile sorts only",
         "adoption": "whole /reports/adoption/ page",
         "accounts": "whole /reports/accounts/ page (health)",
     }
