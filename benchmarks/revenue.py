@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -156,9 +158,12 @@ FROM mv GROUP BY 1, 2 ORDER BY 1, 2
 
 
 def ensure_ledger(url: str, per_month: float) -> int:
+    # About 135,700 events per event a month (244,198 at the default 1.8): a ledger within a
+    # fifth of that was seeded with this rate and is kept.
+    expected = 135_700 * per_month
     with psycopg.connect(url) as conn:
         count = conn.execute("SELECT count(*) FROM outcomes_subscriptionevent").fetchone()[0]
-        if 150_000 < count < 300_000:
+        if 0.8 * expected < count < 1.2 * expected:
             return count
         conn.execute("SELECT setseed(0.18)")
         conn.execute("TRUNCATE outcomes_subscriptionevent RESTART IDENTITY")
@@ -192,9 +197,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--events-per-month", type=float, default=1.8)
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        help="a second database (the same accounts, another ledger): run on each in turn, "
+        "alternating, and print the ratio of the second's medians to the first's",
+    )
+    parser.add_argument("--against-events-per-month", type=float, default=18.0)
+    parser.add_argument("--pairs", type=int, default=3, help="with --against: runs on each")
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_REVENUE_DATABASE_URL", DEFAULT_URL)
+    if args.against:
+        alternate(
+            [(url, args.events_per_month), (args.against, args.against_events_per_month)],
+            pairs=args.pairs,
+            repeat=args.repeat,
+        )
+        return
     ensure_seeded(url, 100_000)
     events = ensure_ledger(url, args.events_per_month)
 
@@ -310,7 +330,64 @@ def main() -> None:
     ok = api_median <= 1.5 * baseline and page_median <= 1.5 * baseline
     ok = ok and api_median < 0.5 and page_median < 0.5
     print("targets met" if ok else "TARGETS MISSED")
+    # For `alternate`: the samples, once the figures were found equal.
+    print(SAMPLES, json.dumps({key: timings[key][0] for key in labels} | {"events": events}))
     sys.exit(0 if ok else 1)
+
+
+SAMPLES = "samples:"
+
+
+def alternate(databases: list[tuple[str, float]], *, pairs: int, repeat: int) -> None:
+    """Run the benchmark on two databases in turn (first-second, second-first, ...), each run
+    a fresh process, and print the medians on each and the ratio second / first: how the cost
+    grows with the ledger when the accounts are the same."""
+    samples: list[dict[str, list[float]]] = [{}, {}]
+    events = [0, 0]
+    load = [os.getloadavg()[0]]
+    for pair in range(pairs):
+        order = [0, 1] if pair % 2 == 0 else [1, 0]
+        for which in order:
+            url, per_month = databases[which]
+            command = [sys.executable, "-m", "benchmarks.revenue", "--repeat", str(repeat),
+                       "--events-per-month", str(per_month)]  # fmt: skip
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                env={**os.environ, "BENCH_REVENUE_DATABASE_URL": url},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            found = [line for line in result.stdout.splitlines() if line.startswith(SAMPLES)]
+            if not found:
+                sys.exit(f"the run on {url} failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+            figures = json.loads(found[0].removeprefix(SAMPLES))
+            events[which] = figures.pop("events")
+            for key, values in figures.items():
+                samples[which].setdefault(key, []).extend(values)
+            load.append(os.getloadavg()[0])
+            print(f"pair {pair + 1}, {url.rsplit('/', 1)[-1]}: " + ", ".join(
+                f"{key} {statistics.median(values) * 1000:.0f} ms"
+                for key, values in figures.items()
+            ), flush=True)  # fmt: skip
+    names = [url.rsplit("/", 1)[-1] for url, _ in databases]
+    print(
+        f"{pairs} runs of {repeat} rounds on each: {names[0]} ({events[0]:,} events) and "
+        f"{names[1]} ({events[1]:,} events, {events[1] / events[0]:.1f}x) · load average "
+        f"{min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs"
+    )
+    print(f"{'':20} {names[0]:>28} {names[1]:>28} {'ratio':>6}")
+    for key in samples[0]:
+        cells = []
+        for which in (0, 1):
+            values = samples[which][key]
+            cells.append(
+                f"{statistics.median(values) * 1000:.0f} ms "
+                f"({min(values) * 1000:.0f}-{max(values) * 1000:.0f})"
+            )
+        ratio = statistics.median(samples[1][key]) / statistics.median(samples[0][key])
+        print(f"{key:20} {cells[0]:>28} {cells[1]:>28} {ratio:5.2f}x")
 
 
 if __name__ == "__main__":
