@@ -2,9 +2,9 @@
 
 Every statement starts from the same grid: each account's state (MRR, currency, whether it ever
 paid) at a sorted list of instants ("boundaries"), each the latest event before the instant,
-found by an index probe per account and boundary, so a report costs accounts x boundaries
-probes however many events the ledger holds. Bridges, cohorts, movers and retention by category
-are aggregates over pairs of boundaries of that grid.
+found from the ledger months by an index probe or two per account and boundary, so a report
+costs accounts x boundaries probes however many events the ledger holds. Bridges, cohorts,
+movers and retention by category are aggregates over pairs of boundaries of that grid.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from outcomes.models import SubscriptionEvent
 from . import revenue_scoring as rs
 
 EVENTS = "outcomes_subscriptionevent"
+MONTHS = "metrics_ledgermonth"  # metrics.ledger_months
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,13 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
     """CTEs ending in `wide(account_id, j0, m, c, first_paid)`: for each account with an
     event before the last boundary, its MRR (`m`) and currency (`c`) at boundaries j0..K
     (1-based; from its latest event before that instant; none before j0) and the instant of
-    its first paid event. `bounds.t` holds the boundaries."""
+    its first paid event. `bounds.t` holds the boundaries.
+
+    Read from the ledger months (`metrics.ledger_months`), a few rows per account and month
+    whatever the ledger's length: at boundary t, the account's latest month row starting
+    before t (r) gives the state when r's last event is before t; when r's events all come at
+    or after t, the state is the last event of the month row before r; only when t falls
+    among r's events (t inside a UTC month, say a viewer's midnight) is the ledger probed."""
     where, params = _account_filter(filters)
     sql = f"""
     bounds AS (SELECT %s::timestamptz[] AS t),
@@ -112,17 +119,15 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
         SELECT a.id, fp.at AS first_paid
         FROM accounts_account a
         LEFT JOIN LATERAL (
-            SELECT f.effective_at AS at FROM {EVENTS} f
-            WHERE f.account_id = a.id AND f.mrr > 0
-            ORDER BY f.effective_at, f.id LIMIT 1
+            SELECT f.first_paid_at AS at FROM {MONTHS} f
+            WHERE f.account_id = a.id AND f.first_paid_at IS NOT NULL
+            ORDER BY f.month LIMIT 1
         ) fp ON true
         WHERE {where}
     ),
     wide AS MATERIALIZED (
-        -- Each account's latest event before each boundary, by one probe of the timeline
-        -- index per account and boundary: the cost follows accounts x boundaries, whatever
-        -- the ledger's length. Once an account has an event before a boundary it has one
-        -- before every later one, so its states run unbroken from j0.
+        -- Once an account has an event before a boundary it has one before every later
+        -- one, so its states run unbroken from j0.
         SELECT acc.id AS account_id, g.j0, g.m, g.c, acc.first_paid
         FROM acc
         CROSS JOIN LATERAL (
@@ -130,9 +135,21 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
                    array_agg(x.currency ORDER BY b.j) AS c
             FROM unnest((SELECT t FROM bounds)) WITH ORDINALITY AS b(at, j)
             CROSS JOIN LATERAL (
-                SELECT e.mrr, e.currency FROM {EVENTS} e
-                WHERE e.account_id = acc.id AND e.effective_at < b.at
-                ORDER BY e.effective_at DESC, e.id DESC LIMIT 1
+                SELECT r.month, r.first_at, r.last_at, r.mrr, r.currency FROM {MONTHS} r
+                WHERE r.account_id = acc.id AND r.month < b.at
+                ORDER BY r.month DESC LIMIT 1
+            ) r
+            CROSS JOIN LATERAL (
+                SELECT r.mrr, r.currency WHERE r.last_at < b.at
+                UNION ALL
+                (SELECT p.mrr, p.currency FROM {MONTHS} p
+                 WHERE r.first_at >= b.at AND p.account_id = acc.id AND p.month < r.month
+                 ORDER BY p.month DESC LIMIT 1)
+                UNION ALL
+                (SELECT e.mrr, e.currency FROM {EVENTS} e
+                 WHERE r.first_at < b.at AND r.last_at >= b.at
+                   AND e.account_id = acc.id AND e.effective_at < b.at
+                 ORDER BY e.effective_at DESC, e.id DESC LIMIT 1)
             ) x
         ) g
         WHERE g.j0 IS NOT NULL

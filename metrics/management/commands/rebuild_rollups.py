@@ -1,5 +1,5 @@
-"""Recompute the report rollups (answers; invitations for the funnel) from the stored rows,
-month by month.
+"""Recompute the report rollups (answers; invitations for the funnel; the ledger months for the
+revenue reports) from the stored rows, month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
@@ -16,7 +16,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metrics import funnel_rollups, rollups
+from metrics import funnel_rollups, ledger_months, rollups
 
 
 class Command(BaseCommand):
@@ -35,7 +35,11 @@ class Command(BaseCommand):
                 day = dt.date.fromisoformat(since)
             except ValueError as error:
                 raise CommandError(f"--since: {since!r} is not a date (YYYY-MM-DD).") from error
-        for label, module in (("answer", rollups), ("invitation", funnel_rollups)):
+        for label, module in (
+            ("answer", rollups),
+            ("invitation", funnel_rollups),
+            ("ledger month", ledger_months),
+        ):
 
             def progress(month: dt.date, rows: int, label=label) -> None:
                 if verbosity > 1:
