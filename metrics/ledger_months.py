@@ -2,15 +2,23 @@
 
 `metrics_ledgermonth` (model `LedgerMonth`) holds, per account and UTC month with ledger
 events, the first event's instant, the first paid event's and the last event (instant, id,
-MRR, currency). Statement-level triggers on the ledger recompute the rows of every (account,
-month) a statement touched, from the ledger itself, in the same transaction: an insert, an
-update (an event moved to another month or account recomputes both), a delete, a cascade.
-A TRUNCATE of the ledger empties the table.
+MRR, currency). Statement-level triggers on the ledger keep it exact in the same transaction
+as every write:
 
-Writers to one account's months are serialised by a transaction-level advisory lock per
-account, taken before the recompute: under READ COMMITTED (Django's default) the recompute of
-the second writer starts after the first committed and sees its events, so two concurrent
-writes never leave a row that misses one of them.
+- an insert (the usual write: the ledger is appended to) merges the statement's new events
+  into the rows of their months, from the inserted rows alone: the earlier first instants, the
+  later last event (by instant, then id);
+- an update or a delete (an event moved to another month or account, a correction, a cascade
+  from a deleted account) deletes the rows of every (account, month) it touched and writes
+  them again from the ledger;
+- a TRUNCATE of the ledger empties the table.
+
+A merge is idempotent and order-free (least and greatest), so concurrent inserts need no lock:
+the unique key makes the second wait for the first's row and merge into it. Recomputes are
+serialised per account by a transaction-level advisory lock, taken before reading the ledger:
+under READ COMMITTED (Django's default) the second recompute reads after the first committed.
+A recompute also merges into a row that a concurrent insert wrote after its delete, so an
+event committed meanwhile is never lost.
 
 `rebuild` recomputes the rows from the ledger under a SHARE lock on it (writes to the ledger
 wait for the rebuild, reads do not).
@@ -29,9 +37,34 @@ LOCK_KEY = 727_130  # advisory lock class of the ledger months (one lock per acc
 COLUMNS = "account_id, month, first_at, first_paid_at, last_at, last_id, mrr, currency"
 
 
-def _insert_sql(keys: str) -> str:
-    """Write from the ledger the rows of the (account_id, month) `keys`; months without
-    events get no row."""
+# Into an existing row: the earlier first instants, the later last event.
+NEWER = "(EXCLUDED.last_at, EXCLUDED.last_id) > (m.last_at, m.last_id)"
+MERGE = f"""
+    ON CONFLICT (account_id, month) DO UPDATE SET
+        first_at = least(m.first_at, EXCLUDED.first_at),
+        first_paid_at = least(m.first_paid_at, EXCLUDED.first_paid_at),
+        last_at = CASE WHEN {NEWER} THEN EXCLUDED.last_at ELSE m.last_at END,
+        last_id = CASE WHEN {NEWER} THEN EXCLUDED.last_id ELSE m.last_id END,
+        mrr = CASE WHEN {NEWER} THEN EXCLUDED.mrr ELSE m.mrr END,
+        currency = CASE WHEN {NEWER} THEN EXCLUDED.currency ELSE m.currency END"""
+
+
+def _merge_sql(events: str) -> str:
+    """Merge the (account, month) rows of the `events` rows into the table."""
+    return f"""
+    INSERT INTO {TABLE} AS m ({COLUMNS})
+    SELECT DISTINCT ON (account_id, month) account_id, month,
+           min(effective_at) OVER w, min(effective_at) FILTER (WHERE mrr > 0) OVER w,
+           effective_at, id, mrr, currency
+    FROM (SELECT e.*, date_trunc('month', e.effective_at, 'UTC') AS month FROM {events} e) c
+    WINDOW w AS (PARTITION BY account_id, month)
+    ORDER BY account_id, month, effective_at DESC, id DESC
+    {MERGE}"""
+
+
+def _recompute_sql(keys: str) -> str:
+    """Write from the ledger the rows of the (account_id, month) `keys` (months without
+    events get none), merged into any row already there."""
     # Month arithmetic on UTC wall time, so the session's time zone plays no part.
     next_month = "((k.month AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'"
     in_month = (
@@ -39,7 +72,7 @@ def _insert_sql(keys: str) -> str:
         f"AND e.effective_at < {next_month}"
     )
     return f"""
-    INSERT INTO {TABLE} ({COLUMNS})
+    INSERT INTO {TABLE} AS m ({COLUMNS})
     SELECT k.account_id, k.month, f.first_at, f.first_paid_at,
            l.effective_at, l.id, l.mrr, l.currency
     FROM ({keys}) k
@@ -52,7 +85,8 @@ def _insert_sql(keys: str) -> str:
         SELECT e.effective_at, e.id, e.mrr, e.currency FROM {LEDGER} e
         WHERE {in_month}
         ORDER BY e.effective_at DESC, e.id DESC LIMIT 1
-    ) l"""
+    ) l
+    {MERGE}"""
 
 
 def _keys(*tables: str, where: str = "") -> str:
@@ -64,43 +98,41 @@ def _keys(*tables: str, where: str = "") -> str:
     )
 
 
+def _recompute_body(*tables: str) -> str:
+    keys = _keys(*tables)
+    return f"""
+    PERFORM pg_advisory_xact_lock({LOCK_KEY}, (account_id % 2147483647)::int)
+    FROM (SELECT DISTINCT account_id FROM ({keys}) k ORDER BY 1) a;
+    DELETE FROM {TABLE} m USING ({keys}) k
+    WHERE m.account_id = k.account_id AND m.month = k.month;
+    {_recompute_sql(keys)};"""
+
+
 _TRIGGERS = {
-    "insert": ("NEW TABLE AS new_rows", ("new_rows",)),
-    "update": ("OLD TABLE AS old_rows NEW TABLE AS new_rows", ("old_rows", "new_rows")),
-    "delete": ("OLD TABLE AS old_rows", ("old_rows",)),
+    "insert": ("NEW TABLE AS new_rows", f"{_merge_sql('new_rows')};"),
+    "update": (
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _recompute_body("old_rows", "new_rows"),
+    ),
+    "delete": ("OLD TABLE AS old_rows", _recompute_body("old_rows")),
+    "truncate": ("", f"DELETE FROM {TABLE};"),
 }
 
 
 def install_sql() -> str:
     statements = []
-    for event, (referencing, tables) in _TRIGGERS.items():
+    for event, (referencing, body) in _TRIGGERS.items():
         function = f"metrics_ledger_month_{event}"
-        keys = _keys(*tables)
         statements.append(
             f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n"
-            f"    PERFORM pg_advisory_xact_lock({LOCK_KEY}, (account_id % 2147483647)::int)\n"
-            f"    FROM (SELECT DISTINCT account_id FROM ({keys}) k ORDER BY 1) a;\n"
-            f"    DELETE FROM {TABLE} m USING ({keys}) k\n"
-            f"    WHERE m.account_id = k.account_id AND m.month = k.month;\n"
-            f"    {_insert_sql(keys)};\n"
-            f"    RETURN NULL;\n"
-            f"END $$;"
+            f"BEGIN\n    {body.strip()}\n    RETURN NULL;\nEND $$;"
         )
         statements.append(f"DROP TRIGGER IF EXISTS {function} ON {LEDGER};")
+        referencing = f" REFERENCING {referencing}" if referencing else ""
         statements.append(
-            f"CREATE TRIGGER {function} AFTER {event.upper()} ON {LEDGER} "
-            f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
+            f"CREATE TRIGGER {function} AFTER {event.upper()} ON {LEDGER}{referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
         )
-    statements.append(
-        "CREATE OR REPLACE FUNCTION metrics_ledger_month_truncate() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $$ BEGIN DELETE FROM {TABLE}; RETURN NULL; END $$;"
-    )
-    statements.append(f"DROP TRIGGER IF EXISTS metrics_ledger_month_truncate ON {LEDGER};")
-    statements.append(
-        f"CREATE TRIGGER metrics_ledger_month_truncate AFTER TRUNCATE ON {LEDGER} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION metrics_ledger_month_truncate();"
-    )
     return "\n".join(statements)
 
 
@@ -108,7 +140,7 @@ def uninstall_sql() -> str:
     return "\n".join(
         f"DROP TRIGGER IF EXISTS metrics_ledger_month_{event} ON {LEDGER};"
         f"DROP FUNCTION IF EXISTS metrics_ledger_month_{event}();"
-        for event in [*_TRIGGERS, "truncate"]
+        for event in _TRIGGERS
     )
 
 
@@ -125,7 +157,7 @@ def rebuild(
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(f"LOCK TABLE {LEDGER} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {TABLE} WHERE month >= %(start)s", {"start": start})
-        cursor.execute(_insert_sql(keys), {"start": start})
+        cursor.execute(_recompute_sql(keys), {"start": start})
         written = max(cursor.rowcount, 0)
     if progress:
         progress(start.date(), written)

@@ -161,36 +161,54 @@ def test_the_rebuild_command():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_writers_to_one_month_both_count():
-    """The first writer holds its transaction open after its insert; the second inserts into
-    the same account and month meanwhile. The second's recompute waits for the first's commit
-    and then sees both events."""
+@pytest.mark.parametrize(
+    ("first", "second"), [("insert", "insert"), ("delete", "insert"), ("insert", "delete")]
+)
+def test_two_writers_to_one_month_both_count(first, second):
+    """January holds 5 on the 3rd and 30 on the 25th. The first writer keeps its transaction
+    open after its write; the second writes to the same account and month meanwhile, waits
+    for the first's commit, and the row ends with both writes. An insert adds 20 on the 20th
+    (the other writer's insert, 10 on the 10th); a delete removes the 25th."""
     account = AccountFactory()
-    inserted, release = threading.Event(), threading.Event()
+    event(account, "2025-01-03", "5", "k3")
+    event(account, "2025-01-25", "30", "k25")
+    writes = iter(["2025-01-10", "2025-01-20"])
+
+    def write(action):
+        if action == "insert":
+            when = next(writes)
+            event(account, when, when[-2:], when)
+        else:
+            SubscriptionEvent.objects.filter(external_id="k25").delete()
+
+    written, release = threading.Event(), threading.Event()
     errors = []
 
-    def first():
+    def first_writer():
         try:
             with transaction.atomic():
-                event(account, "2025-01-05", "10", "first")
-                inserted.set()
+                write(first)
+                written.set()
                 release.wait(10)
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:
             connection.close()
 
-    writer = threading.Thread(target=first)
+    writer = threading.Thread(target=first_writer)
     writer.start()
-    assert inserted.wait(10)
+    assert written.wait(10)
     timer = threading.Timer(0.5, release.set)
     timer.start()
-    event(account, "2025-01-20", "20", "second")  # waits for the first's commit
+    write(second)  # waits for the first's commit
     writer.join()
     assert errors == []
-    assert _rows() == {
-        (account.pk, at("2025-01-01")): row("2025-01-05", "2025-01-05", "2025-01-20", "20"),
+    last = {
+        ("insert", "insert"): row("2025-01-03", "2025-01-03", "2025-01-25", "30"),
+        ("delete", "insert"): row("2025-01-03", "2025-01-03", "2025-01-10", "10"),
+        ("insert", "delete"): row("2025-01-03", "2025-01-03", "2025-01-10", "10"),
     }
+    assert _rows() == {(account.pk, at("2025-01-01")): last[(first, second)]}
     _assert_rebuild_agrees()
 
 

@@ -3,10 +3,12 @@ revenue reports) from the stored rows, month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
-Safe while the app serves (see `metrics.rollups`): each UTC month is rebuilt in its own short
-transaction under that month's lock, so answers to other months never wait, and a stop or a
-crash leaves every month exact (rebuilt or as it was). Needed only after writes that bypass
-the database triggers (e.g. a restore of the answers table without them) or to check them.
+Safe while the app serves (see `metrics.rollups`): each UTC month of answers is rebuilt in its
+own short transaction under that month's lock, so answers to other months never wait, and a
+stop or a crash leaves every month exact (rebuilt or as it was). The ledger months are rebuilt
+in one transaction under a SHARE lock on the ledger (`metrics.ledger_months`): ledger writes
+wait for it, reads do not. Needed only after writes that bypass the database triggers (e.g. a
+restore of the answers table or the ledger without them) or to check them.
 """
 
 from __future__ import annotations
