@@ -177,6 +177,9 @@ def ensure_ledger(url: str, per_month: float) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE outcomes_subscriptionevent")
         conn.execute("VACUUM ANALYZE surveys_response")
+        # The ledger months, written by the ledger's triggers (metrics.ledger_months).
+        if conn.execute("SELECT to_regclass('metrics_ledgermonth')").fetchone()[0]:
+            conn.execute("VACUUM ANALYZE metrics_ledgermonth")
     print(f"[seed] {count:,} ledger events in {time.perf_counter() - started:.1f}s")
     return count
 
