@@ -107,8 +107,8 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
     (1-based; from its latest event before that instant; none before j0) and the instant of
     its first paid event. `bounds.t` holds the boundaries.
 
-    Read from the ledger months (`metrics.ledger_months`), a few rows per account and month
-    whatever the ledger's length: at boundary t, the account's latest month row starting
+    Read from the ledger months (`metrics.ledger_months`), one row per account and UTC month
+    with events whatever the ledger's length: at boundary t, the account's latest month row starting
     before t (r) gives the state when r's last event is before t; when r's events all come at
     or after t, the state is the last event of the month row before r; only when t falls
     among r's events (t inside a UTC month, say a viewer's midnight) is the ledger probed."""
@@ -140,12 +140,15 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
                 ORDER BY r.month DESC LIMIT 1
             ) r
             CROSS JOIN LATERAL (
+                -- One of three, by where t falls in r's month: after its last event,
                 SELECT r.mrr, r.currency WHERE r.last_at < b.at
                 UNION ALL
+                -- before its first (the month before's last event),
                 (SELECT p.mrr, p.currency FROM {MONTHS} p
                  WHERE r.first_at >= b.at AND p.account_id = acc.id AND p.month < r.month
                  ORDER BY p.month DESC LIMIT 1)
                 UNION ALL
+                -- or among them (the ledger itself).
                 (SELECT e.mrr, e.currency FROM {EVENTS} e
                  WHERE r.first_at < b.at AND r.last_at >= b.at
                    AND e.account_id = acc.id AND e.effective_at < b.at
