@@ -1,7 +1,8 @@
 """Benchmark: the revenue API and page on 5,000 accounts x 36 months of ledger, against one
 hand-written SQL statement computing the same monthly MRR bridge.
 
-    .venv/bin/python -m benchmarks.revenue [--repeat 7] [--events-per-month 1.5]
+    .venv/bin/python -m benchmarks.revenue [--repeat 7] [--events-per-month 1.8] [--no-window]
+    .venv/bin/python -m benchmarks.revenue --against URL [--against-events-per-month 20] [--pairs 3]
 
 Uses its own PostgreSQL database (BENCH_REVENUE_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/npsapp_revenue_bench): `benchmarks.seed.ensure_seeded` with
@@ -29,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -156,9 +159,12 @@ FROM mv GROUP BY 1, 2 ORDER BY 1, 2
 
 
 def ensure_ledger(url: str, per_month: float) -> int:
+    # About 135,700 events per event a month (244,198 at the default 1.8): a ledger within a
+    # fifth of that was seeded with this rate and is kept.
+    expected = 135_700 * per_month
     with psycopg.connect(url) as conn:
         count = conn.execute("SELECT count(*) FROM outcomes_subscriptionevent").fetchone()[0]
-        if 150_000 < count < 300_000:
+        if 0.8 * expected < count < 1.2 * expected:
             return count
         conn.execute("SELECT setseed(0.18)")
         conn.execute("TRUNCATE outcomes_subscriptionevent RESTART IDENTITY")
@@ -171,6 +177,9 @@ def ensure_ledger(url: str, per_month: float) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE outcomes_subscriptionevent")
         conn.execute("VACUUM ANALYZE surveys_response")
+        # The ledger months, written by the ledger's triggers (metrics.ledger_months).
+        if conn.execute("SELECT to_regclass('metrics_ledgermonth')").fetchone()[0]:
+            conn.execute("VACUUM ANALYZE metrics_ledgermonth")
     print(f"[seed] {count:,} ledger events in {time.perf_counter() - started:.1f}s")
     return count
 
@@ -192,9 +201,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--events-per-month", type=float, default=1.8)
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        help="a second database (the same accounts, another ledger): run on each in turn, "
+        "alternating, and print the ratio of the second's medians to the first's",
+    )
+    parser.add_argument("--against-events-per-month", type=float, default=20.0)
+    parser.add_argument("--pairs", type=int, default=3, help="with --against: runs on each")
+    parser.add_argument(
+        "--no-window",
+        action="store_true",
+        help="leave out the window-function statement (it reads every event: seconds on a "
+        "long ledger)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_REVENUE_DATABASE_URL", DEFAULT_URL)
+    if args.against:
+        alternate(
+            [(url, args.events_per_month), (args.against, args.against_events_per_month)],
+            pairs=args.pairs,
+            repeat=args.repeat,
+            extra=["--no-window"] if args.no_window else [],
+        )
+        return
     ensure_seeded(url, 100_000)
     events = ensure_ledger(url, args.events_per_month)
 
@@ -253,21 +284,17 @@ def main() -> None:
 
         return run
 
-    timings = _time_interleaved(
-        {
-            "api": api,
-            "page": page,
-            "hand": hand(HAND_SQL),
-            "hand_window": hand(HAND_SQL_WINDOW),
-        },
-        args.repeat,
-    )
+    variants = {"api": api, "page": page, "hand": hand(HAND_SQL)}
+    if not args.no_window:
+        variants["hand_window"] = hand(HAND_SQL_WINDOW)
+    timings = _time_interleaved(variants, args.repeat)
     # Same numbers: the API's months against both hand-written statements.
     expected = {}
     for month, cur, s, e, new, react, exp, contr, churn, n_start, n_churned in timings["hand"][1]:
         expected[(month, cur)] = (s, e, new, react, exp, contr, churn, n_start, n_churned)
-    window_rows = {(row[0], row[1]): tuple(row[2:]) for row in timings["hand_window"][1]}
-    assert window_rows == expected, "the hand-written statements disagree"
+    if "hand_window" in timings:
+        window_rows = {(row[0], row[1]): tuple(row[2:]) for row in timings["hand_window"][1]}
+        assert window_rows == expected, "the hand-written statements disagree"
     got = {}
     for item in timings["api"][1]["currencies"]:
         for i, month in enumerate(item["months"], start=1):
@@ -291,6 +318,7 @@ def main() -> None:
         "hand": "hand-written SQL (LATERAL per boundary)",
         "hand_window": "hand-written SQL (window functions)",
     }
+    labels = {key: label for key, label in labels.items() if key in timings}
     print(f"{'':46} {'median':>9} {'best':>9} {'worst':>9}")
     for key, label in labels.items():
         values = timings[key][0]
@@ -299,7 +327,7 @@ def main() -> None:
             f"{max(values) * 1000:7.0f}ms"
         )
     baseline = min(
-        statistics.median(timings["hand"][0]), statistics.median(timings["hand_window"][0])
+        statistics.median(values) for key, (values, _) in timings.items() if "hand" in key
     )
     api_median = statistics.median(timings["api"][0])
     page_median = statistics.median(timings["page"][0])
@@ -310,7 +338,66 @@ def main() -> None:
     ok = api_median <= 1.5 * baseline and page_median <= 1.5 * baseline
     ok = ok and api_median < 0.5 and page_median < 0.5
     print("targets met" if ok else "TARGETS MISSED")
+    # For `alternate`: the samples, once the figures were found equal.
+    print(SAMPLES, json.dumps({key: timings[key][0] for key in labels} | {"events": events}))
     sys.exit(0 if ok else 1)
+
+
+SAMPLES = "samples:"
+
+
+def alternate(
+    databases: list[tuple[str, float]], *, pairs: int, repeat: int, extra: list[str]
+) -> None:
+    """Run the benchmark on two databases in turn (first-second, second-first, ...), each run
+    a fresh process, and print the medians on each and the ratio second / first: how the cost
+    grows with the ledger when the accounts are the same."""
+    samples: list[dict[str, list[float]]] = [{}, {}]
+    events = [0, 0]
+    load = [os.getloadavg()[0]]
+    for pair in range(pairs):
+        order = [0, 1] if pair % 2 == 0 else [1, 0]
+        for which in order:
+            url, per_month = databases[which]
+            command = [sys.executable, "-m", "benchmarks.revenue", "--repeat", str(repeat),
+                       "--events-per-month", str(per_month), *extra]  # fmt: skip
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                env={**os.environ, "BENCH_REVENUE_DATABASE_URL": url},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            found = [line for line in result.stdout.splitlines() if line.startswith(SAMPLES)]
+            if not found:
+                sys.exit(f"the run on {url} failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+            figures = json.loads(found[0].removeprefix(SAMPLES))
+            events[which] = figures.pop("events")
+            for key, values in figures.items():
+                samples[which].setdefault(key, []).extend(values)
+            load.append(os.getloadavg()[0])
+            print(f"pair {pair + 1}, {url.rsplit('/', 1)[-1]}: " + ", ".join(
+                f"{key} {statistics.median(values) * 1000:.0f} ms"
+                for key, values in figures.items()
+            ), flush=True)  # fmt: skip
+    names = [url.rsplit("/", 1)[-1] for url, _ in databases]
+    print(
+        f"{pairs} runs of {repeat} rounds on each: {names[0]} ({events[0]:,} events) and "
+        f"{names[1]} ({events[1]:,} events, {events[1] / events[0]:.1f}x) · load average "
+        f"{min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs"
+    )
+    print(f"{'':20} {names[0]:>28} {names[1]:>28} {'ratio':>6}")
+    for key in samples[0]:
+        cells = []
+        for which in (0, 1):
+            values = samples[which][key]
+            cells.append(
+                f"{statistics.median(values) * 1000:.0f} ms "
+                f"({min(values) * 1000:.0f}-{max(values) * 1000:.0f})"
+            )
+        ratio = statistics.median(samples[1][key]) / statistics.median(samples[0][key])
+        print(f"{key:20} {cells[0]:>28} {cells[1]:>28} {ratio:5.2f}x")
 
 
 if __name__ == "__main__":

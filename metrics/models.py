@@ -313,6 +313,39 @@ class AnswerRollup(models.Model):
         return f"{self.survey_id}/{self.account_id}/{self.grain}{self.period}"
 
 
+class LedgerMonth(models.Model):
+    """Each account's subscription ledger per UTC month: the instants of its first event and
+    of its first paid event, and its last event (instant, id, MRR, currency; the last by
+    instant, then id). Derived data, kept exact in the same transaction as every write to the
+    ledger by database triggers (migration 0009, `metrics.ledger_months`) and rebuilt by
+    `manage.py rebuild_rollups`; the revenue reports read each account's MRR at an instant
+    from it (`metrics.revenue_selectors.grid_cte`), so their cost does not follow the
+    ledger's length. No foreign key, as for the answer rollups.
+    """
+
+    account_id = models.BigIntegerField()
+    month = models.DateTimeField(help_text="The first instant of the UTC month.")
+    first_at = models.DateTimeField()
+    first_paid_at = models.DateTimeField(null=True)
+    last_at = models.DateTimeField()
+    last_id = models.BigIntegerField()
+    mrr = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        constraints = [
+            # Covering: an account's state at an instant is read from the index alone.
+            models.UniqueConstraint(
+                fields=["account_id", "month"],
+                include=["first_at", "last_at", "mrr", "currency", "first_paid_at"],
+                name="ledger_month_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.month:%Y-%m}"
+
+
 class ExportJob(models.Model):
     """A response export written to storage by a worker; downloadable by its requester (or an
     administrator) until it expires."""

@@ -1,10 +1,10 @@
 """Revenue reads on the subscription ledger: one-pass SQL over `outcomes_subscriptionevent`.
 
 Every statement starts from the same grid: each account's state (MRR, currency, whether it ever
-paid) at a sorted list of instants ("boundaries"), computed from the latest event before the
-first boundary (an index probe per account) plus the events between the first and the last
-boundary, bucketed with `width_bucket`. Bridges, cohorts, movers and retention by category are
-aggregates over pairs of boundaries of that grid.
+paid) at a sorted list of instants ("boundaries"), each the latest event before the instant,
+found from the ledger months by an index probe or two per account and boundary, so a report
+costs accounts x boundaries probes however many events the ledger holds. Bridges, cohorts,
+movers and retention by category are aggregates over pairs of boundaries of that grid.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from outcomes.models import SubscriptionEvent
 from . import revenue_scoring as rs
 
 EVENTS = "outcomes_subscriptionevent"
+MONTHS = "metrics_ledgermonth"  # metrics.ledger_months
 
 
 @dataclass(frozen=True)
@@ -104,74 +105,59 @@ def grid_cte(boundaries: list[dt.datetime], filters: RevenueFilters) -> tuple[st
     """CTEs ending in `wide(account_id, j0, m, c, first_paid)`: for each account with an
     event before the last boundary, its MRR (`m`) and currency (`c`) at boundaries j0..K
     (1-based; from its latest event before that instant; none before j0) and the instant of
-    its first paid event. `bounds.t` holds the boundaries."""
+    its first paid event. `bounds.t` holds the boundaries.
+
+    Read from the ledger months (`metrics.ledger_months`), one row per account and UTC month
+    with events whatever the ledger's length: at boundary t, the account's latest month row starting
+    before t (r) gives the state when r's last event is before t; when r's events all come at
+    or after t, the state is the last event of the month row before r; only when t falls
+    among r's events (t inside a UTC month, say a viewer's midnight) is the ledger probed."""
     where, params = _account_filter(filters)
-    count = len(boundaries)
-    # Without account filters every account counts: no semi-join, which would cost the
-    # index order.
-    account_clause = (
-        "" if where == "TRUE" else "\n          AND e.account_id IN (SELECT id FROM acc)"
-    )
     sql = f"""
     bounds AS (SELECT %s::timestamptz[] AS t),
     acc AS (
         SELECT a.id, fp.at AS first_paid
         FROM accounts_account a
         LEFT JOIN LATERAL (
-            SELECT f.effective_at AS at FROM {EVENTS} f
-            WHERE f.account_id = a.id AND f.mrr > 0
-            ORDER BY f.effective_at, f.id LIMIT 1
+            SELECT f.first_paid_at AS at FROM {MONTHS} f
+            WHERE f.account_id = a.id AND f.first_paid_at IS NOT NULL
+            ORDER BY f.month LIMIT 1
         ) fp ON true
         WHERE {where}
     ),
-    head AS (
-        SELECT a.id AS account_id, 0 AS k, h.mrr, h.currency
-        FROM acc a
-        CROSS JOIN LATERAL (
-            SELECT e.mrr, e.currency FROM {EVENTS} e
-            WHERE e.account_id = a.id AND e.effective_at < %s
-            ORDER BY e.effective_at DESC, e.id DESC LIMIT 1
-        ) h
-    ),
-    timeline AS (
-        SELECT e.account_id, e.effective_at, e.mrr, e.currency,
-               LEAD(e.effective_at) OVER (
-                   PARTITION BY e.account_id ORDER BY e.effective_at, e.id
-               ) AS next_at
-        FROM {EVENTS} e
-        WHERE e.effective_at >= %s AND e.effective_at < %s{account_clause}
-    ),
-    body AS (
-        -- The last event of each account in each bucket: the one the next is not in (the
-        -- window runs in the covering index's order, so nothing is sorted).
-        SELECT account_id, k, mrr, currency
-        FROM timeline
-        CROSS JOIN LATERAL (
-            SELECT width_bucket(effective_at, (SELECT t FROM bounds)) AS k
-        ) w
-        WHERE next_at IS NULL
-           OR width_bucket(next_at, (SELECT t FROM bounds)) <> w.k
-    ),
-    seg AS (
-        SELECT account_id, k, mrr, currency,
-               LEAD(k) OVER (PARTITION BY account_id ORDER BY k) AS next_k
-        FROM (SELECT * FROM head UNION ALL SELECT * FROM body) u
-    ),
     wide AS MATERIALIZED (
-        SELECT seg.account_id, min(js.j) AS j0,
-               array_agg(seg.mrr ORDER BY js.j) AS m,
-               array_agg(seg.currency ORDER BY js.j) AS c,
-               min(acc.first_paid) AS first_paid
-        FROM seg
-        JOIN generate_series(1, %s) AS js(j)
-          ON js.j > seg.k AND js.j <= COALESCE(seg.next_k, %s)
-        JOIN acc ON acc.id = seg.account_id
-        GROUP BY seg.account_id
+        -- Once an account has an event before a boundary it has one before every later
+        -- one, so its states run unbroken from j0.
+        SELECT acc.id AS account_id, g.j0, g.m, g.c, acc.first_paid
+        FROM acc
+        CROSS JOIN LATERAL (
+            SELECT min(b.j) AS j0, array_agg(x.mrr ORDER BY b.j) AS m,
+                   array_agg(x.currency ORDER BY b.j) AS c
+            FROM unnest((SELECT t FROM bounds)) WITH ORDINALITY AS b(at, j)
+            CROSS JOIN LATERAL (
+                SELECT r.month, r.first_at, r.last_at, r.mrr, r.currency FROM {MONTHS} r
+                WHERE r.account_id = acc.id AND r.month < b.at
+                ORDER BY r.month DESC LIMIT 1
+            ) r
+            CROSS JOIN LATERAL (
+                -- One of three, by where t falls in r's month: after its last event,
+                SELECT r.mrr, r.currency WHERE r.last_at < b.at
+                UNION ALL
+                -- before its first (the month before's last event),
+                (SELECT p.mrr, p.currency FROM {MONTHS} p
+                 WHERE r.first_at >= b.at AND p.account_id = acc.id AND p.month < r.month
+                 ORDER BY p.month DESC LIMIT 1)
+                UNION ALL
+                -- or among them (the ledger itself).
+                (SELECT e.mrr, e.currency FROM {EVENTS} e
+                 WHERE r.first_at < b.at AND r.last_at >= b.at
+                   AND e.account_id = acc.id AND e.effective_at < b.at
+                 ORDER BY e.effective_at DESC, e.id DESC LIMIT 1)
+            ) x
+        ) g
+        WHERE g.j0 IS NOT NULL
     )"""
-    # generate_series over constants, joined: the planner knows its size, so it does not
-    # estimate millions of rows (and spend a second compiling the statement with JIT).
-    first, last = boundaries[0], boundaries[-1]
-    return sql, [list(boundaries), *params, first, first, last, count, count]
+    return sql, [list(boundaries), *params]
 
 
 MOVES_CTE = """

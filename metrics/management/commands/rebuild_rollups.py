@@ -1,12 +1,14 @@
-"""Recompute the report rollups (answers; invitations for the funnel) from the stored rows,
-month by month.
+"""Recompute the report rollups (answers; invitations for the funnel; the ledger months for the
+revenue reports) from the stored rows, month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
-Safe while the app serves (see `metrics.rollups`): each UTC month is rebuilt in its own short
-transaction under that month's lock, so answers to other months never wait, and a stop or a
-crash leaves every month exact (rebuilt or as it was). Needed only after writes that bypass
-the database triggers (e.g. a restore of the answers table without them) or to check them.
+Safe while the app serves (see `metrics.rollups`): each UTC month of answers is rebuilt in its
+own short transaction under that month's lock, so answers to other months never wait, and a
+stop or a crash leaves every month exact (rebuilt or as it was). The ledger months are rebuilt
+in one transaction under a SHARE lock on the ledger (`metrics.ledger_months`): ledger writes
+wait for it, reads do not. Needed only after writes that bypass the database triggers (e.g. a
+restore of the answers table or the ledger without them) or to check them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metrics import funnel_rollups, rollups
+from metrics import funnel_rollups, ledger_months, rollups
 
 
 class Command(BaseCommand):
@@ -35,7 +37,11 @@ class Command(BaseCommand):
                 day = dt.date.fromisoformat(since)
             except ValueError as error:
                 raise CommandError(f"--since: {since!r} is not a date (YYYY-MM-DD).") from error
-        for label, module in (("answer", rollups), ("invitation", funnel_rollups)):
+        for label, module in (
+            ("answer", rollups),
+            ("invitation", funnel_rollups),
+            ("ledger month", ledger_months),
+        ):
 
             def progress(month: dt.date, rows: int, label=label) -> None:
                 if verbosity > 1:
