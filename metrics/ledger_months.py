@@ -31,6 +31,8 @@ from collections.abc import Callable
 
 from django.db import connections, transaction
 
+from . import statement_triggers
+
 TABLE = "metrics_ledgermonth"
 LEDGER = "outcomes_subscriptionevent"
 LOCK_KEY = 727_130  # advisory lock class of the ledger months (one lock per account)
@@ -120,28 +122,18 @@ _TRIGGERS = {
 
 
 def install_sql() -> str:
-    statements = []
-    for event, (referencing, body) in _TRIGGERS.items():
-        function = f"metrics_ledger_month_{event}"
-        statements.append(
-            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n    {body.strip()}\n    RETURN NULL;\nEND $$;"
-        )
-        statements.append(f"DROP TRIGGER IF EXISTS {function} ON {LEDGER};")
-        referencing = f" REFERENCING {referencing}" if referencing else ""
-        statements.append(
-            f"CREATE TRIGGER {function} AFTER {event.upper()} ON {LEDGER}{referencing} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
-        )
-    return "\n".join(statements)
+    return statement_triggers.install_sql(
+        "metrics_ledger_month",
+        LEDGER,
+        {
+            event: (referencing, f"\nBEGIN\n    {body.strip()}\n    RETURN NULL;\nEND ")
+            for event, (referencing, body) in _TRIGGERS.items()
+        },
+    )
 
 
 def uninstall_sql() -> str:
-    return "\n".join(
-        f"DROP TRIGGER IF EXISTS metrics_ledger_month_{event} ON {LEDGER};"
-        f"DROP FUNCTION IF EXISTS metrics_ledger_month_{event}();"
-        for event in _TRIGGERS
-    )
+    return statement_triggers.uninstall_sql("metrics_ledger_month", LEDGER, _TRIGGERS)
 
 
 def rebuild(

@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 from django.db import connections, transaction
 
+from . import statement_triggers
+
 TABLE = "metrics_answerrollup"
 ANSWERS = "surveys_response"
 LOCK_KEY = 727_120  # advisory lock class of the answer rollups (one lock per UTC month)
@@ -142,27 +144,18 @@ _TRIGGERS = {
 
 def install_sql() -> str:
     """The trigger functions and triggers (CREATE OR REPLACE: run again after a change)."""
-    statements = []
-    for event, (referencing, changes, guard) in _TRIGGERS.items():
-        function = f"metrics_answer_rollup_{event}"
-        statements.append(
-            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$"
-            f"{_trigger_body(changes, guard)}$$;"
-        )
-        statements.append(f"DROP TRIGGER IF EXISTS {function} ON {ANSWERS};")
-        statements.append(
-            f"CREATE TRIGGER {function} AFTER {event.upper()} ON {ANSWERS} "
-            f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
-        )
-    return "\n".join(statements)
+    return statement_triggers.install_sql(
+        "metrics_answer_rollup",
+        ANSWERS,
+        {
+            event: (referencing, _trigger_body(changes, guard))
+            for event, (referencing, changes, guard) in _TRIGGERS.items()
+        },
+    )
 
 
 def uninstall_sql() -> str:
-    return "\n".join(
-        f"DROP TRIGGER IF EXISTS metrics_answer_rollup_{event} ON {ANSWERS};"
-        f"DROP FUNCTION IF EXISTS metrics_answer_rollup_{event}();"
-        for event in _TRIGGERS
-    )
+    return statement_triggers.uninstall_sql("metrics_answer_rollup", ANSWERS, _TRIGGERS)
 
 
 def _month_start(day: dt.date) -> dt.date:
