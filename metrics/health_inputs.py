@@ -4,7 +4,10 @@ open support tickets, adoption (usage / seats) and the revenue trend (the ledger
 Three statements for any number of accounts:
 - support: tickets created before the reference and not solved by it (`solved_at` is the final
   solve: a ticket reopened and solved again after the reference counts as open); an account
-  that never had a ticket has no support input;
+  that never had a ticket has no support input. Counted as the unsolved tickets plus those
+  solved at or after the reference (two ranges of the index `ticket_solved`), so it reads
+  the tickets that can be open, not every ticket ever created; whether an account had any
+  ticket before the reference is an index probe, made only for accounts with none open;
 - adoption: the latest `active_users` value (distinct users active in the 30 days ending
   that day) of the 30 days ending the day before the reference, / licensed seats;
 - revenue: MRR at the reference and `revenue_days` before it (the latest ledger event before
@@ -57,17 +60,36 @@ def health_inputs(
     connection = connections[settings.REPORTS_DATABASE]
     only = "" if account_ids is None else "AND account_id = ANY(%s)"
     extra = [] if account_ids is None else [account_ids]
+    only_named = "" if account_ids is None else "AND account_id = ANY(%(ids)s)"
     found: dict[int, dict] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT account_id,
-                   COUNT(*) FILTER (WHERE solved_at IS NULL OR solved_at >= %s)
-            FROM {TICKETS}
-            WHERE account_id IS NOT NULL AND created_at < %s {only}
-            GROUP BY account_id
+            SELECT id, open_tickets FROM (
+                SELECT a.id, COALESCE(unsolved.n, 0) + COALESCE(solved_after.n, 0) AS open_tickets
+                FROM {ACCOUNTS} a
+                LEFT JOIN (
+                    SELECT account_id, COUNT(*) AS n FROM {TICKETS}
+                    WHERE solved_at IS NULL AND account_id IS NOT NULL
+                          AND created_at < %(reference)s {only_named}
+                    GROUP BY account_id
+                ) unsolved ON unsolved.account_id = a.id
+                LEFT JOIN (
+                    SELECT account_id, COUNT(*) AS n FROM {TICKETS}
+                    WHERE solved_at >= %(reference)s AND account_id IS NOT NULL
+                          AND created_at < %(reference)s {only_named}
+                    GROUP BY account_id
+                ) solved_after ON solved_after.account_id = a.id
+                WHERE TRUE {only_named.replace("account_id", "a.id")}
+            ) counted
+            -- None open: 0 if the account had a ticket before the reference (one index probe,
+            -- a scalar subquery so it is never turned into a hashed scan of the tickets).
+            WHERE open_tickets > 0 OR (
+                SELECT TRUE FROM {TICKETS} t
+                WHERE t.account_id = counted.id AND t.created_at < %(reference)s LIMIT 1
+            )
             """,  # noqa: S608 - table names from the models; values are parameters
-            [reference, reference, *extra],
+            {"reference": reference, "ids": account_ids},
         )
         for account_id, open_tickets in cursor.fetchall():
             found.setdefault(account_id, {})["open_tickets"] = open_tickets

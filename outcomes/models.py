@@ -267,6 +267,12 @@ class Ticket(models.Model):
                 name="ticket_created_metrics",
             ),
             models.Index(fields=["account", "created_at"], name="ticket_account_created"),
+            # The health score's open tickets at an instant, read without the tickets solved
+            # before it: the unsolved ones (solved_at IS NULL) and those solved at or after
+            # the instant, both ranges of this one index, answered from it alone.
+            models.Index(
+                fields=["solved_at"], include=["account", "created_at"], name="ticket_solved"
+            ),
             # CSAT per ticket: an answer's ticket by its account and id.
             models.Index(fields=["account", "external_id"], name="ticket_account_external"),
             models.Index(
