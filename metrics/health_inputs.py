@@ -58,9 +58,11 @@ def health_inputs(
 ) -> dict[int, HealthInputs]:
     """Per account id (only those with some input), its outcome inputs as of `reference`."""
     connection = connections[settings.REPORTS_DATABASE]
-    only = "" if account_ids is None else "AND account_id = ANY(%s)"
-    extra = [] if account_ids is None else [account_ids]
-    only_named = "" if account_ids is None else "AND account_id = ANY(%(ids)s)"
+
+    def only(column: str) -> str:
+        """The clause keeping the accounts asked for (none: every account)."""
+        return "" if account_ids is None else f"AND {column} = ANY(%(ids)s)"
+
     found: dict[int, dict] = {}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -71,16 +73,16 @@ def health_inputs(
                 LEFT JOIN (
                     SELECT account_id, COUNT(*) AS n FROM {TICKETS}
                     WHERE solved_at IS NULL AND account_id IS NOT NULL
-                          AND created_at < %(reference)s {only_named}
+                          AND created_at < %(reference)s {only("account_id")}
                     GROUP BY account_id
                 ) unsolved ON unsolved.account_id = a.id
                 LEFT JOIN (
                     SELECT account_id, COUNT(*) AS n FROM {TICKETS}
                     WHERE solved_at >= %(reference)s AND account_id IS NOT NULL
-                          AND created_at < %(reference)s {only_named}
+                          AND created_at < %(reference)s {only("account_id")}
                     GROUP BY account_id
                 ) solved_after ON solved_after.account_id = a.id
-                WHERE TRUE {only_named.replace("account_id", "a.id")}
+                WHERE TRUE {only("a.id")}
             ) counted
             -- None open: 0 if the account had a ticket before the reference (one index probe,
             -- a scalar subquery so it is never turned into a hashed scan of the tickets).
@@ -98,11 +100,16 @@ def health_inputs(
             f"""
             SELECT DISTINCT ON (u.account_id) u.account_id, u.value, a.seats
             FROM {USAGE} u JOIN {ACCOUNTS} a ON a.id = u.account_id
-            WHERE u.metric = %s AND u.day > %s AND u.day <= %s AND a.seats > 0
-                  {only.replace("account_id", "u.account_id")}
+            WHERE u.metric = %(metric)s AND u.day > %(after)s AND u.day <= %(last)s
+                  AND a.seats > 0 {only("u.account_id")}
             ORDER BY u.account_id, u.day DESC
             """,  # noqa: S608
-            [ACTIVE_USERS, last - dt.timedelta(days=ADOPTION_DAYS), last, *extra],
+            {
+                "metric": ACTIVE_USERS,
+                "after": last - dt.timedelta(days=ADOPTION_DAYS),
+                "last": last,
+                "ids": account_ids,
+            },
         )
         for account_id, value, seats in cursor.fetchall():
             found.setdefault(account_id, {})["adoption_pct"] = adoption_pct(value, seats)
@@ -113,17 +120,17 @@ def health_inputs(
             FROM {ACCOUNTS} a
             JOIN LATERAL (
                 SELECT mrr, currency FROM {LEDGER} e
-                WHERE e.account_id = a.id AND e.effective_at < %s
+                WHERE e.account_id = a.id AND e.effective_at < %(reference)s
                 ORDER BY e.effective_at DESC, e.id DESC LIMIT 1
             ) n ON TRUE
             LEFT JOIN LATERAL (
                 SELECT mrr, currency FROM {LEDGER} e
-                WHERE e.account_id = a.id AND e.effective_at < %s
+                WHERE e.account_id = a.id AND e.effective_at < %(before)s
                 ORDER BY e.effective_at DESC, e.id DESC LIMIT 1
             ) b ON TRUE
-            WHERE TRUE {only.replace("account_id", "a.id")}
+            WHERE TRUE {only("a.id")}
             """,  # noqa: S608
-            [reference, before, *extra],
+            {"reference": reference, "before": before, "ids": account_ids},
         )
         for account_id, mrr_now, currency_now, mrr_before, currency_before in cursor.fetchall():
             entry = found.setdefault(account_id, {})
