@@ -11,6 +11,7 @@ Both operations are audit-logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db import transaction
@@ -29,38 +30,55 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
+# Each exported key and the column it comes from, in the export's order.
+INVITATION_EXPORT = {
+    "id": "public_id",
+    "survey": "survey__slug",
+    "status": "status",
+    "event_id": "event_id",
+    "properties": "properties",
+    "created_at": "created_at",
+    "sent_at": "sent_at",
+    "clicked_at": "clicked_at",
+    "answered_at": "answered_at",
+}
+RESPONSE_EXPORT = {
+    "id": "public_id",
+    "survey": "survey__slug",
+    "score": "score",
+    "comment": "comment",
+    "reason": "reason",
+    "answered_at": "answered_at",
+    "confirmed_via": "confirmed_via",
+}
+
+
+def _jsonable(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _exported(queryset, columns: dict[str, str]) -> list[dict]:
+    keys = list(columns)
+    return [
+        dict(zip(keys, map(_jsonable, row), strict=True))
+        for row in queryset.values_list(*columns.values())
+    ]
+
+
 def export_contact_data(*, contact: Contact, actor) -> dict:
     """Everything stored about one contact, as JSON-ready data. Audit-logged; writes no data."""
     account = contact.account
     # Only the columns exported, as tuples: a person answering for years has hundreds of rows,
     # and whole model instances (with their surveys' translations) cost most of the request.
-    invitations = (
-        Invitation.objects.filter(contact=contact)
-        .order_by("created_at")
-        .values_list(
-            "public_id",
-            "survey__slug",
-            "status",
-            "event_id",
-            "properties",
-            "created_at",
-            "sent_at",
-            "clicked_at",
-            "answered_at",
-        )
+    invitations = _exported(
+        Invitation.objects.filter(contact=contact).order_by("created_at"), INVITATION_EXPORT
     )
-    responses = (
-        Response.objects.filter(contact=contact)
-        .order_by("answered_at")
-        .values_list(
-            "public_id",
-            "survey__slug",
-            "score",
-            "comment",
-            "reason",
-            "answered_at",
-            "confirmed_via",
-        )
+    responses = _exported(
+        Response.objects.filter(contact=contact).order_by("answered_at"), RESPONSE_EXPORT
     )
     data = {
         "exported_at": timezone.now().isoformat(),
@@ -78,42 +96,8 @@ def export_contact_data(*, contact: Contact, actor) -> dict:
         "account": (
             {"external_id": account.external_id, "name": account.name} if account else None
         ),
-        "invitations": [
-            {
-                "id": str(public_id),
-                "survey": survey,
-                "status": status,
-                "event_id": event_id,
-                "properties": properties,
-                "created_at": _iso(created_at),
-                "sent_at": _iso(sent_at),
-                "clicked_at": _iso(clicked_at),
-                "answered_at": _iso(answered_at),
-            }
-            for (
-                public_id,
-                survey,
-                status,
-                event_id,
-                properties,
-                created_at,
-                sent_at,
-                clicked_at,
-                answered_at,
-            ) in invitations
-        ],
-        "responses": [
-            {
-                "id": str(public_id),
-                "survey": survey,
-                "score": score,
-                "comment": comment,
-                "reason": reason,
-                "answered_at": _iso(answered_at),
-                "confirmed_via": confirmed_via,
-            }
-            for public_id, survey, score, comment, reason, answered_at, confirmed_via in responses
-        ],
+        "invitations": invitations,
+        "responses": responses,
     }
     record_audit(
         actor=actor,
