@@ -370,9 +370,7 @@ class TicketRollup(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["grain", "period", "channel"], name="ticket_rollup_key"
-            )
+            models.UniqueConstraint(fields=["grain", "period", "channel"], name="ticket_rollup_key")
         ]
 
     def __str__(self) -> str:

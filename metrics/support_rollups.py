@@ -55,7 +55,7 @@ def _raw_counts(piece, filters) -> tuple[str, list]:
                    * 1000000,
                {sign} * COALESCE(SUM(extract(epoch FROM solved_at - created_at)), 0) * 1000000
         FROM {TICKETS} WHERE created_at >= %s AND created_at < %s{clause}
-    """  # noqa: S608 - names from the models; values are parameters
+    """
     return sql, [piece.start, piece.end, *params]
 
 
@@ -63,7 +63,7 @@ def _rolled(table: str, columns: str, segment, filters) -> tuple[str, list]:
     clause, params = _channel(filters)
     coefficient = segment.coefficient
     sql = (
-        f"SELECT {columns.format(c=coefficient)} FROM {table} "  # noqa: S608
+        f"SELECT {columns.format(c=coefficient)} FROM {table} "
         f"WHERE grain = %s AND period >= %s AND period < %s{clause}"
     )
     return sql, [segment.grain, segment.start, segment.end, *params]
@@ -91,7 +91,7 @@ def _counts(cursor, parts, filters) -> dict[str, int]:
     )
     sums = ", ".join(f"COALESCE(SUM(x.{name}), 0)" for name in COUNT_COLUMNS)
     names = ", ".join(COUNT_COLUMNS)
-    cursor.execute(f"SELECT {sums} FROM ({union}) AS x ({names})", params)  # noqa: S608
+    cursor.execute(f"SELECT {sums} FROM ({union}) AS x ({names})", params)
     return dict(zip(COUNT_COLUMNS, cursor.fetchone(), strict=True))
 
 
@@ -103,7 +103,7 @@ def _raw_buckets(piece, filters):
             FROM {TICKETS}
             WHERE created_at >= %s AND created_at < %s AND {column} IS NOT NULL{clause}
             GROUP BY 2
-        """  # noqa: S608
+        """
         yield sql, [piece.start, piece.end, *params]
 
 
@@ -111,7 +111,7 @@ def _histograms(cursor, parts, filters) -> dict[int, list[tuple[int, int]]]:
     """Per time, (bucket, tickets) in bucket order, the empty buckets left out."""
     union, params = _statement(parts, filters, "time, bucket, {c} * tickets", BUCKETS, _raw_buckets)
     cursor.execute(
-        f"SELECT time, bucket, SUM(tickets) FROM ({union}) AS x (time, bucket, tickets) "  # noqa: S608
+        f"SELECT time, bucket, SUM(tickets) FROM ({union}) AS x (time, bucket, tickets) "
         "GROUP BY 1, 2 HAVING SUM(tickets) <> 0 ORDER BY 1, 2",
         params,
     )
@@ -127,7 +127,7 @@ def _in_bucket(cursor, time: int, bucket: int, offset: int, limit: int, filters)
     lo, hi = filters.bounds
     clause, params = _channel(filters, "t.")
     cursor.execute(
-        f"SELECT {minutes_sql(column, 't')} FROM {TICKETS} t "  # noqa: S608
+        f"SELECT {minutes_sql(column, 't')} FROM {TICKETS} t "
         f"WHERE {bucket_sql(column, 't')} = %s AND t.{column} IS NOT NULL "
         f"AND t.created_at >= %s AND t.created_at < %s{clause} "
         "ORDER BY 1 OFFSET %s LIMIT %s",

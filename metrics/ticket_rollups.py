@@ -234,7 +234,7 @@ def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
                      (SELECT min(period) FROM {TABLE}), (SELECT min(period) FROM {BUCKETS})),
                greatest((SELECT max(created_at AT TIME ZONE 'UTC')::date FROM {TICKETS}),
                         (SELECT max(period) FROM {TABLE}), (SELECT max(period) FROM {BUCKETS}))
-        """  # noqa: S608 - table names are constants
+        """
     )
     first, last = cursor.fetchone()
     if first is None:
@@ -259,9 +259,7 @@ def rebuild(
     written = 0
     with connection.cursor() as cursor:
         months = _months_to_rebuild(cursor, since)
-    changes = (
-        f"{_changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
-    )
+    changes = f"{_changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
     columns = ", ".join(COUNT_COLUMNS)
     for month in months:
         following = _next_month(month)
@@ -276,12 +274,11 @@ def rebuild(
             )
             for table in (TABLE, BUCKETS):
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE period >= %s AND period < %s",  # noqa: S608
+                    f"DELETE FROM {table} WHERE period >= %s AND period < %s",
                     [month, following],
                 )
             cursor.execute(
-                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) "
-                f"{_counts_sql(changes)}",
+                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {_counts_sql(changes)}",
                 bounds,
             )
             written += max(cursor.rowcount, 0)

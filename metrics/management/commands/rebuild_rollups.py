@@ -3,8 +3,9 @@ revenue reports; tickets for the support summary) from the stored rows, month by
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
-Safe while the app serves (see `metrics.rollups`): each UTC month of answers (and of tickets) is rebuilt in its
-own short transaction under that month's lock, so answers to other months never wait, and a
+Safe while the app serves (see `metrics.rollups`): each UTC month of answers (and of tickets)
+is rebuilt in its own short transaction under that month's lock, so writes to other months
+never wait, and a
 stop or a crash leaves every month exact (rebuilt or as it was). The ledger months are rebuilt
 in one transaction under a SHARE lock on the ledger (`metrics.ledger_months`): ledger writes
 wait for it, reads do not. Needed only after writes that bypass the database triggers (e.g. a
