@@ -23,7 +23,18 @@ from django.conf import settings
 
 from . import rollup_pieces
 from . import support_scoring as ss
-from .ticket_rollups import BUCKETS, COUNT_COLUMNS, TABLE, TICKETS, TIMES, bucket_sql, minutes_sql
+from .ticket_rollups import (
+    BUCKETS,
+    COUNT_COLUMNS,
+    TABLE,
+    TICKETS,
+    TIMES,
+    bucket_sql,
+    buckets_sql,
+    changes_sql,
+    counts_sql,
+    minutes_sql,
+)
 
 QUANTILES = (0.5, 0.9)
 
@@ -38,78 +49,44 @@ def _channel(filters, alias: str = "") -> tuple[str, list]:
     return f" AND {alias}channel = %s", [filters.channel]
 
 
-def _raw_counts(piece, filters) -> tuple[str, list]:
-    """A raw piece's counts and sums, signed, as the rollup's columns."""
-    sign = piece.sign
-    clause, params = _channel(filters)
-    sql = f"""
-        SELECT {sign} * COUNT(*),
-               {sign} * COUNT(*) FILTER (WHERE solved_at IS NOT NULL),
-               {sign} * COUNT(*) FILTER (
-                   WHERE solved_at IS NOT NULL OR first_solved_at IS NOT NULL OR reopens > 0),
-               {sign} * COUNT(*) FILTER (WHERE reopens > 0),
-               {sign} * COUNT(*) FILTER (
-                   WHERE solved_at IS NOT NULL AND agent_replies <= 1 AND reopens = 0),
-               {sign} * COUNT(first_reply_at),
-               {sign} * COALESCE(SUM(extract(epoch FROM first_reply_at - created_at)), 0)
-                   * 1000000,
-               {sign} * COALESCE(SUM(extract(epoch FROM solved_at - created_at)), 0) * 1000000
-        FROM {TICKETS} WHERE created_at >= %s AND created_at < %s{clause}
-    """
-    return sql, [piece.start, piece.end, *params]
-
-
-def _rolled(table: str, columns: str, segment, filters) -> tuple[str, list]:
-    clause, params = _channel(filters)
-    coefficient = segment.coefficient
-    sql = (
-        f"SELECT {columns.format(c=coefficient)} FROM {table} "
-        f"WHERE grain = %s AND period >= %s AND period < %s{clause}"
-    )
-    return sql, [segment.grain, segment.start, segment.end, *params]
-
-
-def _statement(parts, filters, rolled_columns: str, table: str, raw) -> tuple[str, list]:
-    """UNION ALL of the rollup segments and the raw pieces, each already signed."""
+def _union(parts, filters, table: str, keys: tuple, values: tuple, rows_sql) -> tuple[str, list]:
+    """The pieces' rows, signed, as (keys, values): each rollup segment's rows times its
+    coefficient, and for each raw piece the rollup's own day rows of its tickets (`rows_sql`,
+    the statement the triggers run), so both count by the same definitions."""
+    clause, channel = _channel(filters)
     selects, params = [], []
     for segment in rollup_pieces.segments(parts):
-        sql, values = _rolled(table, rolled_columns, segment, filters)
-        selects.append(sql)
-        params += values
+        signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
+        selects.append(
+            f"SELECT {signed} FROM {table} "
+            f"WHERE grain = %s AND period >= %s AND period < %s{clause}"
+        )
+        params += [segment.grain, segment.start, segment.end, *channel]
     for piece in parts:
         if piece.grain == rollup_pieces.RAW:
-            for sql, values in raw(piece, filters):
-                selects.append(sql)
-                params += values
+            changes = (
+                f"{changes_sql(TICKETS, piece.sign)} "
+                f"WHERE created_at >= %s AND created_at < %s{clause}"
+            )
+            selects.append(
+                f"SELECT {', '.join((*keys, *values))} FROM ({rows_sql(changes)}) r "
+                "WHERE r.grain = 'd'"
+            )
+            params += [piece.start, piece.end, *channel]
     return " UNION ALL ".join(selects), params
 
 
 def _counts(cursor, parts, filters) -> dict[str, int]:
-    columns = ", ".join(f"{{c}} * {name}" for name in COUNT_COLUMNS)
-    union, params = _statement(
-        parts, filters, columns, TABLE, lambda piece, f: [_raw_counts(piece, f)]
-    )
+    union, params = _union(parts, filters, TABLE, (), COUNT_COLUMNS, counts_sql)
     sums = ", ".join(f"COALESCE(SUM(x.{name}), 0)" for name in COUNT_COLUMNS)
     names = ", ".join(COUNT_COLUMNS)
     cursor.execute(f"SELECT {sums} FROM ({union}) AS x ({names})", params)
     return dict(zip(COUNT_COLUMNS, cursor.fetchone(), strict=True))
 
 
-def _raw_buckets(piece, filters):
-    clause, params = _channel(filters)
-    for time, column in TIMES.items():
-        sql = f"""
-            SELECT {time}, {bucket_sql(column)}, {piece.sign} * COUNT(*)
-            FROM {TICKETS}
-            WHERE created_at >= %s AND created_at < %s AND {column} IS NOT NULL{clause}
-            GROUP BY 2
-        """
-        yield sql, [piece.start, piece.end, *params]
-
-
 def _histograms(cursor, parts, filters) -> dict[int, list[tuple[int, int]]]:
     """Per time, (bucket, tickets) in bucket order, the empty buckets left out."""
-    union, params = _statement(parts, filters, "time, bucket, {c} * tickets", BUCKETS, _raw_buckets)
+    union, params = _union(parts, filters, BUCKETS, ("time", "bucket"), ("tickets",), buckets_sql)
     cursor.execute(
         f"SELECT time, bucket, SUM(tickets) FROM ({union}) AS x (time, bucket, tickets) "
         "GROUP BY 1, 2 HAVING SUM(tickets) <> 0 ORDER BY 1, 2",

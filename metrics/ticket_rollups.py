@@ -72,7 +72,7 @@ def bucket_sql(column: str, alias: str = "") -> str:
     return f"floor(sqrt(sqrt({minutes_sql(column, alias)})) * 40)::integer"
 
 
-def _changes_sql(table: str, sign: int) -> str:
+def changes_sql(table: str, sign: int) -> str:
     return f"SELECT {', '.join(COUNTED)}, {sign} AS sign FROM {table}"
 
 
@@ -99,7 +99,7 @@ def _figures_sql(changes: str) -> str:
     )"""
 
 
-def _counts_sql(changes: str) -> str:
+def counts_sql(changes: str) -> str:
     """Day and month rows of the counts, the all-zero ones left out."""
     columns = ", ".join(COUNT_COLUMNS)
     sums = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
@@ -118,7 +118,7 @@ def _counts_sql(changes: str) -> str:
     """
 
 
-def _buckets_sql(changes: str) -> str:
+def buckets_sql(changes: str) -> str:
     """Day and month rows of the bucket counts, the zero ones left out."""
     return f"""
     WITH {_figures_sql(changes)},
@@ -145,10 +145,10 @@ def _upserts_sql(changes: str) -> str:
     added = ", ".join(f"{name} = {TABLE}.{name} + EXCLUDED.{name}" for name in COUNT_COLUMNS)
     return f"""
     INSERT INTO {TABLE} (grain, period, channel, {columns})
-    {_counts_sql(changes)}
+    {counts_sql(changes)}
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {added};
     INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets)
-    {_buckets_sql(changes)}
+    {buckets_sql(changes)}
     ON CONFLICT ({", ".join(BUCKET_KEY)})
     DO UPDATE SET tickets = {BUCKETS}.tickets + EXCLUDED.tickets;
     """
@@ -195,11 +195,11 @@ def _nothing(table: str) -> str:
 
 _TRIGGERS = {
     # event: (transition tables, signed changes, early exit)
-    "insert": ("NEW TABLE AS new_rows", _changes_sql("new_rows", 1), _nothing("new_rows")),
-    "delete": ("OLD TABLE AS old_rows", _changes_sql("old_rows", -1), _nothing("old_rows")),
+    "insert": ("NEW TABLE AS new_rows", changes_sql("new_rows", 1), _nothing("new_rows")),
+    "delete": ("OLD TABLE AS old_rows", changes_sql("old_rows", -1), _nothing("old_rows")),
     "update": (
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        f"{_changes_sql('old_rows', -1)} UNION ALL {_changes_sql('new_rows', 1)}",
+        f"{changes_sql('old_rows', -1)} UNION ALL {changes_sql('new_rows', 1)}",
         _UNCHANGED,
     ),
 }
@@ -259,7 +259,7 @@ def rebuild(
     written = 0
     with connection.cursor() as cursor:
         months = _months_to_rebuild(cursor, since)
-    changes = f"{_changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
+    changes = f"{changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
     columns = ", ".join(COUNT_COLUMNS)
     for month in months:
         following = _next_month(month)
@@ -278,13 +278,13 @@ def rebuild(
                     [month, following],
                 )
             cursor.execute(
-                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {_counts_sql(changes)}",
+                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
                 bounds,
             )
             written += max(cursor.rowcount, 0)
             cursor.execute(
                 f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
-                f"{_buckets_sql(changes)}",
+                f"{buckets_sql(changes)}",
                 bounds,
             )
             written += max(cursor.rowcount, 0)
