@@ -18,7 +18,8 @@ CSAT answer's invitation naming a ticket of its account (`properties.ticket`), l
 and 5,000 x 730 x 3 = 10,950,000 daily usage values (active_users, events, reports).
 
 Then, interleaved in the same run, for the last 365 days:
-1. `GET /api/v1/metrics/support` (the view in-process with a staff user, JSON rendered);
+1. `GET /api/v1/metrics/support` (the view in-process with a staff user, JSON rendered; its
+   summary from the ticket rollups, `metrics.support_rollups`);
 2. hand-written SQL for the API's figures (one statement, written independently, no
    subquery), the API's baseline;
 3. the whole `/reports/support/` page (summary, breakdowns by channel, assignee, plan and

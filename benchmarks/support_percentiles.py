@@ -72,9 +72,7 @@ def build(cursor, k: int) -> None:
             f" assignee, '{name}' AS time, {_bucket(expr, k)} AS bucket, count(*) AS n"
             f" FROM outcomes_ticket WHERE {expr} IS NOT NULL GROUP BY 1, 2, 3, 5"
         )
-    cursor.execute(
-        f"CREATE UNLOGGED TABLE bench_time_histogram_{k} AS {' UNION ALL '.join(parts)}"
-    )
+    cursor.execute(f"CREATE UNLOGGED TABLE bench_time_histogram_{k} AS {' UNION ALL '.join(parts)}")
     cursor.execute(f"CREATE INDEX ON bench_time_histogram_{k} (month)")
     cursor.execute(f"VACUUM ANALYZE bench_time_histogram_{k}")
     cursor.execute("ANALYZE outcomes_ticket")
@@ -208,7 +206,9 @@ def main() -> None:
             print(f"  {'':<34}{'median':>11} {'best':>10} {'worst':>10}")
             for label, values in samples.items():
                 print(_line(label, values))
-            both = [a + b for a, b in zip(samples["histogram"], samples["bucket reads"], strict=True)]
+            both = [
+                a + b for a, b in zip(samples["histogram"], samples["bucket reads"], strict=True)
+            ]
             print(_line("histogram + bucket reads", both))
             if not args.keep:
                 drop(cursor, k)

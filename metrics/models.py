@@ -346,6 +346,66 @@ class LedgerMonth(models.Model):
         return f"{self.account_id}/{self.month:%Y-%m}"
 
 
+class TicketRollup(models.Model):
+    """The support figures' counts and time sums per channel and UTC day or UTC month of
+    creation (`metrics.ticket_rollups`): what the support summary adds up instead of reading
+    every ticket of its period. Derived data, kept exact in the same transaction as every write
+    to the tickets by database triggers (migration 0012) and rebuilt by `manage.py
+    rebuild_rollups`. Times are summed in microseconds (numeric: exact); the mean is divided
+    when read."""
+
+    DAY, MONTH = "d", "m"
+
+    grain = models.CharField(max_length=1, choices=[(DAY, "day"), (MONTH, "month")])
+    period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
+    channel = models.CharField(max_length=50)
+    created = models.BigIntegerField(default=0)
+    solved = models.BigIntegerField(default=0)
+    ever_solved = models.BigIntegerField(default=0)
+    reopened = models.BigIntegerField(default=0)
+    fcr = models.BigIntegerField(default=0)
+    replied = models.BigIntegerField(default=0)
+    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "period", "channel"], name="ticket_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel or '-'}/{self.grain}{self.period}"
+
+
+class TicketTimeBucket(models.Model):
+    """How many tickets per channel and UTC day or month of creation have a first-reply (or
+    resolution) time in each bucket (`metrics.ticket_rollups.bucket_sql`: about 2.5% wide).
+    The exact median and 90th percentile are found from these counts: the bucket holding the
+    wanted rank, then only that bucket's tickets of the period, read from an index and sorted.
+    Kept and rebuilt with `TicketRollup`."""
+
+    REPLY, RESOLUTION = 1, 2
+
+    grain = models.CharField(max_length=1, choices=TicketRollup._meta.get_field("grain").choices)
+    period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
+    channel = models.CharField(max_length=50)
+    time = models.SmallIntegerField(choices=[(REPLY, "first reply"), (RESOLUTION, "resolution")])
+    bucket = models.IntegerField()
+    tickets = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "period", "channel", "time", "bucket"],
+                include=["tickets"],
+                name="ticket_time_bucket_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel or '-'}/{self.grain}{self.period}/{self.time}:{self.bucket}"
+
+
 class ExportJob(models.Model):
     """A response export written to storage by a worker; downloadable by its requester (or an
     administrator) until it expires."""

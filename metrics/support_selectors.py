@@ -22,6 +22,7 @@ from outcomes.models import Onboarding, Ticket, UsageRecord
 from outcomes.usage import ACTIVE_USERS
 from surveys.models import Invitation, Kind, Response, Survey
 
+from . import support_rollups
 from . import support_scoring as ss
 
 TICKETS = Ticket._meta.db_table
@@ -149,7 +150,11 @@ def _source(filters: SupportFilters, *, plan_join: bool, extra: str = "") -> tup
 
 
 def support_summary(*, filters: SupportFilters) -> ss.SupportSummary:
-    """The support figures of the tickets the filters choose: one statement."""
+    """The support figures of the tickets the filters choose: from the ticket rollups when the
+    filters allow (`metrics.support_rollups`), else one statement over the tickets."""
+    if support_rollups.readable(filters):
+        with _cursor() as cursor:
+            return support_rollups.summary(cursor, filters)
     source, params = _source(filters, plan_join=False)
     with _cursor(tuned=not filters.account) as cursor:
         cursor.execute(f"SELECT {FIGURES} FROM ({source}) t", params)  # noqa: S608

@@ -1,10 +1,11 @@
 """Recompute the report rollups (answers; invitations for the funnel; the ledger months for the
-revenue reports) from the stored rows, month by month.
+revenue reports; tickets for the support summary) from the stored rows, month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
-Safe while the app serves (see `metrics.rollups`): each UTC month of answers is rebuilt in its
-own short transaction under that month's lock, so answers to other months never wait, and a
+Safe while the app serves (see `metrics.rollups`): each UTC month of answers (and of tickets)
+is rebuilt in its own short transaction under that month's lock, so writes to other months
+never wait, and a
 stop or a crash leaves every month exact (rebuilt or as it was). The ledger months are rebuilt
 in one transaction under a SHARE lock on the ledger (`metrics.ledger_months`): ledger writes
 wait for it, reads do not. Needed only after writes that bypass the database triggers (e.g. a
@@ -18,7 +19,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metrics import funnel_rollups, ledger_months, rollups
+from metrics import funnel_rollups, ledger_months, rollups, ticket_rollups
 
 
 class Command(BaseCommand):
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             ("answer", rollups),
             ("invitation", funnel_rollups),
             ("ledger month", ledger_months),
+            ("ticket", ticket_rollups),
         ):
 
             def progress(month: dt.date, rows: int, label=label) -> None:
