@@ -48,7 +48,7 @@ def _month_floor(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
-def _next_month(day: dt.date) -> dt.date:
+def next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
@@ -64,7 +64,7 @@ def _days_within_month(start: dt.date, end: dt.date, *, signed: bool) -> list[Pi
     """The days [start, end) inside one month: as days, or as the month minus the days
     around them when that reads fewer days."""
     month = _month_floor(start)
-    following = _next_month(start)
+    following = next_month(start)
     inside = (end - start).days
     outside = (start - month).days + (following - end).days
     if signed and outside < inside:
@@ -80,7 +80,7 @@ def _whole_days(start: dt.date, end: dt.date, *, signed: bool) -> list[Piece]:
     """The UTC days [start, end) as month ranges and day ranges."""
     if start >= end:
         return []
-    first_month = start if start.day == 1 else _next_month(start)
+    first_month = start if start.day == 1 else next_month(start)
     last_month = _month_floor(end)
     if first_month >= last_month:
         # No whole month inside: one or two partial months.

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from django.db import connections, transaction
 
 from . import statement_triggers
+from .rollup_pieces import next_month
 
 TABLE = "metrics_answerrollup"
 ANSWERS = "surveys_response"
@@ -82,11 +83,6 @@ def _upsert_sql(changes: str) -> str:
     """
 
 
-def _month_number(column: str) -> str:
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return f"(extract(year FROM {utc}) * 12 + extract(month FROM {utc}) - 1)::int"
-
-
 def _counted(table: str, sign: int) -> str:
     return (
         f"SELECT survey_id, account_id, answered_at, score, category, {sign} AS sign "
@@ -94,76 +90,32 @@ def _counted(table: str, sign: int) -> str:
     )
 
 
-def _trigger_body(changes: str, guard: str = "") -> str:
-    return f"""
-BEGIN
-    {guard}
-    PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}, month)
-    FROM (SELECT DISTINCT {_month_number("answered_at")} AS month FROM ({changes}) c) months;
-    {_upsert_sql(changes)};
-    RETURN NULL;
-END
-"""
-
-
-# An update that changes nothing a rollup counts (most do: announcements, comments, tags)
-# leaves at once.
-_UNCHANGED = """
-    IF NOT EXISTS (
-        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE (o.survey_id, o.account_id, o.answered_at, o.score, o.category, o.excluded)
-              IS DISTINCT FROM
-              (n.survey_id, n.account_id, n.answered_at, n.score, n.category, n.excluded)
-    ) THEN
-        RETURN NULL;
-    END IF;
-"""
-
-
-def _nothing_counted(table: str) -> str:
-    """Leave at once when the statement added (or removed) no answer that counts (an
-    ON CONFLICT upsert fires both triggers, one of them over no rows)."""
-    return f"""
-    IF NOT EXISTS (SELECT 1 FROM {table} WHERE NOT excluded) THEN
-        RETURN NULL;
-    END IF;
-"""
-
-
-_TRIGGERS = {
-    # event: (transition tables, signed changes, early exit)
-    "insert": ("NEW TABLE AS new_rows", _counted("new_rows", 1), _nothing_counted("new_rows")),
-    "delete": ("OLD TABLE AS old_rows", _counted("old_rows", -1), _nothing_counted("old_rows")),
-    "update": (
-        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        f"{_counted('old_rows', -1)} UNION ALL {_counted('new_rows', 1)}",
-        _UNCHANGED,
-    ),
-}
-
-
 def install_sql() -> str:
-    """The trigger functions and triggers (CREATE OR REPLACE: run again after a change)."""
-    return statement_triggers.install_sql(
+    """The trigger functions and triggers (CREATE OR REPLACE: run again after a change). An
+    update that changes nothing a rollup counts (most do: announcements, comments, tags), or
+    a statement that added (or removed) no answer that counts, leaves at once."""
+    return statement_triggers.signed_install_sql(
         "metrics_answer_rollup",
         ANSWERS,
-        {
-            event: (referencing, _trigger_body(changes, guard))
-            for event, (referencing, changes, guard) in _TRIGGERS.items()
-        },
+        lock_key=LOCK_KEY,
+        time_column="answered_at",
+        changes=_counted,
+        upsert=lambda changes: f"{_upsert_sql(changes)};",
+        nothing=lambda table: statement_triggers.nothing_guard(table, "NOT excluded"),
+        unchanged=statement_triggers.unchanged_guard(
+            ("survey_id", "account_id", "answered_at", "score", "category", "excluded")
+        ),
     )
 
 
 def uninstall_sql() -> str:
-    return statement_triggers.uninstall_sql("metrics_answer_rollup", ANSWERS, _TRIGGERS)
+    return statement_triggers.uninstall_sql(
+        "metrics_answer_rollup", ANSWERS, statement_triggers.SIGNED_EVENTS
+    )
 
 
 def _month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
 def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
@@ -184,7 +136,7 @@ def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
     months = []
     while month <= last:
         months.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return months
 
 
@@ -203,7 +155,7 @@ def rebuild(
         cursor.execute("SELECT id FROM surveys_survey")
         surveys = [row[0] for row in cursor.fetchall()]
     for month in months:
-        following = _next_month(month)
+        following = next_month(month)
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)",

@@ -3,6 +3,8 @@ plpgsql function per event (`<prefix>_<event>`), as the rollups and ledger month
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def install_sql(prefix: str, table: str, triggers: dict[str, tuple[str, str]]) -> str:
     """`triggers` maps an event (insert, update, delete, truncate) to its REFERENCING clause
@@ -28,4 +30,92 @@ def uninstall_sql(prefix: str, table: str, events) -> str:
         f"DROP TRIGGER IF EXISTS {prefix}_{event} ON {table};"
         f"DROP FUNCTION IF EXISTS {prefix}_{event}();"
         for event in events
+    )
+
+
+# --- Rollups kept from signed changes ---------------------------------------------------------
+# The answer and ticket rollups are kept the same way: each statement's trigger reads the rows
+# it removed (sign -1) and added (sign +1), takes a shared advisory lock on each UTC month they
+# fall in (a rebuild takes the month's lock exclusively) and adds their sums.
+
+SIGNED_EVENTS = ("insert", "delete", "update")
+
+
+def month_number_sql(column: str) -> str:
+    """The UTC month of a timestamp as one integer (year * 12 + month - 1): the advisory
+    lock's second key."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return f"(extract(year FROM {utc}) * 12 + extract(month FROM {utc}) - 1)::int"
+
+
+def nothing_guard(table: str, where: str = "") -> str:
+    """Leave at once when the statement's rows (those matching `where`) are none: an
+    ON CONFLICT upsert fires both the insert and the update trigger, one over no rows."""
+    where = f" WHERE {where}" if where else ""
+    return f"""
+    IF NOT EXISTS (SELECT 1 FROM {table}{where}) THEN
+        RETURN NULL;
+    END IF;
+"""
+
+
+def unchanged_guard(columns) -> str:
+    """Leave at once when an update changed none of `columns` in any row."""
+    old = ", ".join(f"o.{name}" for name in columns)
+    new = ", ".join(f"n.{name}" for name in columns)
+    return f"""
+    IF NOT EXISTS (
+        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE ({old})
+              IS DISTINCT FROM
+              ({new})
+    ) THEN
+        RETURN NULL;
+    END IF;
+"""
+
+
+def signed_install_sql(
+    prefix: str,
+    table: str,
+    *,
+    lock_key: int,
+    time_column: str,
+    changes: Callable[[str, int], str],
+    upsert: Callable[[str], str],
+    nothing: Callable[[str], str],
+    unchanged: str,
+) -> str:
+    """The insert, delete and update triggers of a rollup kept from signed changes:
+    `changes(transition table, sign)` selects the changed rows with their sign (and
+    `time_column`), `upsert(changes)` adds their sums; `nothing` and `unchanged` are the early
+    exits."""
+    events = {
+        "insert": ("NEW TABLE AS new_rows", changes("new_rows", 1), nothing("new_rows")),
+        "delete": ("OLD TABLE AS old_rows", changes("old_rows", -1), nothing("old_rows")),
+        "update": (
+            "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            f"{changes('old_rows', -1)} UNION ALL {changes('new_rows', 1)}",
+            unchanged,
+        ),
+    }
+    months = month_number_sql(time_column)
+    return install_sql(
+        prefix,
+        table,
+        {
+            event: (
+                referencing,
+                f"""
+BEGIN
+    {guard}
+    PERFORM pg_advisory_xact_lock_shared({lock_key}, month)
+    FROM (SELECT DISTINCT {months} AS month FROM ({signed}) c) months;
+    {upsert(signed)}
+    RETURN NULL;
+END
+""",
+            )
+            for event, (referencing, signed, guard) in events.items()
+        },
     )

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from django.db import connections, transaction
 
 from . import statement_triggers
+from .rollup_pieces import next_month
 
 TABLE = "metrics_ticketrollup"
 BUCKETS = "metrics_tickettimebucket"
@@ -154,75 +155,26 @@ def _upserts_sql(changes: str) -> str:
     """
 
 
-def _month_number(column: str) -> str:
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return f"(extract(year FROM {utc}) * 12 + extract(month FROM {utc}) - 1)::int"
-
-
-def _trigger_body(changes: str, guard: str) -> str:
-    return f"""
-BEGIN
-    {guard}
-    PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}, month)
-    FROM (SELECT DISTINCT {_month_number("created_at")} AS month FROM ({changes}) c) months;
-    {_upserts_sql(changes)}
-    RETURN NULL;
-END
-"""
-
-
-# An update that changes nothing the rollups count (a subject, a status, the raw payload, the
-# assignee) leaves at once.
-_UNCHANGED = f"""
-    IF NOT EXISTS (
-        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE ({", ".join(f"o.{name}" for name in COUNTED)})
-              IS DISTINCT FROM ({", ".join(f"n.{name}" for name in COUNTED)})
-    ) THEN
-        RETURN NULL;
-    END IF;
-"""
-
-
-def _nothing(table: str) -> str:
-    """An ON CONFLICT upsert fires both the insert and the update trigger, one over no rows."""
-    return f"""
-    IF NOT EXISTS (SELECT 1 FROM {table}) THEN
-        RETURN NULL;
-    END IF;
-"""
-
-
-_TRIGGERS = {
-    # event: (transition tables, signed changes, early exit)
-    "insert": ("NEW TABLE AS new_rows", changes_sql("new_rows", 1), _nothing("new_rows")),
-    "delete": ("OLD TABLE AS old_rows", changes_sql("old_rows", -1), _nothing("old_rows")),
-    "update": (
-        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        f"{changes_sql('old_rows', -1)} UNION ALL {changes_sql('new_rows', 1)}",
-        _UNCHANGED,
-    ),
-}
-
-
 def install_sql() -> str:
-    """The trigger functions and triggers (CREATE OR REPLACE: run again after a change)."""
-    return statement_triggers.install_sql(
+    """The trigger functions and triggers (CREATE OR REPLACE: run again after a change). An
+    update that changes none of the counted columns (a subject, a status, the raw payload,
+    the assignee) leaves at once."""
+    return statement_triggers.signed_install_sql(
         "metrics_ticket_rollup",
         TICKETS,
-        {
-            event: (referencing, _trigger_body(changes, guard))
-            for event, (referencing, changes, guard) in _TRIGGERS.items()
-        },
+        lock_key=LOCK_KEY,
+        time_column="created_at",
+        changes=changes_sql,
+        upsert=_upserts_sql,
+        nothing=statement_triggers.nothing_guard,
+        unchanged=statement_triggers.unchanged_guard(COUNTED),
     )
 
 
 def uninstall_sql() -> str:
-    return statement_triggers.uninstall_sql("metrics_ticket_rollup", TICKETS, _TRIGGERS)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return statement_triggers.uninstall_sql(
+        "metrics_ticket_rollup", TICKETS, statement_triggers.SIGNED_EVENTS
+    )
 
 
 def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
@@ -243,7 +195,7 @@ def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
     months = []
     while month <= last:
         months.append(month)
-        month = _next_month(month)
+        month = next_month(month)
     return months
 
 
@@ -262,7 +214,7 @@ def rebuild(
     changes = f"{changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
     columns = ", ".join(COUNT_COLUMNS)
     for month in months:
-        following = _next_month(month)
+        following = next_month(month)
         bounds = {
             "lo": dt.datetime.combine(month, dt.time.min, dt.UTC),
             "hi": dt.datetime.combine(following, dt.time.min, dt.UTC),
