@@ -22,10 +22,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from django.db import connections, transaction
+from django.db import connections
 
 from . import statement_triggers
-from .rollup_pieces import next_month
 
 TABLE = "metrics_answerrollup"
 ANSWERS = "surveys_response"
@@ -114,32 +113,6 @@ def uninstall_sql() -> str:
     )
 
 
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
-    """Every UTC month from `since` (default: the first answer's or rollup row's) to the last
-    answer's or rollup row's, so rows left over from deleted answers are cleared too."""
-    cursor.execute(
-        f"""
-        SELECT least((SELECT min(answered_at AT TIME ZONE 'UTC')::date FROM {ANSWERS}),
-                     (SELECT min(period) FROM {TABLE})),
-               greatest((SELECT max(answered_at AT TIME ZONE 'UTC')::date FROM {ANSWERS}),
-                        (SELECT max(period) FROM {TABLE}))
-        """
-    )
-    first, last = cursor.fetchone()
-    if first is None:
-        return []
-    month = _month_start(max(first, since) if since else first)
-    months = []
-    while month <= last:
-        months.append(month)
-        month = next_month(month)
-    return months
-
-
 def rebuild(
     since: dt.date | None = None,
     *,
@@ -148,44 +121,29 @@ def rebuild(
 ) -> int:
     """Recompute the rollup rows of every UTC month from `since`'s month on (all when None),
     one month per transaction. Returns the number of rows written."""
-    connection = connections[using]
-    written = 0
-    with connection.cursor() as cursor:
-        months = _months_to_rebuild(cursor, since)
+    with connections[using].cursor() as cursor:
+        months = statement_triggers.months_to_rebuild(
+            cursor, since, source=ANSWERS, time_column="answered_at", tables=(TABLE,)
+        )
         cursor.execute("SELECT id FROM surveys_survey")
         surveys = [row[0] for row in cursor.fetchall()]
-    for month in months:
-        following = next_month(month)
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [LOCK_KEY, month.year * 12 + month.month - 1],
-            )
-            cursor.execute(
-                f"DELETE FROM {TABLE} WHERE period >= %s AND period < %s",
-                [month, following],
-            )
-            # Every survey listed: the partial index of counted answers (survey, time,
-            # category, score, account) then serves the month as an index-only scan.
-            changes = (
-                f"SELECT survey_id, account_id, answered_at, score, category, 1 AS sign "
-                f"FROM {ANSWERS} WHERE NOT excluded AND survey_id = ANY(%(surveys)s) "
-                f"AND answered_at >= %(lo)s AND answered_at < %(hi)s"
-            )
-            columns = ", ".join(COLUMNS)
-            cursor.execute(
-                f"INSERT INTO {TABLE} (survey_id, account_id, grain, period, {columns}) "
-                f"{_rows_sql(changes)}",
-                {
-                    "surveys": surveys,
-                    "lo": dt.datetime.combine(month, dt.time.min, dt.UTC),
-                    "hi": dt.datetime.combine(following, dt.time.min, dt.UTC),
-                },
-            )
-            written += max(cursor.rowcount, 0)
-        if progress:
-            progress(month, written)
-    # Fresh statistics, so the reports' plans fit the rows just written.
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {TABLE}")
-    return written
+    # Every survey listed: the partial index of counted answers (survey, time, category,
+    # score, account) then serves the month as an index-only scan.
+    changes = (
+        f"SELECT survey_id, account_id, answered_at, score, category, 1 AS sign "
+        f"FROM {ANSWERS} WHERE NOT excluded AND survey_id = ANY(%(surveys)s) "
+        f"AND answered_at >= %(lo)s AND answered_at < %(hi)s"
+    )
+    columns = ", ".join(COLUMNS)
+
+    def fill(cursor, bounds: dict) -> int:
+        cursor.execute(
+            f"INSERT INTO {TABLE} (survey_id, account_id, grain, period, {columns}) "
+            f"{_rows_sql(changes)}",
+            {"surveys": surveys, **bounds},
+        )
+        return max(cursor.rowcount, 0)
+
+    return statement_triggers.rebuild_by_month(
+        months, using=using, lock_key=LOCK_KEY, tables=(TABLE,), fill=fill, progress=progress
+    )

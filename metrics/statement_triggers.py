@@ -1,9 +1,16 @@
 """The SQL that installs and removes a family of statement-level triggers on one table, one
-plpgsql function per event (`<prefix>_<event>`), as the rollups and ledger months use."""
+plpgsql function per event (`<prefix>_<event>`), as the rollups and ledger months use; and what
+the answer and ticket rollups share: triggers kept from signed changes under per-month locks,
+and the months a rebuild covers."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+
+from django.db import connections, transaction
+
+from .rollup_pieces import next_month
 
 
 def install_sql(prefix: str, table: str, triggers: dict[str, tuple[str, str]]) -> str:
@@ -119,3 +126,71 @@ END
             for event, (referencing, signed, guard) in events.items()
         },
     )
+
+
+def months_to_rebuild(
+    cursor, since: dt.date | None, *, source: str, time_column: str, tables: tuple[str, ...]
+) -> list[dt.date]:
+    """Every UTC month (its first day) from `since`'s (default: the first of the `source`
+    rows' and the rollup `tables`' rows) to the last of either, so rows left over from deleted
+    source rows are cleared too."""
+    day = f"({time_column} AT TIME ZONE 'UTC')::date"
+    firsts = ", ".join(
+        [f"(SELECT min({day}) FROM {source})"]
+        + [f"(SELECT min(period) FROM {table})" for table in tables]
+    )
+    lasts = ", ".join(
+        [f"(SELECT max({day}) FROM {source})"]
+        + [f"(SELECT max(period) FROM {table})" for table in tables]
+    )
+    cursor.execute(f"SELECT least({firsts}), greatest({lasts})")
+    first, last = cursor.fetchone()
+    if first is None:
+        return []
+    month = (max(first, since) if since else first).replace(day=1)
+    months = []
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def rebuild_by_month(
+    months: list[dt.date],
+    *,
+    using: str,
+    lock_key: int,
+    tables: tuple[str, ...],
+    fill: Callable[[object, dict], int],
+    progress: Callable[[dt.date, int], None] | None = None,
+) -> int:
+    """Each month in its own transaction under its advisory lock, taken exclusively (the
+    triggers take it shared, so no write to the month lands between the read and the write):
+    delete the `tables`' rows of the month (day and month grains) and `fill(cursor, bounds)`
+    them again from the rows created in [bounds["lo"], bounds["hi"]), which returns how many
+    it wrote. Then fresh statistics, so the reports' plans fit the new rows. Returns the rows
+    written."""
+    connection = connections[using]
+    written = 0
+    for month in months:
+        following = next_month(month)
+        bounds = {
+            "lo": dt.datetime.combine(month, dt.time.min, dt.UTC),
+            "hi": dt.datetime.combine(following, dt.time.min, dt.UTC),
+        }
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [lock_key, month.year * 12 + month.month - 1],
+            )
+            for table in tables:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE period >= %s AND period < %s",
+                    [month, following],
+                )
+            written += fill(cursor, bounds)
+        if progress:
+            progress(month, written)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
+    return written

@@ -23,10 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from django.db import connections, transaction
+from django.db import connections
 
 from . import statement_triggers
-from .rollup_pieces import next_month
 
 TABLE = "metrics_ticketrollup"
 BUCKETS = "metrics_tickettimebucket"
@@ -177,28 +176,6 @@ def uninstall_sql() -> str:
     )
 
 
-def _months_to_rebuild(cursor, since: dt.date | None) -> list[dt.date]:
-    """Every UTC month from `since` (default: the first ticket's or rollup row's) to the last
-    ticket's or rollup row's, so rows left over from deleted tickets are cleared too."""
-    cursor.execute(
-        f"""
-        SELECT least((SELECT min(created_at AT TIME ZONE 'UTC')::date FROM {TICKETS}),
-                     (SELECT min(period) FROM {TABLE}), (SELECT min(period) FROM {BUCKETS})),
-               greatest((SELECT max(created_at AT TIME ZONE 'UTC')::date FROM {TICKETS}),
-                        (SELECT max(period) FROM {TABLE}), (SELECT max(period) FROM {BUCKETS}))
-        """
-    )
-    first, last = cursor.fetchone()
-    if first is None:
-        return []
-    month = (max(first, since) if since else first).replace(day=1)
-    months = []
-    while month <= last:
-        months.append(month)
-        month = next_month(month)
-    return months
-
-
 def rebuild(
     since: dt.date | None = None,
     *,
@@ -207,41 +184,31 @@ def rebuild(
 ) -> int:
     """Recompute both tables' rows of every UTC month from `since`'s month on (all when None),
     one month per transaction. Returns the number of rows written."""
-    connection = connections[using]
-    written = 0
-    with connection.cursor() as cursor:
-        months = _months_to_rebuild(cursor, since)
+    with connections[using].cursor() as cursor:
+        months = statement_triggers.months_to_rebuild(
+            cursor, since, source=TICKETS, time_column="created_at", tables=(TABLE, BUCKETS)
+        )
     changes = f"{changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
     columns = ", ".join(COUNT_COLUMNS)
-    for month in months:
-        following = next_month(month)
-        bounds = {
-            "lo": dt.datetime.combine(month, dt.time.min, dt.UTC),
-            "hi": dt.datetime.combine(following, dt.time.min, dt.UTC),
-        }
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [LOCK_KEY, month.year * 12 + month.month - 1],
-            )
-            for table in (TABLE, BUCKETS):
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE period >= %s AND period < %s",
-                    [month, following],
-                )
-            cursor.execute(
-                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
-                bounds,
-            )
-            written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
-                f"{buckets_sql(changes)}",
-                bounds,
-            )
-            written += max(cursor.rowcount, 0)
-        if progress:
-            progress(month, written)
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {TABLE}, {BUCKETS}")
-    return written
+
+    def fill(cursor, bounds: dict) -> int:
+        cursor.execute(
+            f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
+            bounds,
+        )
+        written = max(cursor.rowcount, 0)
+        cursor.execute(
+            f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
+            f"{buckets_sql(changes)}",
+            bounds,
+        )
+        return written + max(cursor.rowcount, 0)
+
+    return statement_triggers.rebuild_by_month(
+        months,
+        using=using,
+        lock_key=LOCK_KEY,
+        tables=(TABLE, BUCKETS),
+        fill=fill,
+        progress=progress,
+    )
