@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from . import scoring
+from . import scoring, ticket_rollups
 
 
 class HealthSettings(models.Model):
@@ -384,7 +384,7 @@ class TicketTimeBucket(models.Model):
     wanted rank, then only that bucket's tickets of the period, read from an index and sorted.
     Kept and rebuilt with `TicketRollup`."""
 
-    REPLY, RESOLUTION = 1, 2
+    REPLY, RESOLUTION = ticket_rollups.REPLY, ticket_rollups.RESOLUTION
 
     grain = models.CharField(max_length=1, choices=TicketRollup._meta.get_field("grain").choices)
     period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")

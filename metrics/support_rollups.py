@@ -26,6 +26,8 @@ from . import support_scoring as ss
 from .ticket_rollups import (
     BUCKETS,
     COUNT_COLUMNS,
+    REPLY,
+    RESOLUTION,
     TABLE,
     TICKETS,
     TIMES,
@@ -159,6 +161,6 @@ def summary(cursor, filters) -> ss.SupportSummary:
         ever_solved=int(counts["ever_solved"]),
         reopened=int(counts["reopened"]),
         fcr=int(counts["fcr"]),
-        first_reply=times(int(counts["replied"]), counts["reply_us"], 1),
-        resolution=times(int(counts["solved"]), counts["resolution_us"], 2),
+        first_reply=times(int(counts["replied"]), counts["reply_us"], REPLY),
+        resolution=times(int(counts["solved"]), counts["resolution_us"], RESOLUTION),
     )

@@ -24,6 +24,7 @@ from surveys.models import Invitation, Kind, Response, Survey
 
 from . import support_rollups
 from . import support_scoring as ss
+from .ticket_rollups import flags_sql, minutes_sql
 
 TICKETS = Ticket._meta.db_table
 ACCOUNTS = Account._meta.db_table
@@ -102,7 +103,7 @@ def _where(filters: SupportFilters, *, plan_join: bool) -> tuple[str, str, list]
 
 
 FIGURES = """
-    COUNT(*), COUNT(*) FILTER (WHERE t.solved), COUNT(*) FILTER (WHERE t.ever),
+    COUNT(*), COUNT(*) FILTER (WHERE t.solved), COUNT(*) FILTER (WHERE t.ever_solved),
     COUNT(*) FILTER (WHERE t.reopened), COUNT(*) FILTER (WHERE t.fcr),
     COUNT(t.reply), AVG(t.reply),
     percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY t.reply),
@@ -134,15 +135,11 @@ def _source(filters: SupportFilters, *, plan_join: bool, extra: str = "") -> tup
     join, where, params = _where(filters, plan_join=plan_join)
     # Narrow rows (the sorts of the percentiles move them), times as float8: date_part, not
     # EXTRACT, whose numeric result made every comparison of the sorts several times slower.
+    flags = "".join(f"({sql}) AS {name}, " for name, sql in flags_sql("t").items())
     sql = f"""
-        SELECT t.channel, t.assignee,
-               t.solved_at IS NOT NULL AS solved,
-               (t.solved_at IS NOT NULL OR t.first_solved_at IS NOT NULL OR t.reopens > 0)
-                   AS ever,
-               t.reopens > 0 AS reopened,
-               (t.solved_at IS NOT NULL AND t.agent_replies <= 1 AND t.reopens = 0) AS fcr,
-               date_part('epoch', t.first_reply_at - t.created_at) / 60 AS reply,
-               date_part('epoch', t.solved_at - t.created_at) / 60 AS resolution{extra}
+        SELECT t.channel, t.assignee, {flags}
+               {minutes_sql("first_reply_at", "t")} AS reply,
+               {minutes_sql("solved_at", "t")} AS resolution{extra}
         FROM {TICKETS} t {join}
         WHERE {where}
     """  # noqa: S608 - table and column names from the models; values are parameters

@@ -51,8 +51,10 @@ COUNTED = (
     "agent_replies",
     "reopens",
 )
-# The two times: TicketTimeBucket.time -> the column whose distance from created_at it is.
-TIMES = {1: "first_reply_at", 2: "solved_at"}
+# The two times: TicketTimeBucket.time (REPLY, RESOLUTION) -> the column whose distance from
+# created_at it is.
+REPLY, RESOLUTION = 1, 2
+TIMES = {REPLY: "first_reply_at", RESOLUTION: "solved_at"}
 KEY = ("grain", "period", "channel")
 BUCKET_KEY = (*KEY, "time", "bucket")
 
@@ -61,6 +63,20 @@ def minutes_sql(column: str, alias: str = "") -> str:
     """A time in minutes, written as the support statements write it (float8, date_part)."""
     prefix = f"{alias}." if alias else ""
     return f"date_part('epoch', {prefix}{column} - {prefix}created_at) / 60"
+
+
+def flags_sql(alias: str = "") -> dict[str, str]:
+    """What makes a ticket count as solved, ever solved, reopened and resolved at first
+    contact (README "Support"): the one definition the rollups and the statements over the
+    tickets (`metrics.support_selectors`) both use."""
+    t = f"{alias}." if alias else ""
+    return {
+        "solved": f"{t}solved_at IS NOT NULL",
+        "ever_solved": f"{t}solved_at IS NOT NULL OR {t}first_solved_at IS NOT NULL "
+        f"OR {t}reopens > 0",
+        "reopened": f"{t}reopens > 0",
+        "fcr": f"{t}solved_at IS NOT NULL AND {t}agent_replies <= 1 AND {t}reopens = 0",
+    }
 
 
 def bucket_sql(column: str, alias: str = "") -> str:
@@ -77,24 +93,25 @@ def changes_sql(table: str, sign: int) -> str:
 
 
 def _figures_sql(changes: str) -> str:
-    """Per change: its UTC day, channel and signed contribution to each column and bucket."""
+    """Per change: its UTC day, channel and signed contribution to each column, and the
+    bucket of each time (`bucket_<time>`)."""
+    flags = "".join(
+        f"CASE WHEN {condition} THEN sign ELSE 0 END AS {name},\n               "
+        for name, condition in flags_sql().items()
+    )
+    buckets = ",\n               ".join(
+        f"{bucket_sql(column)} AS bucket_{time}" for time, column in TIMES.items()
+    )
     return f"""
     figures AS (
         SELECT (created_at AT TIME ZONE 'UTC')::date AS day, channel, sign,
                sign AS created,
-               CASE WHEN solved_at IS NOT NULL THEN sign ELSE 0 END AS solved,
-               CASE WHEN solved_at IS NOT NULL OR first_solved_at IS NOT NULL OR reopens > 0
-                    THEN sign ELSE 0 END AS ever_solved,
-               CASE WHEN reopens > 0 THEN sign ELSE 0 END AS reopened,
-               CASE WHEN solved_at IS NOT NULL AND agent_replies <= 1 AND reopens = 0
-                    THEN sign ELSE 0 END AS fcr,
-               CASE WHEN first_reply_at IS NOT NULL THEN sign ELSE 0 END AS replied,
+               {flags}CASE WHEN first_reply_at IS NOT NULL THEN sign ELSE 0 END AS replied,
                COALESCE(sign * extract(epoch FROM first_reply_at - created_at) * 1000000, 0)
                    AS reply_us,
                COALESCE(sign * extract(epoch FROM solved_at - created_at) * 1000000, 0)
                    AS resolution_us,
-               {bucket_sql("first_reply_at")} AS reply_bucket,
-               {bucket_sql("solved_at")} AS resolution_bucket
+               {buckets}
         FROM ({changes}) changes
     )"""
 
@@ -120,14 +137,15 @@ def counts_sql(changes: str) -> str:
 
 def buckets_sql(changes: str) -> str:
     """Day and month rows of the bucket counts, the zero ones left out."""
+    per_time = "\n        UNION ALL\n        ".join(
+        f"SELECT day, channel, {time} AS time, bucket_{time} AS bucket, SUM(sign) AS tickets "
+        f"FROM figures WHERE bucket_{time} IS NOT NULL GROUP BY 1, 2, 4"
+        for time in TIMES
+    )
     return f"""
     WITH {_figures_sql(changes)},
     days AS (
-        SELECT day, channel, 1 AS time, reply_bucket AS bucket, SUM(sign) AS tickets
-        FROM figures WHERE reply_bucket IS NOT NULL GROUP BY 1, 2, 4
-        UNION ALL
-        SELECT day, channel, 2, resolution_bucket, SUM(sign)
-        FROM figures WHERE resolution_bucket IS NOT NULL GROUP BY 1, 2, 4
+        {per_time}
     ),
     deltas AS (
         SELECT 'd' AS grain, day AS period, channel, time, bucket, tickets FROM days
