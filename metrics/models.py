@@ -406,6 +406,63 @@ class TicketTimeBucket(models.Model):
         return f"{self.channel or '-'}/{self.grain}{self.period}/{self.time}:{self.bucket}"
 
 
+class TicketGroupRollup(models.Model):
+    """The support figures' counts and time sums per assignee, or per account plan, and UTC
+    month of creation (`metrics.ticket_rollups`, "Group rollups"): what the support page's
+    breakdowns add up. Month rows only; a period's partial months are read from the tickets.
+    Kept by database triggers (migration 0014) and rebuilt with `TicketRollup`."""
+
+    ASSIGNEE, PLAN = ticket_rollups.GROUPS["assignee"], ticket_rollups.GROUPS["plan"]
+
+    period = models.DateField(help_text="The first day of the UTC month.")
+    dimension = models.CharField(max_length=1, choices=[(ASSIGNEE, "assignee"), (PLAN, "plan")])
+    value = models.CharField(max_length=200, help_text="The assignee or the plan ('' for none).")
+    created = models.BigIntegerField(default=0)
+    solved = models.BigIntegerField(default=0)
+    ever_solved = models.BigIntegerField(default=0)
+    reopened = models.BigIntegerField(default=0)
+    fcr = models.BigIntegerField(default=0)
+    replied = models.BigIntegerField(default=0)
+    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "dimension", "value"], name="ticket_group_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}:{self.value or '-'}/{self.period}"
+
+
+class TicketGroupBucket(models.Model):
+    """`TicketTimeBucket` per assignee, or per account plan, and UTC month: how many tickets
+    have each time in each bucket. Kept and rebuilt with `TicketGroupRollup`."""
+
+    period = models.DateField(help_text="The first day of the UTC month.")
+    dimension = models.CharField(
+        max_length=1, choices=TicketGroupRollup._meta.get_field("dimension").choices
+    )
+    value = models.CharField(max_length=200)
+    time = models.SmallIntegerField(choices=TicketTimeBucket._meta.get_field("time").choices)
+    bucket = models.IntegerField()
+    tickets = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "dimension", "value", "time", "bucket"],
+                include=["tickets"],
+                name="ticket_group_bucket_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}:{self.value or '-'}/{self.period}/{self.time}:{self.bucket}"
+
+
 class ExportJob(models.Model):
     """A response export written to storage by a worker; downloadable by its requester (or an
     administrator) until it expires."""
