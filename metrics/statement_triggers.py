@@ -45,7 +45,7 @@ def uninstall_sql(prefix: str, table: str, events) -> str:
 # it removed (sign -1) and added (sign +1), takes a shared advisory lock on each UTC month they
 # fall in (a rebuild takes the month's lock exclusively) and adds their sums.
 
-SIGNED_EVENTS = ("insert", "delete", "update")
+SIGNED_EVENTS = ("insert", "delete", "update", "truncate")
 
 
 def month_number_sql(column: str) -> str:
@@ -92,11 +92,13 @@ def signed_install_sql(
     upsert: Callable[[str], str],
     nothing: Callable[[str], str],
     unchanged: str,
+    cleared: tuple[str, ...],
 ) -> str:
-    """The insert, delete and update triggers of a rollup kept from signed changes:
+    """The insert, delete, update and truncate triggers of a rollup kept from signed changes:
     `changes(transition table, sign)` selects the changed rows with their sign (and
     `time_column`), `upsert(changes)` adds their sums; `nothing` and `unchanged` are the early
-    exits."""
+    exits. A TRUNCATE of `table` (which fires no delete trigger) empties the rollup tables
+    `cleared`; it holds the table's exclusive lock, so no write or rebuild runs beside it."""
     events = {
         "insert": ("NEW TABLE AS new_rows", changes("new_rows", 1), nothing("new_rows")),
         "delete": ("OLD TABLE AS old_rows", changes("old_rows", -1), nothing("old_rows")),
@@ -107,6 +109,8 @@ def signed_install_sql(
         ),
     }
     months = month_number_sql(time_column)
+    emptied = " ".join(f"DELETE FROM {name};" for name in cleared)
+    truncate = {"truncate": ("", f"\nBEGIN\n    {emptied}\n    RETURN NULL;\nEND\n")}
     return install_sql(
         prefix,
         table,
@@ -124,7 +128,8 @@ END
 """,
             )
             for event, (referencing, signed, guard) in events.items()
-        },
+        }
+        | truncate,
     )
 
 

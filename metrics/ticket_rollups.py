@@ -186,6 +186,7 @@ def install_sql() -> str:
         upsert=_upserts_sql,
         nothing=statement_triggers.nothing_guard,
         unchanged=statement_triggers.unchanged_guard(COUNTED),
+        cleared=(TABLE, BUCKETS),
     )
 
 
@@ -281,6 +282,7 @@ def group_install_sql() -> str:
         upsert=_group_upserts_sql,
         nothing=statement_triggers.nothing_guard,
         unchanged=statement_triggers.unchanged_guard(GROUP_COUNTED),
+        cleared=(GROUP_TABLE, GROUP_BUCKETS),
     )
 
 
