@@ -12,6 +12,8 @@ from outcomes import ticket_plan
 class Migration(migrations.Migration):
     dependencies = [
         ("outcomes", "0004_ticket_solved_index"),
+        # The rollups' update triggers linear in the rows first: the backfill updates them all.
+        ("metrics", "0014_rollup_triggers_truncate_and_bulk_updates"),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0013_ticket_bucket_indexes'),
+        ('metrics', '0014_rollup_triggers_truncate_and_bulk_updates'),
         ('outcomes', '0005_ticket_plan'),
     ]
 

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("metrics", "0014_ticket_group_rollups"),
+        ("metrics", "0015_ticket_group_rollups"),
     ]
 
     operations = [
