@@ -153,9 +153,8 @@ _FIGURES = """
 # ticket by first-reply bucket, channel and assignee, in one statement.
 HAND_PAGE = f"""
 WITH t AS (
-    SELECT t.*, COALESCE(a.plan, '') AS plan,
-           date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month
-    FROM outcomes_ticket t LEFT JOIN accounts_account a ON a.id = t.account_id
+    SELECT t.*, date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month
+    FROM outcomes_ticket t
     WHERE t.created_at >= %(lo)s AND t.created_at < %(hi)s
 ),
 c AS (
@@ -212,13 +211,13 @@ WHERE created_at >= %(lo)s AND created_at < %(hi)s
 """
 
 _PAGE_SOURCE = """
-    SELECT t.channel, t.assignee, COALESCE(a.plan, '') AS plan,
+    SELECT t.channel, t.assignee, t.plan,
            date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month,
            t.solved_at IS NOT NULL AS solved,
            (t.solved_at IS NOT NULL AND t.agent_replies <= 1 AND t.reopens = 0) AS fcr,
            date_part('epoch', t.first_reply_at - t.created_at) / 60 AS reply,
            date_part('epoch', t.solved_at - t.created_at) / 60 AS resolution
-    FROM outcomes_ticket t LEFT JOIN accounts_account a ON a.id = t.account_id
+    FROM outcomes_ticket t
     WHERE t.created_at >= %(lo)s AND t.created_at < %(hi)s
 """
 _PAGE_SETS = "GROUPING SETS ((), (channel), (assignee), (plan), (month))"

@@ -210,13 +210,27 @@ class _Read:
     take: int
 
 
+def _channels(cursor) -> list[str]:
+    """Every channel a ticket has (a superset: the rollup's month rows, emptied ones too)."""
+    cursor.execute(f"SELECT DISTINCT channel FROM {TABLE} WHERE grain = 'm'")  # noqa: S608
+    return [channel for (channel,) in cursor.fetchall()]
+
+
 def _read(cursor, source: _Source, channel: str, time: int, reads: list[_Read]) -> list[list]:
-    """Every read of one time in one statement; each read's values, in order."""
+    """Every read of one time in one statement; each read's values, in order. Each is a
+    range of the index of that time's buckets by group (`ticket_<time>_bucket_<column>`):
+    one bucket, one group (for the summary, every channel), one period."""
     if not reads:
         return []
     measured = TIMES[time]
-    group = f"t.{source.column} = r.key" if source.column else "TRUE"
     clause, params = _channel(channel, "t.")
+    if source.key:
+        group = f"t.{source.column} = r.key"
+    elif channel:
+        group = "TRUE"  # the channel asked for, in `clause`
+    else:
+        group = "t.channel = ANY(%s)"
+        params = [_channels(cursor)]
     requests = [
         {
             "i": i,
