@@ -412,6 +412,15 @@ class TestAnySequenceOfWrites(TestCase):
         assert stale() == []
 
 
+def _triggers_on() -> dict[str, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, tgenabled <> 'D' FROM pg_trigger "
+            "WHERE tgrelid = 'outcomes_ticket'::regclass AND NOT tgisinternal"
+        )
+        return dict(cursor.fetchall())
+
+
 @pytest.mark.django_db
 def test_the_migrations_backfill_gives_stored_tickets_their_plans():
     acme = AccountFactory(plan="Enterprise")
@@ -420,13 +429,17 @@ def test_the_migrations_backfill_gives_stored_tickets_their_plans():
     TicketFactory(account=free, external_id="f1")
     TicketFactory(account=None, external_id="n1")
     with connection.cursor() as cursor:
-        # As the column starts: '' on every ticket. The row trigger is off for the test's
-        # transaction, so only the backfill gives the plans.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no foreign key check left pending
+        # As the column starts: '' on every ticket (written with the row trigger off).
         cursor.execute("ALTER TABLE outcomes_ticket DISABLE TRIGGER outcomes_ticket_plan_row")
         cursor.execute("UPDATE outcomes_ticket SET plan = ''")
-        assert plans() == {"a1": "", "f1": "", "n1": ""}
-        cursor.execute(ticket_plan.backfill_sql())
-        assert cursor.rowcount == 1
         cursor.execute("ALTER TABLE outcomes_ticket ENABLE TRIGGER outcomes_ticket_plan_row")
+        assert plans() == {"a1": "", "f1": "", "n1": ""}
+        # One trigger off before the backfill stays off after it; the others are on again.
+        cursor.execute("ALTER TABLE outcomes_ticket DISABLE TRIGGER metrics_ticket_rollup_delete")
+        before = _triggers_on()
+        cursor.execute(ticket_plan.backfill_with_triggers_off_sql())
+        assert _triggers_on() == before
+        assert before["outcomes_ticket_plan_row"] is True
+        assert before["metrics_ticket_rollup_delete"] is False
     assert plans() == {"a1": "Enterprise", "f1": "", "n1": ""}
