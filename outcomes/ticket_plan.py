@@ -72,15 +72,21 @@ def _account_statement_sql(event: str, referencing: str, changed: str, *, lock: 
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     ids bigint[];
+    changed_id bigint;
 BEGIN
     SELECT array_agg(id ORDER BY id) INTO ids FROM ({changed}) changed;
     IF ids IS NULL THEN
         RETURN NULL;
     END IF;
     {wait}
-    UPDATE {TICKETS} t SET plan = a.plan
-    FROM {ACCOUNTS} a
-    WHERE a.id = ANY(ids) AND t.account_id = a.id AND t.plan <> a.plan;
+    -- One statement per account: the ticket rollups' update triggers compare a statement's
+    -- old and new rows pairwise, so one statement over many accounts' tickets would take a
+    -- time growing with the square of their number.
+    FOREACH changed_id IN ARRAY ids LOOP
+        UPDATE {TICKETS} t SET plan = a.plan
+        FROM {ACCOUNTS} a
+        WHERE a.id = changed_id AND t.account_id = changed_id AND t.plan <> a.plan;
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -98,8 +104,11 @@ def install_sql() -> str:
             _account_statement_sql(
                 "update",
                 "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-                "SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id "
-                "WHERE n.plan IS DISTINCT FROM o.plan",
+                # No join: a plan cached for a few rows (a nested loop) would take a time
+                # growing with the square of a large statement's rows. An id whose plan changed
+                # gives two distinct (id, plan) pairs.
+                "SELECT id FROM (SELECT id, plan FROM old_rows UNION SELECT id, plan FROM new_rows)"
+                " pairs GROUP BY id HAVING count(*) > 1",
                 lock=True,
             ),
             _account_statement_sql(
