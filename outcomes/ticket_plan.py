@@ -145,7 +145,7 @@ def backfill_with_triggers_off_sql() -> str:
     columns, and their check for an update that changed none compares the statement's old and
     new rows by a nested loop, whose time grows with the square of the rows (107 s for 32,000
     tickets). Run where the tickets are locked against other writes (the migration, after
-    adding the column), by the table's owner."""
+    creating the triggers), by the table's owner."""
     return f"""
 DO $$
 DECLARE
