@@ -17,7 +17,7 @@ from hypothesis.extra.django import TestCase
 
 from accounts.models import Account
 from metrics import support_selectors as sel
-from outcomes import ticket_plan
+from outcomes import ticket_imports, ticket_plan, zendesk_inbox
 from outcomes.models import Ticket
 from tests.factories import AccountFactory, TicketFactory
 
@@ -209,6 +209,27 @@ def test_a_ticket_written_before_its_account_in_one_transaction():
         raw_insert(cursor, account_id, "early")
         AccountFactory(pk=account_id, plan="Enterprise")
     assert plans() == {"early": "Enterprise"}
+
+
+@pytest.mark.django_db
+def test_the_csv_import_and_the_zendesk_mapping_write_the_plans():
+    AccountFactory(external_id="acme", plan="Enterprise")
+    globex = AccountFactory(external_id="globex", plan="Starter")
+    header = "account,external_id,status,created_at\n"
+    created = T0.isoformat()
+    ticket_imports.import_tickets(
+        source=f"{header}acme,C1,open,{created}\nnewco,C2,open,{created}\n".encode()
+    )
+    # newco is created by the import, with no plan.
+    assert plans() == {"C1": "Enterprise", "C2": ""}
+    ticket_imports.import_tickets(source=f"{header}globex,C1,open,{created}\n".encode())
+    assert plans() == {"C1": "Starter", "C2": ""}
+
+    TicketFactory(account=None, source="zendesk", external_id="Z1", organization="org-1")
+    assert zendesk_inbox.map_organization(organization_id="org-1", account=globex) == 1
+    assert plans() == {"C1": "Starter", "C2": "", "Z1": "Starter"}
+    assert zendesk_inbox.map_organization(organization_id="org-1", account=None) == 1
+    assert plans() == {"C1": "Starter", "C2": "", "Z1": ""}
 
 
 @pytest.mark.django_db
