@@ -3,8 +3,10 @@
 Support figures are aggregates of the tickets created in [start, end) of the viewer's time
 zone, in one statement: counts with FILTER, times with `percentile_cont` (one sort gives the
 median and the 90th percentile), breakdowns as GROUPING SETS of the same scan. The covering
-index `ticket_created_metrics` holds every column they read, so a period is an index-only
-range scan. Definitions: `metrics/support_scoring.py`.
+index `ticket_created_metrics` holds every column the summary reads, so a period is an
+index-only range scan (the report's breakdowns by assignee and plan read the rows). The plan is
+the ticket's copy of its account's (`outcomes.ticket_plan`): no join of the accounts but for
+the segment and owner filters. Definitions: `metrics/support_scoring.py`.
 """
 
 from __future__ import annotations

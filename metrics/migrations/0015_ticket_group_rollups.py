@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('metrics', '0014_rollup_triggers_truncate_and_bulk_updates'),
-        ('outcomes', '0005_ticket_plan'),
+        ('outcomes', '0006_ticket_plan_triggers'),
     ]
 
     operations = [

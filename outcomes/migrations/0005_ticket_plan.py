@@ -1,19 +1,13 @@
-# Each ticket's copy of its account's plan (outcomes.ticket_plan): the column, the triggers that
-# keep it, then the plans of the tickets already stored, in one UPDATE. One atomic step, and the
-# triggers first: adding the column locks the tickets until the end, and installing the
-# accounts' triggers waits for the accounts' writes in progress and holds back new ones, so no
-# plan changes between the backfill's read and the triggers.
+# Each ticket's copy of its account's plan (outcomes.ticket_plan): the column. Adding a column
+# with a constant default changes no row; 0006 installs the triggers that keep it, then fills
+# it.
 
 from django.db import migrations, models
-
-from outcomes import ticket_plan
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("outcomes", "0004_ticket_solved_index"),
-        # The rollups' update triggers linear in the rows first: the backfill updates them all.
-        ("metrics", "0014_rollup_triggers_truncate_and_bulk_updates"),
     ]
 
     operations = [
@@ -30,6 +24,4 @@ class Migration(migrations.Migration):
                 verbose_name="account plan",
             ),
         ),
-        migrations.RunSQL(ticket_plan.install_sql(), ticket_plan.uninstall_sql()),
-        migrations.RunSQL(ticket_plan.backfill_sql(), migrations.RunSQL.noop),
     ]

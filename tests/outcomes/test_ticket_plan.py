@@ -17,7 +17,7 @@ from hypothesis.extra.django import TestCase
 
 from accounts.models import Account
 from metrics import support_selectors as sel
-from outcomes import ticket_plan
+from outcomes import ticket_imports, ticket_plan, zendesk_inbox
 from outcomes.models import Ticket
 from tests.factories import AccountFactory, TicketFactory
 
@@ -209,6 +209,27 @@ def test_a_ticket_written_before_its_account_in_one_transaction():
         raw_insert(cursor, account_id, "early")
         AccountFactory(pk=account_id, plan="Enterprise")
     assert plans() == {"early": "Enterprise"}
+
+
+@pytest.mark.django_db
+def test_the_csv_import_and_the_zendesk_mapping_write_the_plans():
+    AccountFactory(external_id="acme", plan="Enterprise")
+    globex = AccountFactory(external_id="globex", plan="Starter")
+    header = "account,external_id,status,created_at\n"
+    created = T0.isoformat()
+    ticket_imports.import_tickets(
+        source=f"{header}acme,C1,open,{created}\nnewco,C2,open,{created}\n".encode()
+    )
+    # newco is created by the import, with no plan.
+    assert plans() == {"C1": "Enterprise", "C2": ""}
+    ticket_imports.import_tickets(source=f"{header}globex,C1,open,{created}\n".encode())
+    assert plans() == {"C1": "Starter", "C2": ""}
+
+    TicketFactory(account=None, source="zendesk", external_id="Z1", organization="org-1")
+    assert zendesk_inbox.map_organization(organization_id="org-1", account=globex) == 1
+    assert plans() == {"C1": "Starter", "C2": "", "Z1": "Starter"}
+    assert zendesk_inbox.map_organization(organization_id="org-1", account=None) == 1
+    assert plans() == {"C1": "Starter", "C2": "", "Z1": ""}
 
 
 @pytest.mark.django_db
@@ -412,6 +433,15 @@ class TestAnySequenceOfWrites(TestCase):
         assert stale() == []
 
 
+def _triggers_on() -> dict[str, bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname, tgenabled <> 'D' FROM pg_trigger "
+            "WHERE tgrelid = 'outcomes_ticket'::regclass AND NOT tgisinternal"
+        )
+        return dict(cursor.fetchall())
+
+
 @pytest.mark.django_db
 def test_the_migrations_backfill_gives_stored_tickets_their_plans():
     acme = AccountFactory(plan="Enterprise")
@@ -420,13 +450,17 @@ def test_the_migrations_backfill_gives_stored_tickets_their_plans():
     TicketFactory(account=free, external_id="f1")
     TicketFactory(account=None, external_id="n1")
     with connection.cursor() as cursor:
-        # As the column starts: '' on every ticket. The row trigger is off for the test's
-        # transaction, so only the backfill gives the plans.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no foreign key check left pending
+        # As the column starts: '' on every ticket (written with the row trigger off).
         cursor.execute("ALTER TABLE outcomes_ticket DISABLE TRIGGER outcomes_ticket_plan_row")
         cursor.execute("UPDATE outcomes_ticket SET plan = ''")
-        assert plans() == {"a1": "", "f1": "", "n1": ""}
-        cursor.execute(ticket_plan.backfill_sql())
-        assert cursor.rowcount == 1
         cursor.execute("ALTER TABLE outcomes_ticket ENABLE TRIGGER outcomes_ticket_plan_row")
+        assert plans() == {"a1": "", "f1": "", "n1": ""}
+        # One trigger off before the backfill stays off after it; the others are on again.
+        cursor.execute("ALTER TABLE outcomes_ticket DISABLE TRIGGER metrics_ticket_rollup_delete")
+        before = _triggers_on()
+        cursor.execute(ticket_plan.backfill_with_triggers_off_sql())
+        assert _triggers_on() == before
+        assert before["outcomes_ticket_plan_row"] is True
+        assert before["metrics_ticket_rollup_delete"] is False
     assert plans() == {"a1": "Enterprise", "f1": "", "n1": ""}
