@@ -410,7 +410,7 @@ class TicketGroupRollup(models.Model):
     """The support figures' counts and time sums per assignee, or per account plan, and UTC
     month of creation (`metrics.ticket_rollups`, "Group rollups"): what the support page's
     breakdowns add up. Month rows only; a period's partial months are read from the tickets.
-    Kept by database triggers (migration 0014) and rebuilt with `TicketRollup`."""
+    Kept by database triggers (migration 0016) and rebuilt with `TicketRollup`."""
 
     ASSIGNEE, PLAN = ticket_rollups.GROUPS["assignee"], ticket_rollups.GROUPS["plan"]
 

@@ -22,9 +22,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            "\n".join(
-                (rollups.install_sql(), ticket_rollups.install_sql())
-            ),
+            "\n".join((rollups.install_sql(), ticket_rollups.install_sql())),
             "\n".join(
                 statement_triggers.uninstall_sql(prefix, table, ("truncate",))
                 for prefix, table in FAMILIES

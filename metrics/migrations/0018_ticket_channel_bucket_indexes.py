@@ -1,6 +1,6 @@
 # The support figures' exact percentiles read one time bucket of a period per channel (the
 # page's channel breakdown) or of every channel (the summary, `channel = ANY(...)`): the
-# bucket indexes keyed by channel too, as those by assignee and plan (0016), replacing the
+# bucket indexes keyed by channel too, as those by assignee and plan (0017), replacing the
 # indexes of 0013 (bucket and creation only, the channel an included column read for every
 # ticket of the bucket). Built and dropped CONCURRENTLY: writes go on meanwhile.
 
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("metrics", "0016_ticket_group_bucket_indexes"),
+        ("metrics", "0017_ticket_group_bucket_indexes"),
     ]
 
     operations = [

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("metrics", "0015_ticket_group_rollups"),
+        ("metrics", "0016_ticket_group_rollup_triggers"),
     ]
 
     operations = [
