@@ -438,8 +438,14 @@ class TicketGroupRollup(models.Model):
 
 
 class TicketGroupBucket(models.Model):
-    """`TicketTimeBucket` per assignee, or per account plan, and UTC month: how many tickets
-    have each time in each bucket. Kept and rebuilt with `TicketGroupRollup`."""
+    """`TicketTimeBucket` per assignee, or per account plan, and UTC month, at two levels: how
+    many tickets have each time in each bucket (`level` 0, the buckets of `bucket_sql`), and
+    in each run of `ticket_rollups.COARSE` buckets (`level` 1, bucket // COARSE). A group's
+    percentile finds its coarse bucket first, then reads only that one's fine buckets, so a
+    year of thirty assignees is a few thousand rows, not a hundred thousand. Kept and rebuilt
+    with `TicketGroupRollup`."""
+
+    FINE, COARSE = 0, 1
 
     period = models.DateField(help_text="The first day of the UTC month.")
     dimension = models.CharField(
@@ -447,20 +453,27 @@ class TicketGroupBucket(models.Model):
     )
     value = models.CharField(max_length=200)
     time = models.SmallIntegerField(choices=TicketTimeBucket._meta.get_field("time").choices)
+    level = models.SmallIntegerField(choices=[(FINE, "bucket"), (COARSE, "run of buckets")])
     bucket = models.IntegerField()
     tickets = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
+            # Level first: a coarse histogram is one range; a fine one, a range per group,
+            # time and run of buckets.
             models.UniqueConstraint(
-                fields=["period", "dimension", "value", "time", "bucket"],
+                fields=["level", "dimension", "value", "time", "bucket", "period"],
                 include=["tickets"],
                 name="ticket_group_bucket_key",
             )
         ]
+        indexes = [models.Index(fields=["period"], name="ticket_group_bucket_period")]
 
     def __str__(self) -> str:
-        return f"{self.dimension}:{self.value or '-'}/{self.period}/{self.time}:{self.bucket}"
+        return (
+            f"{self.dimension}:{self.value or '-'}/{self.period}/{self.time}:"
+            f"{self.level}:{self.bucket}"
+        )
 
 
 class ExportJob(models.Model):

@@ -32,7 +32,10 @@ from . import rollup_pieces
 from . import support_scoring as ss
 from .ticket_rollups import (
     BUCKETS,
+    COARSE,
+    COARSE_LEVEL,
     COUNT_COLUMNS,
+    FINE,
     GROUP_BUCKETS,
     GROUP_TABLE,
     GROUPS,
@@ -131,22 +134,47 @@ def _channel(channel: str, alias: str = "") -> tuple[str, list]:
     return f" AND {alias}channel = %s", [channel]
 
 
-def _union(slots, source: _Source, channel: str, *, bucket_counts: bool):
+def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=None, runs=None):
     """Every slot's pieces' rows, signed, as (slot, key, *values): each rollup segment's rows
     times its coefficient, and for each raw piece the rollup's own rows of its tickets. The
-    values: the count columns, or (time, bucket, tickets)."""
+    values: the count columns, or (time, bucket, tickets). The group rollups' bucket rows are
+    read at one `level`; with `runs` (per slot, [{key, time, run}]), only the fine buckets of
+    those runs, each a range of the rows' key."""
     keys, values = (("time", "bucket"), ("tickets",)) if bucket_counts else ((), COUNT_COLUMNS)
     clause, channel_params = _channel(channel)
     key = source.key or "NULL::text"
     rows_where = f" AND {source.rows_where}" if source.rows_where else ""
+    leveled = bucket_counts and source.months_only
+    if leveled:
+        rows_where += f" AND level = {int(level)}"
     selects, params = [], []
     for slot, parts in enumerate(slots):
+        within, within_params = "", []
+        if runs is not None:
+            within = (
+                " AND (value, time, bucket / %s) IN "
+                "(SELECT w.key, w.time, w.run FROM jsonb_to_recordset(%s::jsonb) "
+                "AS w (key text, time int, run int))"
+            )
+            within_params = [COARSE, json.dumps(runs.get(slot, []))]
         for segment in rollup_pieces.segments(parts):
             signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
+            table = source.buckets if bucket_counts else source.table
+            if runs is not None:
+                # One range of the key (level, dimension, value, time, bucket, period) per run.
+                selects.append(
+                    f"SELECT {slot}, b.value, b.time, b.bucket, {segment.coefficient} * b.tickets "
+                    f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
+                    f"JOIN {table} b ON b.level = {FINE} AND b.{source.rows_where} "
+                    "AND b.value = w.key AND b.time = w.time "
+                    "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
+                    "WHERE b.period >= %s AND b.period < %s"
+                )
+                params += [within_params[1], COARSE, COARSE, segment.start, segment.end]
+                continue
             grain = "" if source.months_only else "grain = %s AND "
             selects.append(
-                f"SELECT {slot}, {key}, {signed} FROM "
-                f"{source.buckets if bucket_counts else source.table} "
+                f"SELECT {slot}, {key}, {signed} FROM {table} "
                 f"WHERE {grain}period >= %s AND period < %s{clause}{rows_where}"
             )
             params += [
@@ -162,10 +190,12 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool):
                     f"WHERE created_at >= %s AND created_at < %s{clause}"
                 )
                 rows = source.raw_rows(changes, bucket_counts=bucket_counts)
+                level_where = f" WHERE level = {int(level)}{within}" if leveled else ""
                 selects.append(
-                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} FROM ({rows}) x"
+                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} "
+                    f"FROM ({rows}) x{level_where}"
                 )
-                params += [piece.start, piece.end, *channel_params]
+                params += [piece.start, piece.end, *channel_params, *within_params]
     return " UNION ALL ".join(selects), params
 
 
@@ -183,9 +213,11 @@ def _counts(cursor, slots, source, channel) -> dict[tuple, dict]:
     }
 
 
-def _histograms(cursor, slots, source, channel) -> dict[tuple, list[tuple[int, int]]]:
+def _histograms(
+    cursor, slots, source, channel, *, level=None, runs=None
+) -> dict[tuple, list[tuple[int, int]]]:
     """Per (slot, key, time), (bucket, tickets) in bucket order, the empty buckets left out."""
-    union, params = _union(slots, source, channel, bucket_counts=True)
+    union, params = _union(slots, source, channel, bucket_counts=True, level=level, runs=runs)
     cursor.execute(
         f"SELECT slot, key, time, bucket, SUM(tickets) "
         f"FROM ({union}) AS x (slot, key, time, bucket, tickets) "
@@ -195,6 +227,38 @@ def _histograms(cursor, slots, source, channel) -> dict[tuple, list[tuple[int, i
     out: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
     for slot, key, time, bucket, tickets in cursor.fetchall():
         out[slot, key, time].append((bucket, int(tickets)))
+    return out
+
+
+def _group_histograms(cursor, slots, source) -> dict[tuple, list[tuple[int | None, int]]]:
+    """The group rollups' histograms, read in two steps: the coarse one (runs of COARSE
+    buckets), then the fine buckets of only the runs that hold a wanted rank or the one after
+    it. Per (slot, key, time), in order: each of those runs' fine (bucket, tickets), and
+    (None, tickets) for every other run, whose buckets are never read."""
+    coarse = _histograms(cursor, slots, source, "", level=COARSE_LEVEL)
+    wanted: dict[tuple, set[int]] = defaultdict(set)
+    for name, runs in coarse.items():
+        n = sum(tickets for _run, tickets in runs)
+        for q in QUANTILES:
+            index, _seen = _locate(runs, math.floor(q * (n - 1)))
+            wanted[name].update(run for run, _tickets in runs[index : index + 2])
+    requests: dict[int, list[dict]] = defaultdict(list)
+    for (slot, key, time), runs in wanted.items():
+        requests[slot] += [{"key": key, "time": time, "run": run} for run in sorted(runs)]
+    fine = _histograms(cursor, slots, source, "", level=FINE, runs=requests)
+    out: dict[tuple, list[tuple[int | None, int]]] = {}
+    for name, runs in coarse.items():
+        buckets = fine.get(name, [])
+        merged: list[tuple[int | None, int]] = []
+        for run, tickets in runs:
+            if run in wanted[name]:
+                inside = [entry for entry in buckets if entry[0] // COARSE == run]
+                # The two levels count the same tickets.
+                assert sum(count for _bucket, count in inside) == tickets, (name, run)
+                merged += inside
+            else:
+                merged.append((None, tickets))
+        out[name] = merged
     return out
 
 
@@ -222,6 +286,8 @@ def _read(cursor, source: _Source, channel: str, time: int, reads: list[_Read]) 
     one bucket, one group (for the summary, every channel), one period."""
     if not reads:
         return []
+    # Only fine buckets are read (`_group_histograms` expands the runs holding the ranks).
+    assert all(read.bucket is not None for read in reads)
     measured = TIMES[time]
     clause, params = _channel(channel, "t.")
     if source.key:
@@ -321,7 +387,10 @@ def _figures(cursor, periods, *, by: str | None, channel: str = "") -> dict:
     if not any(slots):
         return {}
     counts = _counts(cursor, slots, source, channel)
-    histograms = _histograms(cursor, slots, source, channel)
+    if source.months_only:
+        histograms = _group_histograms(cursor, slots, source)
+    else:
+        histograms = _histograms(cursor, slots, source, channel)
     created = {name: values for name, values in counts.items() if values["created"]}
     quantiles: dict[tuple, dict[tuple, tuple]] = {}
     for time, n_column in ((REPLY, "replied"), (RESOLUTION, "solved")):

@@ -211,7 +211,11 @@ GROUP_BUCKETS = "metrics_ticketgroupbucket"
 GROUPS = {"assignee": "a", "plan": "p"}
 GROUP_COUNTED = (*(name for name in COUNTED if name != "channel"), *GROUPS)
 GROUP_KEY = ("period", "dimension", "value")
-GROUP_BUCKET_KEY = (*GROUP_KEY, "time", "bucket")
+GROUP_BUCKET_KEY = (*GROUP_KEY, "time", "level", "bucket")
+# Group bucket rows at two levels: FINE, the buckets of `bucket_sql`; COARSE_LEVEL, runs of
+# COARSE of them (bucket // COARSE), so that a percentile reads the coarse histogram, then the
+# fine buckets of one run only.
+FINE, COARSE_LEVEL, COARSE = 0, 1, 16
 _UNPIVOT = (
     "CROSS JOIN LATERAL (VALUES "
     + ", ".join(f"('{code}', {column})" for column, code in GROUPS.items())
@@ -242,17 +246,22 @@ def group_counts_sql(changes: str) -> str:
 
 
 def group_buckets_sql(changes: str) -> str:
-    """Month rows of the bucket counts per group, the zero ones left out."""
+    """Month rows of the bucket counts per group at both levels (fine: the bucket; coarse:
+    the bucket // COARSE), the zero ones left out."""
     per_time = "\n    UNION ALL\n    ".join(
         f"SELECT date_trunc('month', day)::date AS period, dimension, value, {time} AS time, "
-        f"bucket_{time} AS bucket, SUM(sign) AS tickets FROM figures "
-        f"WHERE bucket_{time} IS NOT NULL GROUP BY 1, 2, 3, 5 HAVING SUM(sign) <> 0"
+        f"{level} AS level, {expression} AS bucket, SUM(sign) AS tickets FROM figures "
+        f"WHERE bucket_{time} IS NOT NULL GROUP BY 1, 2, 3, 6 HAVING SUM(sign) <> 0"
         for time in TIMES
+        for level, expression in (
+            (FINE, f"bucket_{time}"),
+            (COARSE_LEVEL, f"bucket_{time} / {COARSE}"),
+        )
     )
     return f"""
     WITH {_group_figures_sql(changes)}
     {per_time}
-    ORDER BY 1, 2, 3, 4, 5
+    ORDER BY 5, 2, 3, 4, 6, 1
     """
 
 

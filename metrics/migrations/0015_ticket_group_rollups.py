@@ -28,13 +28,18 @@ class Migration(migrations.Migration):
                 ),
                 ("value", models.CharField(max_length=200)),
                 ("time", models.SmallIntegerField(choices=[(1, "first reply"), (2, "resolution")])),
+                (
+                    "level",
+                    models.SmallIntegerField(choices=[(0, "bucket"), (1, "run of buckets")]),
+                ),
                 ("bucket", models.IntegerField()),
                 ("tickets", models.BigIntegerField(default=0)),
             ],
             options={
+                "indexes": [models.Index(fields=["period"], name="ticket_group_bucket_period")],
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("period", "dimension", "value", "time", "bucket"),
+                        fields=("level", "dimension", "value", "time", "bucket", "period"),
                         include=("tickets",),
                         name="ticket_group_bucket_key",
                     )

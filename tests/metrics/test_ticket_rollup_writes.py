@@ -171,9 +171,9 @@ def test_the_rebuild_command_restores_the_ticket_rollups():
     assert _march().created == 0
     out = io.StringIO()
     call_command("rebuild_rollups", "--since", "2026-03-15", stdout=out)
-    # 6 rows as above, and the group rollups' 6: a month row per group (assignee '' and the
-    # account's plan) and a bucket per time of each.
-    assert "Rebuilt the ticket rollups: 12 rows" in out.getvalue()
+    # 6 rows as above, and the group rollups' 10: a month row per group (assignee '' and the
+    # account's plan) and, for each, a bucket per time at each of the two levels.
+    assert "Rebuilt the ticket rollups: 16 rows" in out.getvalue()
     assert (_rows(), _buckets()) == (kept, buckets)
     assert _march().resolution.median == 30.0
 
