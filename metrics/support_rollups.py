@@ -161,14 +161,16 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
             signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
             table = source.buckets if bucket_counts else source.table
             if runs is not None:
-                # One range of the key (level, dimension, value, time, bucket, period) per run.
+                # Per run, its months' fine rows summed: a range of the rows' key (level,
+                # dimension, value, time, bucket, period) each, read in a lateral subquery.
                 selects.append(
-                    f"SELECT {slot}, b.value, b.time, b.bucket, {segment.coefficient} * b.tickets "
+                    f"SELECT {slot}, w.key, w.time, f.bucket, {segment.coefficient} * f.tickets "
                     f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
-                    f"JOIN {table} b ON b.level = {FINE} AND b.{source.rows_where} "
+                    f"CROSS JOIN LATERAL (SELECT b.bucket, SUM(b.tickets) AS tickets "
+                    f"FROM {table} b WHERE b.level = {FINE} AND b.{source.rows_where} "
                     "AND b.value = w.key AND b.time = w.time "
                     "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
-                    "WHERE b.period >= %s AND b.period < %s"
+                    "AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
                 )
                 params += [within_params[1], COARSE, COARSE, segment.start, segment.end]
                 continue
@@ -240,8 +242,11 @@ def _group_histograms(cursor, slots, source) -> dict[tuple, list[tuple[int | Non
     for name, runs in coarse.items():
         n = sum(tickets for _run, tickets in runs)
         for q in QUANTILES:
-            index, _seen = _locate(runs, math.floor(q * (n - 1)))
-            wanted[name].update(run for run, _tickets in runs[index : index + 2])
+            position = q * (n - 1)
+            # The runs of the two ranks percentile_cont interpolates between.
+            for rank in {math.floor(position), math.ceil(position)}:
+                index, _seen = _locate(runs, rank)
+                wanted[name].add(runs[index][0])
     requests: dict[int, list[dict]] = defaultdict(list)
     for (slot, key, time), runs in wanted.items():
         requests[slot] += [{"key": key, "time": time, "run": run} for run in sorted(runs)]
