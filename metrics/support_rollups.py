@@ -76,8 +76,13 @@ class _Source:
     buckets: str
     key: str | None
     column: str | None
-    rows_where: str = ""  # the rollup rows of this breakdown
+    code: str = ""  # the group rollups' dimension code
     months_only: bool = False
+
+    @property
+    def rows_where(self) -> str:
+        """The rollup rows of this breakdown."""
+        return f"dimension = '{self.code}'" if self.code else ""
 
     def raw_rows(self, changes: str, *, bucket_counts: bool) -> str:
         """The rollup's own rows of `changes` (the statement the triggers run), restricted
@@ -105,15 +110,18 @@ def _source(by: str | None) -> _Source:
         GROUP_BUCKETS,
         key="value",
         column=by,
-        rows_where=f"dimension = '{code}'",
+        code=code,
         months_only=True,
     )
 
 
 def _pieces(lo: dt.datetime, hi: dt.datetime, source: _Source) -> list[rollup_pieces.Piece]:
-    parts = rollup_pieces.pieces(lo, hi)
     if not source.months_only:
-        return parts
+        return rollup_pieces.pieces(lo, hi)
+    # Days are read from the tickets: those to come cost nothing, so the month to date is the
+    # month minus the days after today.
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    parts = rollup_pieces.pieces(lo, hi, future=tomorrow)
     # No day rows: a day range is read from the tickets.
     return [
         rollup_pieces.Piece(
@@ -136,7 +144,8 @@ def _channel(channel: str, alias: str = "") -> tuple[str, list]:
 
 def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=None, runs=None):
     """Every slot's pieces' rows, signed, as (slot, key, *values): each rollup segment's rows
-    times its coefficient, and for each raw piece the rollup's own rows of its tickets. The
+    times its coefficient, and for each raw piece the rollup's own rows of its tickets (not
+    for the group rollups: `_raw_group_rows` reads those once for both dimensions). The
     values: the count columns, or (time, bucket, tickets). The group rollups' bucket rows are
     read at one `level`; with `runs` (per slot, [{key, time, run}]), only the fine buckets of
     those runs, each a range of the rows' key."""
@@ -144,21 +153,11 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
     clause, channel_params = _channel(channel)
     key = source.key or "NULL::text"
     rows_where = f" AND {source.rows_where}" if source.rows_where else ""
-    leveled = bucket_counts and source.months_only
-    if leveled:
+    if bucket_counts and source.months_only:
         rows_where += f" AND level = {int(level)}"
     selects, params = [], []
     for slot, parts in enumerate(slots):
-        within, within_params = "", []
-        if runs is not None:
-            within = (
-                " AND (value, time, bucket / %s) IN "
-                "(SELECT w.key, w.time, w.run FROM jsonb_to_recordset(%s::jsonb) "
-                "AS w (key text, time int, run int))"
-            )
-            within_params = [COARSE, json.dumps(runs.get(slot, []))]
         for segment in rollup_pieces.segments(parts):
-            signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
             table = source.buckets if bucket_counts else source.table
             if runs is not None:
                 # Per run, its months' fine rows summed: a range of the rows' key (level,
@@ -172,8 +171,15 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
                     "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
                     "AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
                 )
-                params += [within_params[1], COARSE, COARSE, segment.start, segment.end]
+                params += [
+                    json.dumps(runs.get(slot, [])),
+                    COARSE,
+                    COARSE,
+                    segment.start,
+                    segment.end,
+                ]
                 continue
+            signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
             grain = "" if source.months_only else "grain = %s AND "
             selects.append(
                 f"SELECT {slot}, {key}, {signed} FROM {table} "
@@ -186,19 +192,66 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
                 *channel_params,
             ]
         for piece in parts:
-            if piece.grain == rollup_pieces.RAW:
+            if piece.grain == rollup_pieces.RAW and not source.months_only:
                 changes = (
                     f"{source.changes(piece.sign)} "
                     f"WHERE created_at >= %s AND created_at < %s{clause}"
                 )
                 rows = source.raw_rows(changes, bucket_counts=bucket_counts)
-                level_where = f" WHERE level = {int(level)}{within}" if leveled else ""
                 selects.append(
-                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} "
-                    f"FROM ({rows}) x{level_where}"
+                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} FROM ({rows}) x"
                 )
-                params += [piece.start, piece.end, *channel_params, *within_params]
+                params += [piece.start, piece.end, *channel_params]
+    if not selects:
+        # Nothing from the rollups (the group rollups' raw pieces come apart): no rows.
+        width = len(keys) + len(values)
+        return f"SELECT 0, NULL::text{', 0' * width} WHERE FALSE", []
     return " UNION ALL ".join(selects), params
+
+
+@dataclass
+class _RawGroups:
+    """The group rollups' rows of a period's raw pieces (`parts`, the pieces they are of),
+    signed: counts per (dimension code, value), bucket counts per (dimension code, value,
+    time, level, bucket)."""
+
+    parts: list
+    counts: dict[tuple, dict]
+    buckets: dict[tuple, int]
+
+
+def _raw_group_rows(cursor, parts) -> _RawGroups:
+    """One read of the raw pieces' tickets for both group dimensions (the rows the group
+    rollups' triggers would write for them), for the counts and for the buckets."""
+    raw = [piece for piece in parts if piece.grain == rollup_pieces.RAW]
+    if not raw:
+        return _RawGroups(parts, {}, {})
+    selects = {"counts": [], "buckets": []}
+    params: list = []
+    for piece in raw:
+        changes = (
+            f"{group_changes_sql(TICKETS, piece.sign)} WHERE created_at >= %s AND created_at < %s"
+        )
+        selects["counts"].append(f"SELECT * FROM ({group_counts_sql(changes)}) r")
+        selects["buckets"].append(f"SELECT * FROM ({group_buckets_sql(changes)}) r")
+        params += [piece.start, piece.end]
+    sums = ", ".join(f"SUM(x.{name})" for name in COUNT_COLUMNS)
+    cursor.execute(
+        f"SELECT x.dimension, x.value, {sums} FROM ({' UNION ALL '.join(selects['counts'])}) x "
+        "GROUP BY 1, 2",
+        params,
+    )
+    counts = {
+        (dimension, value): dict(zip(COUNT_COLUMNS, values, strict=True))
+        for dimension, value, *values in cursor.fetchall()
+    }
+    cursor.execute(
+        "SELECT x.dimension, x.value, x.time, x.level, x.bucket, SUM(x.tickets) "
+        f"FROM ({' UNION ALL '.join(selects['buckets'])}) x GROUP BY 1, 2, 3, 4, 5",
+        params,
+    )
+    buckets = {tuple(row[:5]): int(row[5]) for row in cursor.fetchall() if row[5]}
+    return _RawGroups(parts, counts, buckets)
 
 
 def _counts(cursor, slots, source, channel) -> dict[tuple, dict]:
@@ -232,15 +285,41 @@ def _histograms(
     return out
 
 
-def _group_histograms(cursor, slots, source) -> dict[tuple, list[tuple[int | None, int]]]:
+def _plus(rows: dict[tuple, list], extra: dict[tuple, dict[int, int]]) -> dict[tuple, list]:
+    """Histograms added: per name, (bucket, tickets) in bucket order, the empty left out."""
+    out = {}
+    for name in rows.keys() | extra.keys():
+        total: dict[int, int] = dict(rows.get(name, []))
+        for bucket, tickets in extra.get(name, {}).items():
+            total[bucket] = total.get(bucket, 0) + tickets
+        out[name] = sorted((bucket, n) for bucket, n in total.items() if n)
+    return out
+
+
+def _raw_histograms(raw: _RawGroups, code: str, level: int) -> dict[tuple, dict[int, int]]:
+    """The raw pieces' bucket counts of one dimension and level, per (slot 0, value, time)."""
+    out: dict[tuple, dict[int, int]] = defaultdict(dict)
+    for (dimension, value, time, row_level, bucket), tickets in raw.buckets.items():
+        if dimension == code and row_level == level:
+            out[0, value, time][bucket] = tickets
+    return out
+
+
+def _group_histograms(cursor, slots, source, raw: _RawGroups) -> dict[tuple, list]:
     """The group rollups' histograms, read in two steps: the coarse one (runs of COARSE
-    buckets), then the fine buckets of only the runs that hold a wanted rank or the one after
-    it. Per (slot, key, time), in order: each of those runs' fine (bucket, tickets), and
-    (None, tickets) for every other run, whose buckets are never read."""
-    coarse = _histograms(cursor, slots, source, "", level=COARSE_LEVEL)
+    buckets), then the fine buckets of only the runs that hold a wanted rank. Per (slot, key,
+    time), in order: each of those runs' fine (bucket, tickets), and (None, tickets) for every
+    other run, whose buckets are never read. The raw pieces' rows (`raw`) added to each."""
+    code = source.code
+    coarse = _plus(
+        _histograms(cursor, slots, source, "", level=COARSE_LEVEL),
+        _raw_histograms(raw, code, COARSE_LEVEL),
+    )
     wanted: dict[tuple, set[int]] = defaultdict(set)
     for name, runs in coarse.items():
         n = sum(tickets for _run, tickets in runs)
+        if not n:
+            continue  # the raw pieces took away all the rollups had
         for q in QUANTILES:
             position = q * (n - 1)
             # The runs of the two ranks percentile_cont interpolates between.
@@ -250,7 +329,10 @@ def _group_histograms(cursor, slots, source) -> dict[tuple, list[tuple[int | Non
     requests: dict[int, list[dict]] = defaultdict(list)
     for (slot, key, time), runs in wanted.items():
         requests[slot] += [{"key": key, "time": time, "run": run} for run in sorted(runs)]
-    fine = _histograms(cursor, slots, source, "", level=FINE, runs=requests)
+    fine = _plus(
+        _histograms(cursor, slots, source, "", level=FINE, runs=requests),
+        _raw_histograms(raw, code, FINE),
+    )
     out: dict[tuple, list[tuple[int | None, int]]] = {}
     for name, runs in coarse.items():
         buckets = fine.get(name, [])
@@ -384,16 +466,28 @@ def _percentiles(cursor, source, channel, time, wanted) -> dict[tuple, tuple[flo
     return {name: tuple(found) for name, found in out.items()}
 
 
-def _figures(cursor, periods, *, by: str | None, channel: str = "") -> dict:
+def _figures(cursor, periods, *, by: str | None, channel: str = "", raw=None) -> dict:
     """The figures of each period ([lo, hi) pairs, by index) and group of `by` (None: one
-    group, key None), keyed (period index, group)."""
+    group, key None), keyed (period index, group). For a group dimension (one period, no
+    channel), `raw` may carry the raw pieces' rows already read (`_raw_group_rows`)."""
     source = _source(by)
-    slots = [_pieces(lo, hi, source) for lo, hi in periods]
+    if raw is not None:
+        slots = [raw.parts]
+    else:
+        slots = [_pieces(lo, hi, source) for lo, hi in periods]
     if not any(slots):
         return {}
     counts = _counts(cursor, slots, source, channel)
     if source.months_only:
-        histograms = _group_histograms(cursor, slots, source)
+        assert len(slots) == 1 and not channel
+        if raw is None:
+            raw = _raw_group_rows(cursor, slots[0])
+        for (dimension, value), values in raw.counts.items():
+            if dimension == source.code:
+                kept = counts.setdefault((0, value), dict.fromkeys(COUNT_COLUMNS, 0))
+                for column in COUNT_COLUMNS:
+                    kept[column] += values[column]
+        histograms = _group_histograms(cursor, slots, source, raw)
     else:
         histograms = _histograms(cursor, slots, source, channel)
     created = {name: values for name, values in counts.items() if values["created"]}
@@ -436,6 +530,20 @@ def breakdown(cursor, filters, by: str) -> list[tuple[object, ss.SupportSummary]
     period, unordered."""
     figures = _figures(cursor, [filters.bounds], by=by, channel=filters.channel)
     return [(key, summary) for (_slot, key), summary in figures.items()]
+
+
+def group_breakdowns(cursor, filters) -> dict[str, list[tuple[object, ss.SupportSummary]]]:
+    """`breakdown` of every group dimension (assignee, plan), the period's raw pieces read
+    once for all of them."""
+    parts = _pieces(*filters.bounds, _source(next(iter(GROUPS))))
+    raw = _raw_group_rows(cursor, parts)
+    return {
+        by: [
+            (key, summary)
+            for (_slot, key), summary in _figures(cursor, [filters.bounds], by=by, raw=raw).items()
+        ]
+        for by in GROUPS
+    }
 
 
 def by_month(cursor, filters, months: list[dt.date]) -> list[tuple[dt.date, ss.SupportSummary]]:

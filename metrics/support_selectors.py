@@ -214,10 +214,8 @@ def _report_from_rollups(filters: SupportFilters) -> SupportReport:
         return SupportReport(
             summary=support_rollups.summary(cursor, filters),
             by={
-                **{
-                    name: support_rollups.breakdown(cursor, filters, name)
-                    for name in ("channel", "assignee", "plan")
-                },
+                "channel": support_rollups.breakdown(cursor, filters, "channel"),
+                **support_rollups.group_breakdowns(cursor, filters),
                 "month": support_rollups.by_month(cursor, filters, months),
             },
         )
