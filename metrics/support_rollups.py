@@ -48,9 +48,8 @@ from .ticket_rollups import (
     buckets_sql,
     changes_sql,
     counts_sql,
-    group_buckets_sql,
     group_changes_sql,
-    group_counts_sql,
+    group_figures_sql,
     minutes_sql,
 )
 
@@ -85,18 +84,10 @@ class _Source:
         return f"dimension = '{self.code}'" if self.code else ""
 
     def raw_rows(self, changes: str, *, bucket_counts: bool) -> str:
-        """The rollup's own rows of `changes` (the statement the triggers run), restricted
-        as the stored rows are."""
-        if self.months_only:
-            rows = group_buckets_sql(changes) if bucket_counts else group_counts_sql(changes)
-            return f"SELECT * FROM ({rows}) r WHERE {self.rows_where}"
+        """The ticket rollups' own day rows of `changes` (the statement the triggers run).
+        (The group rollups' raw pieces are read apart: `_raw_group_rows`.)"""
         rows = buckets_sql(changes) if bucket_counts else counts_sql(changes)
         return f"SELECT * FROM ({rows}) r WHERE r.grain = 'd'"
-
-    def changes(self, sign: int) -> str:
-        if self.months_only:
-            return group_changes_sql(TICKETS, sign)
-        return changes_sql(TICKETS, sign)
 
 
 def _source(by: str | None) -> _Source:
@@ -194,7 +185,7 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
         for piece in parts:
             if piece.grain == rollup_pieces.RAW and not source.months_only:
                 changes = (
-                    f"{source.changes(piece.sign)} "
+                    f"{changes_sql(TICKETS, piece.sign)} "
                     f"WHERE created_at >= %s AND created_at < %s{clause}"
                 )
                 rows = source.raw_rows(changes, bucket_counts=bucket_counts)
@@ -221,37 +212,39 @@ class _RawGroups:
 
 
 def _raw_group_rows(cursor, parts) -> _RawGroups:
-    """One read of the raw pieces' tickets for both group dimensions (the rows the group
-    rollups' triggers would write for them), for the counts and for the buckets."""
+    """One read of the raw pieces' tickets for both group dimensions: per group, the counts
+    and the fine bucket counts (the coarse ones are their runs), by the same definitions as
+    the group rollups' triggers (`ticket_rollups.group_figures_sql`), in two passes of
+    hashing, without the triggers' per-month rows."""
     raw = [piece for piece in parts if piece.grain == rollup_pieces.RAW]
     if not raw:
         return _RawGroups(parts, {}, {})
-    selects = {"counts": [], "buckets": []}
-    params: list = []
-    for piece in raw:
-        changes = (
-            f"{group_changes_sql(TICKETS, piece.sign)} WHERE created_at >= %s AND created_at < %s"
-        )
-        selects["counts"].append(f"SELECT * FROM ({group_counts_sql(changes)}) r")
-        selects["buckets"].append(f"SELECT * FROM ({group_buckets_sql(changes)}) r")
-        params += [piece.start, piece.end]
-    sums = ", ".join(f"SUM(x.{name})" for name in COUNT_COLUMNS)
+    changes = " UNION ALL ".join(
+        f"{group_changes_sql(TICKETS, piece.sign)} WHERE created_at >= %s AND created_at < %s"
+        for piece in raw
+    )
+    params = [moment for piece in raw for moment in (piece.start, piece.end)]
+    figures = group_figures_sql(changes)
+    sums = ", ".join(f"SUM({name})" for name in COUNT_COLUMNS)
     cursor.execute(
-        f"SELECT x.dimension, x.value, {sums} FROM ({' UNION ALL '.join(selects['counts'])}) x "
-        "GROUP BY 1, 2",
-        params,
+        f"WITH {figures} SELECT dimension, value, {sums} FROM figures GROUP BY 1, 2", params
     )
     counts = {
         (dimension, value): dict(zip(COUNT_COLUMNS, values, strict=True))
         for dimension, value, *values in cursor.fetchall()
     }
+    times = ", ".join(f"({time}, bucket_{time})" for time in TIMES)
     cursor.execute(
-        "SELECT x.dimension, x.value, x.time, x.level, x.bucket, SUM(x.tickets) "
-        f"FROM ({' UNION ALL '.join(selects['buckets'])}) x GROUP BY 1, 2, 3, 4, 5",
+        f"WITH {figures} SELECT dimension, value, t.time, t.bucket, SUM(sign) FROM figures "
+        f"CROSS JOIN LATERAL (VALUES {times}) AS t (time, bucket) "
+        "WHERE t.bucket IS NOT NULL GROUP BY 1, 2, 3, 4",
         params,
     )
-    buckets = {tuple(row[:5]): int(row[5]) for row in cursor.fetchall() if row[5]}
-    return _RawGroups(parts, counts, buckets)
+    buckets: dict[tuple, int] = defaultdict(int)
+    for dimension, value, time, bucket, tickets in cursor.fetchall():
+        buckets[dimension, value, time, FINE, bucket] += int(tickets)
+        buckets[dimension, value, time, COARSE_LEVEL, bucket // COARSE] += int(tickets)
+    return _RawGroups(parts, counts, {key: n for key, n in buckets.items() if n})
 
 
 def _counts(cursor, slots, source, channel) -> dict[tuple, dict]:

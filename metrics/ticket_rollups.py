@@ -227,7 +227,8 @@ def group_changes_sql(table: str, sign: int) -> str:
     return changes_sql(table, sign, GROUP_COUNTED)
 
 
-def _group_figures_sql(changes: str) -> str:
+def group_figures_sql(changes: str) -> str:
+    """`figures` of the group rollups: a row per change and group it belongs to."""
     return _figures_sql(changes, keys="g.dimension, g.value", unpivot=_UNPIVOT)
 
 
@@ -237,7 +238,7 @@ def group_counts_sql(changes: str) -> str:
     named = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
     zeros = ", ".join("0" for _name in COUNT_COLUMNS)
     return f"""
-    WITH {_group_figures_sql(changes)}
+    WITH {group_figures_sql(changes)}
     SELECT date_trunc('month', day)::date AS period, dimension, value, {named}
     FROM figures GROUP BY 1, 2, 3
     HAVING ({sums}) IS DISTINCT FROM ({zeros})
@@ -259,7 +260,7 @@ def group_buckets_sql(changes: str) -> str:
         )
     )
     return f"""
-    WITH {_group_figures_sql(changes)}
+    WITH {group_figures_sql(changes)}
     {per_time}
     ORDER BY 5, 2, 3, 4, 6, 1
     """
