@@ -450,7 +450,7 @@ def main() -> None:
         "api": "GET /api/v1/metrics/support, one year",
         "hand_api": "hand-written SQL, the API's figures",
         "page": "whole /reports/support/ page, one year",
-        "page_default": "  the page's default period (12 months to date)",
+        "page_default": "  the page's default period (to date)",
         "hand_page": "hand-written SQL, the page's figures",
         "page_rows": "  the page from the tickets (no rollups)",
         "hand_api_counts": "  the API's counts and means only",

@@ -346,7 +346,23 @@ class LedgerMonth(models.Model):
         return f"{self.account_id}/{self.month:%Y-%m}"
 
 
-class TicketRollup(models.Model):
+class TicketCounts(models.Model):
+    """The counts and time sums a ticket rollup row holds (`ticket_rollups.COUNT_COLUMNS`)."""
+
+    created = models.BigIntegerField(default=0)
+    solved = models.BigIntegerField(default=0)
+    ever_solved = models.BigIntegerField(default=0)
+    reopened = models.BigIntegerField(default=0)
+    fcr = models.BigIntegerField(default=0)
+    replied = models.BigIntegerField(default=0)
+    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class TicketRollup(TicketCounts):
     """The support figures' counts and time sums per channel and UTC day or UTC month of
     creation (`metrics.ticket_rollups`): what the support summary adds up instead of reading
     every ticket of its period. Derived data, kept exact in the same transaction as every write
@@ -359,14 +375,6 @@ class TicketRollup(models.Model):
     grain = models.CharField(max_length=1, choices=[(DAY, "day"), (MONTH, "month")])
     period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
     channel = models.CharField(max_length=50)
-    created = models.BigIntegerField(default=0)
-    solved = models.BigIntegerField(default=0)
-    ever_solved = models.BigIntegerField(default=0)
-    reopened = models.BigIntegerField(default=0)
-    fcr = models.BigIntegerField(default=0)
-    replied = models.BigIntegerField(default=0)
-    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
-    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
 
     class Meta:
         constraints = [
@@ -406,7 +414,7 @@ class TicketTimeBucket(models.Model):
         return f"{self.channel or '-'}/{self.grain}{self.period}/{self.time}:{self.bucket}"
 
 
-class TicketGroupRollup(models.Model):
+class TicketGroupRollup(TicketCounts):
     """The support figures' counts and time sums per assignee, or per account plan, and UTC
     month of creation (`metrics.ticket_rollups`, "Group rollups"): what the support page's
     breakdowns add up. Month rows only; a period's partial months are read from the tickets.
@@ -417,14 +425,6 @@ class TicketGroupRollup(models.Model):
     period = models.DateField(help_text="The first day of the UTC month.")
     dimension = models.CharField(max_length=1, choices=[(ASSIGNEE, "assignee"), (PLAN, "plan")])
     value = models.CharField(max_length=200, help_text="The assignee or the plan ('' for none).")
-    created = models.BigIntegerField(default=0)
-    solved = models.BigIntegerField(default=0)
-    ever_solved = models.BigIntegerField(default=0)
-    reopened = models.BigIntegerField(default=0)
-    fcr = models.BigIntegerField(default=0)
-    replied = models.BigIntegerField(default=0)
-    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
-    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
 
     class Meta:
         constraints = [

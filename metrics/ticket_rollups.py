@@ -173,20 +173,27 @@ def _upserts_sql(changes: str) -> str:
     """
 
 
+def _install_sql(prefix: str, changes, upserts, counted, cleared) -> str:
+    """Statement triggers on the tickets from signed changes (`statement_triggers`)."""
+    return statement_triggers.signed_install_sql(
+        prefix,
+        TICKETS,
+        lock_key=LOCK_KEY,
+        time_column="created_at",
+        changes=changes,
+        upsert=upserts,
+        nothing=statement_triggers.nothing_guard,
+        unchanged=statement_triggers.unchanged_guard(counted),
+        cleared=cleared,
+    )
+
+
 def install_sql() -> str:
     """The trigger functions and triggers (CREATE OR REPLACE: run again after a change). An
     update that changes none of the counted columns (a subject, a status, the raw payload,
     the assignee) leaves at once."""
-    return statement_triggers.signed_install_sql(
-        "metrics_ticket_rollup",
-        TICKETS,
-        lock_key=LOCK_KEY,
-        time_column="created_at",
-        changes=changes_sql,
-        upsert=_upserts_sql,
-        nothing=statement_triggers.nothing_guard,
-        unchanged=statement_triggers.unchanged_guard(COUNTED),
-        cleared=(TABLE, BUCKETS),
+    return _install_sql(
+        "metrics_ticket_rollup", changes_sql, _upserts_sql, COUNTED, (TABLE, BUCKETS)
     )
 
 
@@ -283,16 +290,12 @@ def _group_upserts_sql(changes: str) -> str:
 def group_install_sql() -> str:
     """The group rollups' triggers (CREATE OR REPLACE). An update that changes none of the
     columns they count (a subject, a status, the channel) leaves at once."""
-    return statement_triggers.signed_install_sql(
+    return _install_sql(
         "metrics_ticket_group_rollup",
-        TICKETS,
-        lock_key=LOCK_KEY,
-        time_column="created_at",
-        changes=group_changes_sql,
-        upsert=_group_upserts_sql,
-        nothing=statement_triggers.nothing_guard,
-        unchanged=statement_triggers.unchanged_guard(GROUP_COUNTED),
-        cleared=(GROUP_TABLE, GROUP_BUCKETS),
+        group_changes_sql,
+        _group_upserts_sql,
+        GROUP_COUNTED,
+        (GROUP_TABLE, GROUP_BUCKETS),
     )
 
 
