@@ -189,6 +189,10 @@ def rebuild_by_month(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 [lock_key, month.year * 12 + month.month - 1],
             )
+            # Room for a month's aggregates in memory (this transaction only): the planner
+            # sorts rather than hashes when it overestimates the groups, and a default-sized
+            # sort spills to disk.
+            cursor.execute("SELECT set_config('work_mem', '64MB', true)")
             for table in tables:
                 cursor.execute(
                     f"DELETE FROM {table} WHERE period >= %s AND period < %s",

@@ -255,11 +255,10 @@ def group_counts_sql(changes: str) -> str:
 
 def group_buckets_sql(changes: str) -> str:
     """Month rows of the bucket counts per group at both levels (fine: the bucket; coarse:
-    the bucket // COARSE), the zero ones left out."""
-    per_time = "\n    UNION ALL\n    ".join(
-        f"SELECT date_trunc('month', day)::date AS period, dimension, value, {time} AS time, "
-        f"{level} AS level, {expression} AS bucket, SUM(sign) AS tickets FROM figures "
-        f"WHERE bucket_{time} IS NOT NULL GROUP BY 1, 2, 3, 6 HAVING SUM(sign) <> 0"
+    the bucket // COARSE), the zero ones left out: one pass over the changes, each giving a
+    row per time and level."""
+    per_row = ", ".join(
+        f"({time}, {level}, {expression})"
         for time in TIMES
         for level, expression in (
             (FINE, f"bucket_{time}"),
@@ -268,7 +267,11 @@ def group_buckets_sql(changes: str) -> str:
     )
     return f"""
     WITH {group_figures_sql(changes)}
-    {per_time}
+    SELECT date_trunc('month', day)::date AS period, dimension, value, x.time, x.level,
+           x.bucket, SUM(sign) AS tickets
+    FROM figures CROSS JOIN LATERAL (VALUES {per_row}) AS x (time, level, bucket)
+    WHERE x.bucket IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(sign) <> 0
     ORDER BY 5, 2, 3, 4, 6, 1
     """
 
