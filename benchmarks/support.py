@@ -153,9 +153,8 @@ _FIGURES = """
 # ticket by first-reply bucket, channel and assignee, in one statement.
 HAND_PAGE = f"""
 WITH t AS (
-    SELECT t.*, COALESCE(a.plan, '') AS plan,
-           date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month
-    FROM outcomes_ticket t LEFT JOIN accounts_account a ON a.id = t.account_id
+    SELECT t.*, date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month
+    FROM outcomes_ticket t
     WHERE t.created_at >= %(lo)s AND t.created_at < %(hi)s
 ),
 c AS (
@@ -212,13 +211,13 @@ WHERE created_at >= %(lo)s AND created_at < %(hi)s
 """
 
 _PAGE_SOURCE = """
-    SELECT t.channel, t.assignee, COALESCE(a.plan, '') AS plan,
+    SELECT t.channel, t.assignee, t.plan,
            date_trunc('month', t.created_at AT TIME ZONE 'UTC') AS month,
            t.solved_at IS NOT NULL AS solved,
            (t.solved_at IS NOT NULL AND t.agent_replies <= 1 AND t.reopens = 0) AS fcr,
            date_part('epoch', t.first_reply_at - t.created_at) / 60 AS reply,
            date_part('epoch', t.solved_at - t.created_at) / 60 AS resolution
-    FROM outcomes_ticket t LEFT JOIN accounts_account a ON a.id = t.account_id
+    FROM outcomes_ticket t
     WHERE t.created_at >= %(lo)s AND t.created_at < %(hi)s
 """
 _PAGE_SETS = "GROUPING SETS ((), (channel), (assignee), (plan), (month))"
@@ -291,10 +290,35 @@ def _close(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.006)
 
 
+def _same_report(a, b) -> bool:
+    def figures(summary):
+        times = (summary.first_reply, summary.resolution)
+        counts = (summary.created, summary.solved, summary.ever_solved, summary.reopened)
+        return counts + (summary.fcr,), [(t.n, t.mean, t.median, t.p90) for t in times]
+
+    def same(x, y) -> bool:
+        (counts_x, times_x), (counts_y, times_y) = figures(x), figures(y)
+        return counts_x == counts_y and all(
+            n == m and all(_close(u, v) for u, v in zip(rest, other, strict=True))
+            for (n, *rest), (m, *other) in zip(times_x, times_y, strict=True)
+        )
+
+    return same(a.summary, b.summary) and all(
+        [key for key, _s in a.by[name]] == [key for key, _s in b.by[name]]
+        and all(same(x, y) for (_k, x), (_l, y) in zip(a.by[name], b.by[name], strict=True))
+        for name in b.by
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--extras", action="store_true", help="Also time adoption and accounts.")
+    parser.add_argument(
+        "--rows",
+        action="store_true",
+        help="Also time the page read from the tickets (REPORT_ROLLUPS off), alternating.",
+    )
     parser.add_argument(
         "--parts",
         action="store_true",
@@ -323,7 +347,7 @@ def main() -> None:
 
     from django.contrib.auth.models import User
     from django.db import connection, transaction
-    from django.test import RequestFactory
+    from django.test import RequestFactory, override_settings
     from rest_framework.test import APIRequestFactory, force_authenticate
 
     from metrics import support_api, support_views, views
@@ -348,9 +372,16 @@ def main() -> None:
             request.user = staff
             response = view(request)
             assert response.status_code == 200
-            return len(response.content)
+            return response.content
 
         return run
+
+    def from_rows(run):
+        def without_rollups():
+            with override_settings(REPORT_ROLLUPS=False):
+                return run()
+
+        return without_rollups
 
     lo = dt.datetime.combine(start, dt.time.min, dt.UTC)
     hi = dt.datetime.combine(end, dt.time.min, dt.UTC)
@@ -371,8 +402,11 @@ def main() -> None:
         "api": api,
         "hand_api": hand(HAND_API),
         "page": page(support_views.support, "/reports/support/", params),
+        "page_default": page(support_views.support, "/reports/support/", {}),
         "hand_page": hand(HAND_PAGE),
     }
+    if args.rows:
+        fns["page_rows"] = from_rows(fns["page"])
     if args.parts:
         fns["hand_api_counts"] = hand(HAND_API_COUNTS)
         fns["hand_api_percentiles"] = hand(HAND_API_PERCENTILES)
@@ -397,6 +431,16 @@ def main() -> None:
         for name, value in zip(("mean", "median", "p90"), values, strict=True):
             assert _close(got[key][name], value), (key, name, got[key][name], value)
 
+    if args.rows:
+        # The same figures on the page, group for group, from the rollups and the tickets.
+        from metrics import support_selectors
+
+        filters = support_views.SupportFilterForm(params).support_filters()
+        from_rollups = support_selectors.support_report(filters=filters)
+        with override_settings(REPORT_ROLLUPS=False):
+            from_tickets = support_selectors.support_report(filters=filters)
+        assert _same_report(from_rollups, from_tickets)
+
     print(
         f"database: {connection.settings_dict['NAME']} · 5,000 accounts · {tickets:,} tickets "
         f"({created:,} created in the year) · {usage:,} usage values · {start} to {end} · "
@@ -406,7 +450,9 @@ def main() -> None:
         "api": "GET /api/v1/metrics/support, one year",
         "hand_api": "hand-written SQL, the API's figures",
         "page": "whole /reports/support/ page, one year",
+        "page_default": "  the page's default period (to date)",
         "hand_page": "hand-written SQL, the page's figures",
+        "page_rows": "  the page from the tickets (no rollups)",
         "hand_api_counts": "  the API's counts and means only",
         "hand_api_percentiles": "  the API's two percentile sorts only",
         "hand_page_counts": "  the page's counts and means only",

@@ -346,7 +346,23 @@ class LedgerMonth(models.Model):
         return f"{self.account_id}/{self.month:%Y-%m}"
 
 
-class TicketRollup(models.Model):
+class TicketCounts(models.Model):
+    """The counts and time sums a ticket rollup row holds (`ticket_rollups.COUNT_COLUMNS`)."""
+
+    created = models.BigIntegerField(default=0)
+    solved = models.BigIntegerField(default=0)
+    ever_solved = models.BigIntegerField(default=0)
+    reopened = models.BigIntegerField(default=0)
+    fcr = models.BigIntegerField(default=0)
+    replied = models.BigIntegerField(default=0)
+    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class TicketRollup(TicketCounts):
     """The support figures' counts and time sums per channel and UTC day or UTC month of
     creation (`metrics.ticket_rollups`): what the support summary adds up instead of reading
     every ticket of its period. Derived data, kept exact in the same transaction as every write
@@ -359,14 +375,6 @@ class TicketRollup(models.Model):
     grain = models.CharField(max_length=1, choices=[(DAY, "day"), (MONTH, "month")])
     period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
     channel = models.CharField(max_length=50)
-    created = models.BigIntegerField(default=0)
-    solved = models.BigIntegerField(default=0)
-    ever_solved = models.BigIntegerField(default=0)
-    reopened = models.BigIntegerField(default=0)
-    fcr = models.BigIntegerField(default=0)
-    replied = models.BigIntegerField(default=0)
-    reply_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
-    resolution_us = models.DecimalField(max_digits=30, decimal_places=0, default=0)
 
     class Meta:
         constraints = [
@@ -404,6 +412,68 @@ class TicketTimeBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel or '-'}/{self.grain}{self.period}/{self.time}:{self.bucket}"
+
+
+class TicketGroupRollup(TicketCounts):
+    """The support figures' counts and time sums per assignee, or per account plan, and UTC
+    month of creation (`metrics.ticket_rollups`, "Group rollups"): what the support page's
+    breakdowns add up. Month rows only; a period's partial months are read from the tickets.
+    Kept by database triggers (migration 0016) and rebuilt with `TicketRollup`."""
+
+    ASSIGNEE, PLAN = ticket_rollups.GROUPS["assignee"], ticket_rollups.GROUPS["plan"]
+
+    period = models.DateField(help_text="The first day of the UTC month.")
+    dimension = models.CharField(max_length=1, choices=[(ASSIGNEE, "assignee"), (PLAN, "plan")])
+    value = models.CharField(max_length=200, help_text="The assignee or the plan ('' for none).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "dimension", "value"], name="ticket_group_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}:{self.value or '-'}/{self.period}"
+
+
+class TicketGroupBucket(models.Model):
+    """`TicketTimeBucket` per assignee, or per account plan, and UTC month, at two levels: how
+    many tickets have each time in each bucket (`level` 0, the buckets of `bucket_sql`), and
+    in each run of `ticket_rollups.COARSE` buckets (`level` 1, bucket // COARSE). A group's
+    percentile finds its coarse bucket first, then reads only that one's fine buckets, so a
+    year of thirty assignees is a few thousand rows, not a hundred thousand. Kept and rebuilt
+    with `TicketGroupRollup`."""
+
+    FINE, COARSE = 0, 1
+
+    period = models.DateField(help_text="The first day of the UTC month.")
+    dimension = models.CharField(
+        max_length=1, choices=TicketGroupRollup._meta.get_field("dimension").choices
+    )
+    value = models.CharField(max_length=200)
+    time = models.SmallIntegerField(choices=TicketTimeBucket._meta.get_field("time").choices)
+    level = models.SmallIntegerField(choices=[(FINE, "bucket"), (COARSE, "run of buckets")])
+    bucket = models.IntegerField()
+    tickets = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Level first: a coarse histogram is one range; a fine one, a range per group,
+            # time and run of buckets.
+            models.UniqueConstraint(
+                fields=["level", "dimension", "value", "time", "bucket", "period"],
+                include=["tickets"],
+                name="ticket_group_bucket_key",
+            )
+        ]
+        indexes = [models.Index(fields=["period"], name="ticket_group_bucket_period")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.dimension}:{self.value or '-'}/{self.period}/{self.time}:"
+            f"{self.level}:{self.bucket}"
+        )
 
 
 class ExportJob(models.Model):

@@ -60,13 +60,23 @@ def _days(start: dt.date, end: dt.date, sign: int = 1) -> list[Piece]:
     return [Piece(sign, DAY, start, end)] if start < end else []
 
 
-def _days_within_month(start: dt.date, end: dt.date, *, signed: bool) -> list[Piece]:
+def _cost(start: dt.date, end: dt.date, future: dt.date | None) -> int:
+    """The days [start, end) to read, those from `future` on not counted (none is written
+    yet: reading them is an index probe that finds nothing)."""
+    if future is not None:
+        end = max(start, min(end, future))
+    return (end - start).days
+
+
+def _days_within_month(
+    start: dt.date, end: dt.date, *, signed: bool, future: dt.date | None = None
+) -> list[Piece]:
     """The days [start, end) inside one month: as days, or as the month minus the days
-    around them when that reads fewer days."""
+    around them when that reads fewer days (days from `future` on count as none)."""
     month = _month_floor(start)
     following = next_month(start)
-    inside = (end - start).days
-    outside = (start - month).days + (following - end).days
+    inside = _cost(start, end, future)
+    outside = _cost(month, start, future) + _cost(end, following, future)
     if signed and outside < inside:
         return [
             Piece(1, MONTH, month, following),
@@ -76,7 +86,9 @@ def _days_within_month(start: dt.date, end: dt.date, *, signed: bool) -> list[Pi
     return _days(start, end)
 
 
-def _whole_days(start: dt.date, end: dt.date, *, signed: bool) -> list[Piece]:
+def _whole_days(
+    start: dt.date, end: dt.date, *, signed: bool, future: dt.date | None = None
+) -> list[Piece]:
     """The UTC days [start, end) as month ranges and day ranges."""
     if start >= end:
         return []
@@ -85,18 +97,18 @@ def _whole_days(start: dt.date, end: dt.date, *, signed: bool) -> list[Piece]:
     if first_month >= last_month:
         # No whole month inside: one or two partial months.
         if _month_floor(start) == _month_floor(end - dt.timedelta(days=1)):
-            return _days_within_month(start, end, signed=signed)
+            return _days_within_month(start, end, signed=signed, future=future)
         middle = _month_floor(end)
         return [
-            *_days_within_month(start, middle, signed=signed),
-            *_days_within_month(middle, end, signed=signed),
+            *_days_within_month(start, middle, signed=signed, future=future),
+            *_days_within_month(middle, end, signed=signed, future=future),
         ]
     result = []
     if start < first_month:
-        result += _days_within_month(start, first_month, signed=signed)
+        result += _days_within_month(start, first_month, signed=signed, future=future)
     result.append(Piece(1, MONTH, first_month, last_month))
     if last_month < end:
-        result += _days_within_month(last_month, end, signed=signed)
+        result += _days_within_month(last_month, end, signed=signed, future=future)
     return result
 
 
@@ -120,9 +132,18 @@ def _edge(moment: dt.datetime, *, at_start: bool, signed: bool) -> tuple[dt.date
     return (ceiling.date() if at_start else floor.date()), [raw]
 
 
-def pieces(lo: dt.datetime | None, hi: dt.datetime | None, *, signed: bool = True) -> list[Piece]:
+def pieces(
+    lo: dt.datetime | None,
+    hi: dt.datetime | None,
+    *,
+    signed: bool = True,
+    future: dt.date | None = None,
+) -> list[Piece]:
     """[lo, hi) (None: open) as signed month, day and raw pieces whose sum is exactly it.
-    With `signed=False` every piece is added (for maxima): edges are read raw, up to a day."""
+    With `signed=False` every piece is added (for maxima): edges are read raw, up to a day.
+    `future`: the first UTC day with no rows yet, whose days cost nothing to read (a caller
+    reading days from the rows, not from day rollups, passes tomorrow): the month to date is
+    then read as the month minus the days to come."""
     lo = EARLIEST if lo is None else max(lo.astimezone(UTC), EARLIEST)
     hi = LATEST if hi is None else min(hi.astimezone(UTC), LATEST)
     if lo >= hi:
@@ -142,7 +163,7 @@ def pieces(lo: dt.datetime | None, hi: dt.datetime | None, *, signed: bool = Tru
         return [Piece(1, RAW, lo, hi)]
     first_day, head = _edge(lo, at_start=True, signed=signed)
     last_day, tail = _edge(hi, at_start=False, signed=signed)
-    return [*head, *_whole_days(first_day, last_day, signed=signed), *tail]
+    return [*head, *_whole_days(first_day, last_day, signed=signed, future=future), *tail]
 
 
 def positive_pieces(lo: dt.datetime | None, hi: dt.datetime | None) -> list[Piece]:

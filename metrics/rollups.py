@@ -104,6 +104,7 @@ def install_sql() -> str:
         unchanged=statement_triggers.unchanged_guard(
             ("survey_id", "account_id", "answered_at", "score", "category", "excluded")
         ),
+        cleared=(TABLE,),
     )
 
 

@@ -45,7 +45,7 @@ def uninstall_sql(prefix: str, table: str, events) -> str:
 # it removed (sign -1) and added (sign +1), takes a shared advisory lock on each UTC month they
 # fall in (a rebuild takes the month's lock exclusively) and adds their sums.
 
-SIGNED_EVENTS = ("insert", "delete", "update")
+SIGNED_EVENTS = ("insert", "delete", "update", "truncate")
 
 
 def month_number_sql(column: str) -> str:
@@ -67,15 +67,16 @@ def nothing_guard(table: str, where: str = "") -> str:
 
 
 def unchanged_guard(columns) -> str:
-    """Leave at once when an update changed none of `columns` in any row."""
-    old = ", ".join(f"o.{name}" for name in columns)
-    new = ", ".join(f"n.{name}" for name in columns)
+    """Leave at once when an update changed none of `columns` in any row: no new row's id and
+    `columns` are among the old rows'. A set difference (hashed or sorted, so linear in the
+    rows), not a join of the transition tables, which have no statistics: the planner sized
+    them at a guess and a nested loop over a bulk update's rows took the square of them."""
+    listed = ", ".join(("id", *columns))
     return f"""
     IF NOT EXISTS (
-        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE ({old})
-              IS DISTINCT FROM
-              ({new})
+        SELECT {listed} FROM new_rows
+        EXCEPT
+        SELECT {listed} FROM old_rows
     ) THEN
         RETURN NULL;
     END IF;
@@ -92,11 +93,13 @@ def signed_install_sql(
     upsert: Callable[[str], str],
     nothing: Callable[[str], str],
     unchanged: str,
+    cleared: tuple[str, ...],
 ) -> str:
-    """The insert, delete and update triggers of a rollup kept from signed changes:
+    """The insert, delete, update and truncate triggers of a rollup kept from signed changes:
     `changes(transition table, sign)` selects the changed rows with their sign (and
     `time_column`), `upsert(changes)` adds their sums; `nothing` and `unchanged` are the early
-    exits."""
+    exits. A TRUNCATE of `table` (which fires no delete trigger) empties the rollup tables
+    `cleared`; it holds the table's exclusive lock, so no write or rebuild runs beside it."""
     events = {
         "insert": ("NEW TABLE AS new_rows", changes("new_rows", 1), nothing("new_rows")),
         "delete": ("OLD TABLE AS old_rows", changes("old_rows", -1), nothing("old_rows")),
@@ -107,6 +110,8 @@ def signed_install_sql(
         ),
     }
     months = month_number_sql(time_column)
+    emptied = " ".join(f"DELETE FROM {name};" for name in cleared)
+    truncate = {"truncate": ("", f"\nBEGIN\n    {emptied}\n    RETURN NULL;\nEND\n")}
     return install_sql(
         prefix,
         table,
@@ -124,7 +129,8 @@ END
 """,
             )
             for event, (referencing, signed, guard) in events.items()
-        },
+        }
+        | truncate,
     )
 
 
@@ -183,6 +189,10 @@ def rebuild_by_month(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 [lock_key, month.year * 12 + month.month - 1],
             )
+            # Room for a month's aggregates in memory (this transaction only): the planner
+            # sorts rather than hashes when it overestimates the groups, and a default-sized
+            # sort spills to disk.
+            cursor.execute("SELECT set_config('work_mem', '64MB', true)")
             for table in tables:
                 cursor.execute(
                     f"DELETE FROM {table} WHERE period >= %s AND period < %s",

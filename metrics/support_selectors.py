@@ -3,8 +3,10 @@
 Support figures are aggregates of the tickets created in [start, end) of the viewer's time
 zone, in one statement: counts with FILTER, times with `percentile_cont` (one sort gives the
 median and the 90th percentile), breakdowns as GROUPING SETS of the same scan. The covering
-index `ticket_created_metrics` holds every column they read, so a period is an index-only
-range scan. Definitions: `metrics/support_scoring.py`.
+index `ticket_created_metrics` holds every column the summary reads, so a period is an
+index-only range scan (the report's breakdowns by assignee and plan read the rows). The plan is
+the ticket's copy of its account's (`outcomes.ticket_plan`): no join of the accounts but for
+the segment and owner filters. Definitions: `metrics/support_scoring.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from surveys.models import Invitation, Kind, Response, Survey
 
 from . import support_rollups
 from . import support_scoring as ss
+from .rollup_pieces import next_month
 from .ticket_rollups import flags_sql, minutes_sql
 
 TICKETS = Ticket._meta.db_table
@@ -78,7 +81,7 @@ def _cursor(*, tuned: bool = True):
         yield cursor
 
 
-def _where(filters: SupportFilters, *, plan_join: bool) -> tuple[str, str, list]:
+def _where(filters: SupportFilters) -> tuple[str, str, list]:
     """(join, where, params) for the tickets the filters choose."""
     lo, hi = filters.bounds
     clauses = ["t.created_at >= %s", "t.created_at < %s"]
@@ -89,15 +92,18 @@ def _where(filters: SupportFilters, *, plan_join: bool) -> tuple[str, str, list]
     if filters.channel:
         clauses.append("t.channel = %s")
         params.append(filters.channel)
-    for column in ("plan", "segment"):
-        if getattr(filters, column):
-            clauses.append(f"a.{column} = %s")
-            params.append(getattr(filters, column))
+    if filters.plan:
+        # The ticket's copy of its account's plan (outcomes.ticket_plan).
+        clauses.append("t.plan = %s")
+        params.append(filters.plan)
+    if filters.segment:
+        clauses.append("a.segment = %s")
+        params.append(filters.segment)
     if filters.owner:
         clauses.append("a.owner_id = %s")
         params.append(filters.owner)
     join = ""
-    if plan_join or filters.needs_accounts:
+    if filters.segment or filters.owner:
         join = f"LEFT JOIN {ACCOUNTS} a ON a.id = t.account_id"
     return join, " AND ".join(clauses), params
 
@@ -131,8 +137,8 @@ def _summary(values: tuple) -> ss.SupportSummary:
     )
 
 
-def _source(filters: SupportFilters, *, plan_join: bool, extra: str = "") -> tuple[str, list]:
-    join, where, params = _where(filters, plan_join=plan_join)
+def _source(filters: SupportFilters, *, extra: str = "") -> tuple[str, list]:
+    join, where, params = _where(filters)
     # Narrow rows (the sorts of the percentiles move them), times as float8: date_part, not
     # EXTRACT, whose numeric result made every comparison of the sorts several times slower.
     flags = "".join(f"({sql}) AS {name}, " for name, sql in flags_sql("t").items())
@@ -152,7 +158,7 @@ def support_summary(*, filters: SupportFilters) -> ss.SupportSummary:
     if support_rollups.readable(filters):
         with _cursor() as cursor:
             return support_rollups.summary(cursor, filters)
-    source, params = _source(filters, plan_join=False)
+    source, params = _source(filters)
     with _cursor(tuned=not filters.account) as cursor:
         cursor.execute(f"SELECT {FIGURES} FROM ({source}) t", params)  # noqa: S608
         return _summary(cursor.fetchone())
@@ -166,12 +172,12 @@ class SupportReport:
 
 def support_report(*, filters: SupportFilters) -> SupportReport:
     """The summary and its breakdowns (channel, assignee, plan, month of creation in the
-    viewer's time zone): one scan, GROUPING SETS."""
-    extra = (
-        ", COALESCE(a.plan, '') AS plan,"
-        " date_trunc('month', t.created_at AT TIME ZONE %s)::date AS month"
-    )
-    source, params = _source(filters, plan_join=True, extra=extra)
+    viewer's time zone): from the ticket rollups when the filters allow
+    (`metrics.support_rollups`), else one scan of the tickets, GROUPING SETS."""
+    if support_rollups.readable_page(filters):
+        return _sorted(_report_from_rollups(filters))
+    extra = ", t.plan, date_trunc('month', t.created_at AT TIME ZONE %s)::date AS month"
+    source, params = _source(filters, extra=extra)
     params = [str(filters.tz), *params]
     sql = f"""
         SELECT GROUPING(t.channel, t.assignee, t.plan, t.month), t.channel, t.assignee,
@@ -195,6 +201,27 @@ def support_report(*, filters: SupportFilters) -> SupportReport:
                     dimension
                 ]
                 report.by[dimension].append((key, summary))
+    return _sorted(report)
+
+
+def _report_from_rollups(filters: SupportFilters) -> SupportReport:
+    months = []
+    month = filters.start.replace(day=1)
+    while month < filters.end:
+        months.append(month)
+        month = next_month(month)
+    with _cursor() as cursor:
+        return SupportReport(
+            summary=support_rollups.summary(cursor, filters),
+            by={
+                "channel": support_rollups.breakdown(cursor, filters, "channel"),
+                **support_rollups.group_breakdowns(cursor, filters),
+                "month": support_rollups.by_month(cursor, filters, months),
+            },
+        )
+
+
+def _sorted(report: SupportReport) -> SupportReport:
     for name, rows in report.by.items():
         if name == "month":
             rows.sort(key=lambda item: item[0])
@@ -219,7 +246,7 @@ def csat_by_ticket(*, filters: SupportFilters, survey_ids: list[int] | None = No
     empty = {"total": ss.csat_share(0, 0), "reply_bucket": [], "channel": [], "assignee": []}
     if not survey_ids:
         return empty
-    join, where, params = _where(filters, plan_join=False)
+    join, where, params = _where(filters)
     reply = "date_part('epoch', t.first_reply_at - t.created_at) / 60"
     buckets = " ".join(
         f"WHEN {reply} < {upper} THEN '{key}'" for key, upper in ss.REPLY_BUCKETS if upper

@@ -88,13 +88,14 @@ def bucket_sql(column: str, alias: str = "") -> str:
     return f"floor(sqrt(sqrt({minutes_sql(column, alias)})) * 40)::integer"
 
 
-def changes_sql(table: str, sign: int) -> str:
-    return f"SELECT {', '.join(COUNTED)}, {sign} AS sign FROM {table}"
+def changes_sql(table: str, sign: int, columns: tuple[str, ...] = COUNTED) -> str:
+    return f"SELECT {', '.join(columns)}, {sign} AS sign FROM {table}"
 
 
-def _figures_sql(changes: str) -> str:
-    """Per change: its UTC day, channel and signed contribution to each column, and the
-    bucket of each time (`bucket_<time>`)."""
+def _figures_sql(changes: str, keys: str = "channel", unpivot: str = "") -> str:
+    """Per change: its UTC day, its `keys` (the channel; or, with `unpivot`, one row per
+    group it belongs to) and signed contribution to each column, and the bucket of each time
+    (`bucket_<time>`)."""
     flags = "".join(
         f"CASE WHEN {condition} THEN sign ELSE 0 END AS {name},\n               "
         for name, condition in flags_sql().items()
@@ -104,7 +105,7 @@ def _figures_sql(changes: str) -> str:
     )
     return f"""
     figures AS (
-        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, channel, sign,
+        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, {keys}, sign,
                sign AS created,
                {flags}CASE WHEN first_reply_at IS NOT NULL THEN sign ELSE 0 END AS replied,
                COALESCE(sign * extract(epoch FROM first_reply_at - created_at) * 1000000, 0)
@@ -112,7 +113,7 @@ def _figures_sql(changes: str) -> str:
                COALESCE(sign * extract(epoch FROM solved_at - created_at) * 1000000, 0)
                    AS resolution_us,
                {buckets}
-        FROM ({changes}) changes
+        FROM ({changes}) changes {unpivot}
     )"""
 
 
@@ -172,19 +173,27 @@ def _upserts_sql(changes: str) -> str:
     """
 
 
+def _install_sql(prefix: str, changes, upserts, counted, cleared) -> str:
+    """Statement triggers on the tickets from signed changes (`statement_triggers`)."""
+    return statement_triggers.signed_install_sql(
+        prefix,
+        TICKETS,
+        lock_key=LOCK_KEY,
+        time_column="created_at",
+        changes=changes,
+        upsert=upserts,
+        nothing=statement_triggers.nothing_guard,
+        unchanged=statement_triggers.unchanged_guard(counted),
+        cleared=cleared,
+    )
+
+
 def install_sql() -> str:
     """The trigger functions and triggers (CREATE OR REPLACE: run again after a change). An
     update that changes none of the counted columns (a subject, a status, the raw payload,
     the assignee) leaves at once."""
-    return statement_triggers.signed_install_sql(
-        "metrics_ticket_rollup",
-        TICKETS,
-        lock_key=LOCK_KEY,
-        time_column="created_at",
-        changes=changes_sql,
-        upsert=_upserts_sql,
-        nothing=statement_triggers.nothing_guard,
-        unchanged=statement_triggers.unchanged_guard(COUNTED),
+    return _install_sql(
+        "metrics_ticket_rollup", changes_sql, _upserts_sql, COUNTED, (TABLE, BUCKETS)
     )
 
 
@@ -194,19 +203,129 @@ def uninstall_sql() -> str:
     )
 
 
+# --- Group rollups: the same figures per assignee and per plan, by UTC month ------------------
+# The support page breaks its figures down by the tickets' assignee and by their account's plan
+# (`outcomes_ticket.plan`, kept equal to the account's current plan by the database). Per
+# group and UTC month (never per day: a day's groups would hold about as many rows as
+# tickets), `metrics_ticketgrouprollup` holds the counts and time sums and
+# `metrics_ticketgroupbucket` the bucket counts; a period's partial months are read from the
+# tickets. Kept by their own statement triggers from the same signed changes, and rebuilt with
+# the rollups above.
+
+GROUP_TABLE = "metrics_ticketgrouprollup"
+GROUP_BUCKETS = "metrics_ticketgroupbucket"
+# The ticket column of each group dimension -> its code in the rows' `dimension`.
+GROUPS = {"assignee": "a", "plan": "p"}
+GROUP_COUNTED = (*(name for name in COUNTED if name != "channel"), *GROUPS)
+GROUP_KEY = ("period", "dimension", "value")
+GROUP_BUCKET_KEY = (*GROUP_KEY, "time", "level", "bucket")
+# Group bucket rows at two levels: FINE, the buckets of `bucket_sql`; COARSE_LEVEL, runs of
+# COARSE of them (bucket // COARSE), so that a percentile reads the coarse histogram, then the
+# fine buckets of one run only.
+FINE, COARSE_LEVEL, COARSE = 0, 1, 16
+_UNPIVOT = (
+    "CROSS JOIN LATERAL (VALUES "
+    + ", ".join(f"('{code}', {column})" for column, code in GROUPS.items())
+    + ") AS g (dimension, value)"
+)
+
+
+def group_changes_sql(table: str, sign: int) -> str:
+    return changes_sql(table, sign, GROUP_COUNTED)
+
+
+def group_figures_sql(changes: str) -> str:
+    """`figures` of the group rollups: a row per change and group it belongs to."""
+    return _figures_sql(changes, keys="g.dimension, g.value", unpivot=_UNPIVOT)
+
+
+def group_counts_sql(changes: str) -> str:
+    """Month rows of the counts per group, the all-zero ones left out."""
+    sums = ", ".join(f"SUM({name})" for name in COUNT_COLUMNS)
+    named = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
+    zeros = ", ".join("0" for _name in COUNT_COLUMNS)
+    return f"""
+    WITH {group_figures_sql(changes)}
+    SELECT date_trunc('month', day)::date AS period, dimension, value, {named}
+    FROM figures GROUP BY 1, 2, 3
+    HAVING ({sums}) IS DISTINCT FROM ({zeros})
+    ORDER BY 1, 2, 3
+    """
+
+
+def group_buckets_sql(changes: str) -> str:
+    """Month rows of the bucket counts per group at both levels (fine: the bucket; coarse:
+    the bucket // COARSE), the zero ones left out: one pass over the changes, each giving a
+    row per time and level."""
+    per_row = ", ".join(
+        f"({time}, {level}, {expression})"
+        for time in TIMES
+        for level, expression in (
+            (FINE, f"bucket_{time}"),
+            (COARSE_LEVEL, f"bucket_{time} / {COARSE}"),
+        )
+    )
+    return f"""
+    WITH {group_figures_sql(changes)}
+    SELECT date_trunc('month', day)::date AS period, dimension, value, x.time, x.level,
+           x.bucket, SUM(sign) AS tickets
+    FROM figures CROSS JOIN LATERAL (VALUES {per_row}) AS x (time, level, bucket)
+    WHERE x.bucket IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(sign) <> 0
+    ORDER BY 5, 2, 3, 4, 6, 1
+    """
+
+
+def _group_upserts_sql(changes: str) -> str:
+    columns = ", ".join(COUNT_COLUMNS)
+    added = ", ".join(f"{name} = {GROUP_TABLE}.{name} + EXCLUDED.{name}" for name in COUNT_COLUMNS)
+    return f"""
+    INSERT INTO {GROUP_TABLE} ({", ".join(GROUP_KEY)}, {columns})
+    {group_counts_sql(changes)}
+    ON CONFLICT ({", ".join(GROUP_KEY)}) DO UPDATE SET {added};
+    INSERT INTO {GROUP_BUCKETS} ({", ".join(GROUP_BUCKET_KEY)}, tickets)
+    {group_buckets_sql(changes)}
+    ON CONFLICT ({", ".join(GROUP_BUCKET_KEY)})
+    DO UPDATE SET tickets = {GROUP_BUCKETS}.tickets + EXCLUDED.tickets;
+    """
+
+
+def group_install_sql() -> str:
+    """The group rollups' triggers (CREATE OR REPLACE). An update that changes none of the
+    columns they count (a subject, a status, the channel) leaves at once."""
+    return _install_sql(
+        "metrics_ticket_group_rollup",
+        group_changes_sql,
+        _group_upserts_sql,
+        GROUP_COUNTED,
+        (GROUP_TABLE, GROUP_BUCKETS),
+    )
+
+
+def group_uninstall_sql() -> str:
+    return statement_triggers.uninstall_sql(
+        "metrics_ticket_group_rollup", TICKETS, statement_triggers.SIGNED_EVENTS
+    )
+
+
 def rebuild(
     since: dt.date | None = None,
     *,
     using: str = "default",
     progress: Callable[[dt.date, int], None] | None = None,
+    groups: bool = True,
 ) -> int:
-    """Recompute both tables' rows of every UTC month from `since`'s month on (all when None),
-    one month per transaction. Returns the number of rows written."""
+    """Recompute the tables' rows of every UTC month from `since`'s month on (all when None),
+    one month per transaction; the group rollups' too unless `groups` is False (the migration
+    that made the first two ran before the tickets had a plan). Returns the rows written."""
+    tables = (TABLE, BUCKETS, GROUP_TABLE, GROUP_BUCKETS) if groups else (TABLE, BUCKETS)
     with connections[using].cursor() as cursor:
         months = statement_triggers.months_to_rebuild(
-            cursor, since, source=TICKETS, time_column="created_at", tables=(TABLE, BUCKETS)
+            cursor, since, source=TICKETS, time_column="created_at", tables=tables
         )
-    changes = f"{changes_sql(TICKETS, 1)} WHERE created_at >= %(lo)s AND created_at < %(hi)s"
+    period = "WHERE created_at >= %(lo)s AND created_at < %(hi)s"
+    changes = f"{changes_sql(TICKETS, 1)} {period}"
+    group_changes = f"{group_changes_sql(TICKETS, 1)} {period}"
     columns = ", ".join(COUNT_COLUMNS)
 
     def fill(cursor, bounds: dict) -> int:
@@ -220,13 +339,27 @@ def rebuild(
             f"{buckets_sql(changes)}",
             bounds,
         )
-        return written + max(cursor.rowcount, 0)
+        written += max(cursor.rowcount, 0)
+        if groups:
+            cursor.execute(
+                f"INSERT INTO {GROUP_TABLE} ({', '.join(GROUP_KEY)}, {columns}) "
+                f"{group_counts_sql(group_changes)}",
+                bounds,
+            )
+            written += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {GROUP_BUCKETS} ({', '.join(GROUP_BUCKET_KEY)}, tickets) "
+                f"{group_buckets_sql(group_changes)}",
+                bounds,
+            )
+            written += max(cursor.rowcount, 0)
+        return written
 
     return statement_triggers.rebuild_by_month(
         months,
         using=using,
         lock_key=LOCK_KEY,
-        tables=(TABLE, BUCKETS),
+        tables=tables,
         fill=fill,
         progress=progress,
     )

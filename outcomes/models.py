@@ -197,6 +197,15 @@ class Ticket(models.Model):
         related_name="tickets",
         help_text=_("Empty for a Zendesk ticket whose organization is not mapped to an account."),
     )
+    # Kept by triggers (outcomes.ticket_plan), whatever writes the ticket or the account.
+    plan = models.CharField(
+        _("account plan"),
+        max_length=100,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("The account's current plan (empty without an account), kept by the database."),
+    )
     source = models.CharField(_("source"), max_length=10, choices=TicketSource.choices)
     external_id = models.CharField(_("external id"), max_length=255)
     subject = models.CharField(_("subject"), max_length=255, blank=True)

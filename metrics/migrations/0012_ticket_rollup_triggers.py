@@ -8,7 +8,7 @@ from metrics import ticket_rollups
 
 
 def fill(apps, schema_editor):
-    ticket_rollups.rebuild(using=schema_editor.connection.alias)
+    ticket_rollups.rebuild(using=schema_editor.connection.alias, groups=False)
 
 
 class Migration(migrations.Migration):

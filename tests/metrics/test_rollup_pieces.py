@@ -33,9 +33,15 @@ instants = st.datetimes(
 
 
 @settings(max_examples=400, deadline=None)
-@given(lo=instants, hi=instants, probes=st.lists(instants, min_size=20, max_size=40))
-def test_signed_pieces_count_each_instant_of_the_period_once(lo, hi, probes):
-    parts = pieces(lo, hi)
+@given(
+    lo=instants,
+    hi=instants,
+    probes=st.lists(instants, min_size=20, max_size=40),
+    future=st.one_of(st.none(), st.dates(dt.date(2023, 11, 1), dt.date(2026, 4, 1))),
+)
+def test_signed_pieces_count_each_instant_of_the_period_once(lo, hi, probes, future):
+    # Whatever day the rows end at (`future`: only the choice of pieces depends on it).
+    parts = pieces(lo, hi, future=future)
     for moment in [*probes, lo, hi, lo - dt.timedelta(microseconds=1)]:
         assert weight(parts, moment) == (1 if lo <= moment < hi else 0)
     for piece in parts:
@@ -65,6 +71,23 @@ def test_a_sao_paulo_month_is_the_utc_month_minus_three_hours_plus_three():
         Piece(-1, DAY, dt.date(2025, 3, 1), dt.date(2025, 3, 2)),
         # 1 April 00:00-03:00 UTC.
         Piece(1, RAW, dt.datetime(2025, 4, 1, tzinfo=UTC), dt.datetime(2025, 4, 1, 3, tzinfo=UTC)),
+    ]
+
+
+def test_the_month_to_date_is_the_month_minus_the_days_to_come():
+    """With rows up to 2026-11-10 (`future` the 11th), [Nov 1, Nov 11) is read as November
+    minus [Nov 11, Dec 1), which holds nothing yet: no past day is read from the rows; without
+    it, the 10 days are fewer than the 20 left out and are read one by one."""
+    lo = dt.datetime(2026, 10, 1, tzinfo=UTC)
+    hi = dt.datetime(2026, 11, 11, tzinfo=UTC)
+    assert pieces(lo, hi, future=dt.date(2026, 11, 11)) == [
+        Piece(1, MONTH, dt.date(2026, 10, 1), dt.date(2026, 11, 1)),
+        Piece(1, MONTH, dt.date(2026, 11, 1), dt.date(2026, 12, 1)),
+        Piece(-1, DAY, dt.date(2026, 11, 11), dt.date(2026, 12, 1)),
+    ]
+    assert pieces(lo, hi) == [
+        Piece(1, MONTH, dt.date(2026, 10, 1), dt.date(2026, 11, 1)),
+        Piece(1, DAY, dt.date(2026, 11, 1), dt.date(2026, 11, 11)),
     ]
 
 

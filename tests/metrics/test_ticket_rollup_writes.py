@@ -18,6 +18,7 @@ from metrics import support_selectors as sel
 from metrics import ticket_rollups
 from outcomes import ticket_imports, tickets
 from outcomes.models import Ticket, TicketSource
+from tests.factories import AccountFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -170,7 +171,9 @@ def test_the_rebuild_command_restores_the_ticket_rollups():
     assert _march().created == 0
     out = io.StringIO()
     call_command("rebuild_rollups", "--since", "2026-03-15", stdout=out)
-    assert "Rebuilt the ticket rollups: 6 rows" in out.getvalue()
+    # 6 rows as above, and the group rollups' 10: a month row per group (assignee '' and the
+    # account's plan) and, for each, a bucket per time at each of the two levels.
+    assert "Rebuilt the ticket rollups: 16 rows" in out.getvalue()
     assert (_rows(), _buckets()) == (kept, buckets)
     assert _march().resolution.median == 30.0
 
@@ -223,3 +226,34 @@ def test_a_rebuild_beside_new_tickets_stays_exact():
     # By hand: the 30 new chat tickets, all created in March 2026 (2 March 09:00 + 0..29 h).
     assert _rows()[("m", dt.date(2026, 3, 1), "chat")][0] == 30
     assert sum(counts[0] for (grain, _p, _c), counts in _rows().items() if grain == "m") == 89
+
+
+@pytest.mark.django_db(transaction=True)  # committed: a TRUNCATE waits for no pending check
+def test_a_truncate_of_the_tickets_empties_their_rollups():
+    """TRUNCATE fires no delete trigger: the truncate triggers empty the ticket rollups (and
+    the group rollups), so the tickets written afterwards are counted alone."""
+    account = AccountFactory(plan="Pro")
+    TicketFactory(account=account, channel="email", assignee="ana", reply=10)
+    TicketFactory(account=account, channel="email", assignee="ana", reply=30)
+    tables = (
+        ticket_rollups.TABLE,
+        ticket_rollups.BUCKETS,
+        ticket_rollups.GROUP_TABLE,
+        ticket_rollups.GROUP_BUCKETS,
+    )
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - constants
+            assert cursor.fetchone()[0] > 0, table
+        cursor.execute(f"TRUNCATE {ticket_rollups.TICKETS}")
+        for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - constants
+            assert cursor.fetchone()[0] == 0, table
+    TicketFactory(account=account, channel="email", assignee="ana", reply=20)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT created, replied, reply_us FROM {ticket_rollups.GROUP_TABLE} "  # noqa: S608
+            "WHERE dimension = 'p' AND value = 'Pro'"
+        )
+        # One ticket: created 1, replied 1, 20 minutes = 1,200,000,000 microseconds.
+        assert cursor.fetchall() == [(1, 1, 1_200_000_000)]

@@ -39,6 +39,8 @@ ZONES = [
     ZoneInfo("America/New_York"),  # daylight saving time
 ]
 CHANNELS = ["", "email", "chat", "phone"]
+ASSIGNEES = ["", "ana", "bruno", "carla"]
+PLANS = ["Starter", "Business", "", "Enterprise"]
 NO_TIMES = ss.TimeStats(0, None, None, None)
 EMPTY = ss.SupportSummary(0, 0, 0, 0, 0, NO_TIMES, NO_TIMES)
 
@@ -103,6 +105,7 @@ tickets_strategy = st.lists(
             "agent_replies": st.integers(0, 3),
             "reopens": st.integers(0, 2),
             "account": st.integers(0, 4),  # 4: no account
+            "assignee": st.sampled_from(ASSIGNEES),
         }
     ),
     min_size=1,
@@ -120,6 +123,9 @@ WRITES = [
     "delete",  # a single delete
     "delete_channel",  # a queryset delete
     "delete_account",  # its tickets go with it (cascade)
+    "reassign",  # queryset update of one ticket's assignee
+    "replan",  # queryset update of one account's plan: its tickets' plan moves with it
+    "reaccount",  # queryset update moving one ticket to another account (or none)
 ]
 writes_strategy = st.lists(
     st.fixed_dictionaries(
@@ -157,6 +163,24 @@ def _buckets() -> Counter:
         cursor.execute(
             "SELECT grain, period, channel, time, bucket, tickets "
             f"FROM {ticket_rollups.BUCKETS} WHERE tickets <> 0"
+        )
+        return Counter(cursor.fetchall())
+
+
+def _group_rows() -> Counter:
+    columns = ", ".join(ticket_rollups.COUNT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT period, dimension, value, {columns} FROM {ticket_rollups.GROUP_TABLE}"
+        )
+        return Counter(row for row in cursor.fetchall() if any(row[3:]))
+
+
+def _group_buckets() -> Counter:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT period, dimension, value, time, bucket, tickets "
+            f"FROM {ticket_rollups.GROUP_BUCKETS} WHERE tickets <> 0"
         )
         return Counter(cursor.fetchall())
 
@@ -204,6 +228,20 @@ def _assert_same(mine: ss.SupportSummary, theirs: ss.SupportSummary) -> None:
     )
     _assert_times_close(mine.first_reply, theirs.first_reply)
     _assert_times_close(mine.resolution, theirs.resolution)
+
+
+def _assert_same_report(filters: sel.SupportFilters) -> None:
+    """The whole support page's figures (summary; channel, assignee, plan and month
+    breakdowns) through the rollups equal the ones from the tickets, group for group."""
+    mine = sel.support_report(filters=filters)
+    with override_settings(REPORT_ROLLUPS=False):
+        theirs = sel.support_report(filters=filters)
+    _assert_same(mine.summary, theirs.summary)
+    assert set(mine.by) == set(theirs.by) == set(sel.DIMENSIONS)
+    for name in sel.DIMENSIONS:
+        assert [key for key, _s in mine.by[name]] == [key for key, _s in theirs.by[name]], name
+        for (_key, a), (_other, b) in zip(mine.by[name], theirs.by[name], strict=True):
+            _assert_same(a, b)
 
 
 def _assert_figures(
@@ -254,6 +292,7 @@ class TicketRollupExactness(TestCase):
             source="api",
             external_id=f"R-{next(external_ids)}",
             channel=spec["channel"],
+            assignee=spec["assignee"],
             status="solved" if solved is not None else "open",
             created_at=created,
             first_reply_at=None if reply is None else created + dt.timedelta(minutes=reply),
@@ -318,6 +357,15 @@ class TicketRollupExactness(TestCase):
                 Ticket.objects.filter(channel=channel).delete()
             elif action == "delete_account":
                 Account.objects.filter(pk=self.accounts[change["index"] % 4].pk).delete()
+            elif action == "reassign":
+                one.update(assignee=ASSIGNEES[minutes % len(ASSIGNEES)])
+            elif action == "replan":
+                account = self.accounts[change["index"] % 4]
+                Account.objects.filter(pk=account.pk).update(plan=PLANS[minutes % len(PLANS)])
+            elif action == "reaccount":
+                target = minutes % 5
+                alive = target < 4 and Account.objects.filter(pk=self.accounts[target].pk).exists()
+                one.update(account=self.accounts[target].pk if alive else None)
 
     @settings(
         max_examples=40,
@@ -348,6 +396,11 @@ class TicketRollupExactness(TestCase):
             sel.SupportFilters(*EVERYTHING, UTC, channel=drawn["channel"]),  # whole months
         ):
             _assert_same(sel.support_summary(filters=filters), _from_rows(filters))
+        for filters in (
+            sel.SupportFilters(start, end, drawn["zone"]),
+            sel.SupportFilters(*EVERYTHING, UTC),
+        ):
+            _assert_same_report(filters)
 
         # Each row's buckets hold its replied and solved tickets (a resolution time exists
         # exactly for the solved).
@@ -362,9 +415,12 @@ class TicketRollupExactness(TestCase):
         assert not in_buckets  # no bucket without its row
 
         # What the triggers kept is what a rebuild computes from the tickets.
+        groups, group_buckets = _group_rows(), _group_buckets()
         ticket_rollups.rebuild()
         assert _rows() == kept
         assert _buckets() == buckets
+        assert _group_rows() == groups
+        assert _group_buckets() == group_buckets
 
 
 # --- Worked examples, by hand -----------------------------------------------------------------

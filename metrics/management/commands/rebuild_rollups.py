@@ -1,5 +1,5 @@
 """Recompute the report rollups (answers; invitations for the funnel; the ledger months for the
-revenue reports; tickets for the support summary) from the stored rows, month by month.
+revenue reports; tickets for the support summary and page) from the stored rows, month by month.
 
     manage.py rebuild_rollups [--since 2026-01-01]
 
