@@ -75,19 +75,16 @@ class _Source:
     buckets: str
     key: str | None
     column: str | None
-    code: str = ""  # the group rollups' dimension code
-    months_only: bool = False
+    code: str = ""  # the group rollups' dimension code; those keep month rows only
+
+    @property
+    def months_only(self) -> bool:
+        return bool(self.code)
 
     @property
     def rows_where(self) -> str:
         """The rollup rows of this breakdown."""
         return f"dimension = '{self.code}'" if self.code else ""
-
-    def raw_rows(self, changes: str, *, bucket_counts: bool) -> str:
-        """The ticket rollups' own day rows of `changes` (the statement the triggers run).
-        (The group rollups' raw pieces are read apart: `_raw_group_rows`.)"""
-        rows = buckets_sql(changes) if bucket_counts else counts_sql(changes)
-        return f"SELECT * FROM ({rows}) r WHERE r.grain = 'd'"
 
 
 def _source(by: str | None) -> _Source:
@@ -96,14 +93,7 @@ def _source(by: str | None) -> _Source:
     if by == "channel":
         return _Source(TABLE, BUCKETS, key="channel", column="channel")
     code = GROUPS[by]
-    return _Source(
-        GROUP_TABLE,
-        GROUP_BUCKETS,
-        key="value",
-        column=by,
-        code=code,
-        months_only=True,
-    )
+    return _Source(GROUP_TABLE, GROUP_BUCKETS, key="value", column=by, code=code)
 
 
 def _pieces(lo: dt.datetime, hi: dt.datetime, source: _Source) -> list[rollup_pieces.Piece]:
@@ -133,45 +123,24 @@ def _channel(channel: str, alias: str = "") -> tuple[str, list]:
     return f" AND {alias}channel = %s", [channel]
 
 
-def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=None, runs=None):
+def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=None):
     """Every slot's pieces' rows, signed, as (slot, key, *values): each rollup segment's rows
-    times its coefficient, and for each raw piece the rollup's own rows of its tickets (not
-    for the group rollups: `_raw_group_rows` reads those once for both dimensions). The
-    values: the count columns, or (time, bucket, tickets). The group rollups' bucket rows are
-    read at one `level`; with `runs` (per slot, [{key, time, run}]), only the fine buckets of
-    those runs, each a range of the rows' key."""
+    times its coefficient, and for each raw piece the ticket rollups' own day rows of its
+    tickets (the statement the triggers run; the group rollups' raw pieces are read apart,
+    once for both dimensions: `_raw_group_rows`). The values: the count columns, or (time,
+    bucket, tickets); the group rollups' bucket rows at one `level`."""
     keys, values = (("time", "bucket"), ("tickets",)) if bucket_counts else ((), COUNT_COLUMNS)
+    table = source.buckets if bucket_counts else source.table
     clause, channel_params = _channel(channel)
     key = source.key or "NULL::text"
     rows_where = f" AND {source.rows_where}" if source.rows_where else ""
     if bucket_counts and source.months_only:
         rows_where += f" AND level = {int(level)}"
+    grain = "" if source.months_only else "grain = %s AND "
     selects, params = [], []
     for slot, parts in enumerate(slots):
         for segment in rollup_pieces.segments(parts):
-            table = source.buckets if bucket_counts else source.table
-            if runs is not None:
-                # Per run, its months' fine rows summed: a range of the rows' key (level,
-                # dimension, value, time, bucket, period) each, read in a lateral subquery.
-                selects.append(
-                    f"SELECT {slot}, w.key, w.time, f.bucket, {segment.coefficient} * f.tickets "
-                    f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
-                    f"CROSS JOIN LATERAL (SELECT b.bucket, SUM(b.tickets) AS tickets "
-                    f"FROM {table} b WHERE b.level = {FINE} AND b.{source.rows_where} "
-                    "AND b.value = w.key AND b.time = w.time "
-                    "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
-                    "AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
-                )
-                params += [
-                    json.dumps(runs.get(slot, [])),
-                    COARSE,
-                    COARSE,
-                    segment.start,
-                    segment.end,
-                ]
-                continue
             signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
-            grain = "" if source.months_only else "grain = %s AND "
             selects.append(
                 f"SELECT {slot}, {key}, {signed} FROM {table} "
                 f"WHERE {grain}period >= %s AND period < %s{clause}{rows_where}"
@@ -188,14 +157,40 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
                     f"{changes_sql(TICKETS, piece.sign)} "
                     f"WHERE created_at >= %s AND created_at < %s{clause}"
                 )
-                rows = source.raw_rows(changes, bucket_counts=bucket_counts)
+                rows = buckets_sql(changes) if bucket_counts else counts_sql(changes)
                 selects.append(
-                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} FROM ({rows}) x"
+                    f"SELECT {slot}, {key}, {', '.join((*keys, *values))} "
+                    f"FROM ({rows}) r WHERE r.grain = 'd'"
                 )
                 params += [piece.start, piece.end, *channel_params]
+    return _or_nothing(selects, params, width=len(keys) + len(values))
+
+
+def _runs_union(slots, source: _Source, runs: dict[int, list[dict]]):
+    """The group rollups' fine bucket rows of the wanted runs only (per slot, [{key, time,
+    run}]), signed, as (slot, key, time, bucket, tickets): per run, its months' rows summed in
+    a lateral subquery, a range of the rows' key (level, dimension, value, time, bucket,
+    period) each."""
+    selects, params = [], []
+    for slot, parts in enumerate(slots):
+        for segment in rollup_pieces.segments(parts):
+            selects.append(
+                f"SELECT {slot}, w.key, w.time, f.bucket, {segment.coefficient} * f.tickets "
+                f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
+                f"CROSS JOIN LATERAL (SELECT b.bucket, SUM(b.tickets) AS tickets "
+                f"FROM {source.buckets} b WHERE b.level = {FINE} AND b.{source.rows_where} "
+                "AND b.value = w.key AND b.time = w.time "
+                "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
+                "AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
+            )
+            params += [json.dumps(runs.get(slot, [])), COARSE, COARSE, segment.start, segment.end]
+    return _or_nothing(selects, params, width=3)
+
+
+def _or_nothing(selects: list[str], params: list, *, width: int) -> tuple[str, list]:
+    """The selects as one UNION ALL; none (a group period read only from the tickets): a
+    statement of no rows of the same shape, (slot, key, *width values)."""
     if not selects:
-        # Nothing from the rollups (the group rollups' raw pieces come apart): no rows.
-        width = len(keys) + len(values)
         return f"SELECT 0, NULL::text{', 0' * width} WHERE FALSE", []
     return " UNION ALL ".join(selects), params
 
@@ -261,14 +256,13 @@ def _counts(cursor, slots, source, channel) -> dict[tuple, dict]:
     }
 
 
-def _histograms(
-    cursor, slots, source, channel, *, level=None, runs=None
-) -> dict[tuple, list[tuple[int, int]]]:
-    """Per (slot, key, time), (bucket, tickets) in bucket order, the empty buckets left out."""
-    union, params = _union(slots, source, channel, bucket_counts=True, level=level, runs=runs)
+def _histograms(cursor, union: tuple[str, list]) -> dict[tuple, list[tuple[int, int]]]:
+    """Per (slot, key, time), (bucket, tickets) in bucket order, the empty buckets left out,
+    of the bucket rows `union` selects (`_union`, `_runs_union`)."""
+    sql, params = union
     cursor.execute(
         f"SELECT slot, key, time, bucket, SUM(tickets) "
-        f"FROM ({union}) AS x (slot, key, time, bucket, tickets) "
+        f"FROM ({sql}) AS x (slot, key, time, bucket, tickets) "
         "GROUP BY 1, 2, 3, 4 HAVING SUM(tickets) <> 0 ORDER BY 1, 2, 3, 4",
         params,
     )
@@ -305,7 +299,7 @@ def _group_histograms(cursor, slots, source, raw: _RawGroups) -> dict[tuple, lis
     other run, whose buckets are never read. The raw pieces' rows (`raw`) added to each."""
     code = source.code
     coarse = _plus(
-        _histograms(cursor, slots, source, "", level=COARSE_LEVEL),
+        _histograms(cursor, _union(slots, source, "", bucket_counts=True, level=COARSE_LEVEL)),
         _raw_histograms(raw, code, COARSE_LEVEL),
     )
     wanted: dict[tuple, set[int]] = defaultdict(set)
@@ -323,7 +317,7 @@ def _group_histograms(cursor, slots, source, raw: _RawGroups) -> dict[tuple, lis
     for (slot, key, time), runs in wanted.items():
         requests[slot] += [{"key": key, "time": time, "run": run} for run in sorted(runs)]
     fine = _plus(
-        _histograms(cursor, slots, source, "", level=FINE, runs=requests),
+        _histograms(cursor, _runs_union(slots, source, requests)),
         _raw_histograms(raw, code, FINE),
     )
     out: dict[tuple, list[tuple[int | None, int]]] = {}
@@ -461,10 +455,12 @@ def _percentiles(cursor, source, channel, time, wanted) -> dict[tuple, tuple[flo
 
 def _figures(cursor, periods, *, by: str | None, channel: str = "", raw=None) -> dict:
     """The figures of each period ([lo, hi) pairs, by index) and group of `by` (None: one
-    group, key None), keyed (period index, group). For a group dimension (one period, no
-    channel), `raw` may carry the raw pieces' rows already read (`_raw_group_rows`)."""
+    group, key None), keyed (period index, group). A group dimension (assignee, plan: one
+    period, no channel) takes its period's pieces and raw rows from `raw`
+    (`_raw_group_rows`, read once for both)."""
     source = _source(by)
-    if raw is not None:
+    if source.months_only:
+        assert len(periods) == 1 and not channel and raw is not None
         slots = [raw.parts]
     else:
         slots = [_pieces(lo, hi, source) for lo, hi in periods]
@@ -472,9 +468,6 @@ def _figures(cursor, periods, *, by: str | None, channel: str = "", raw=None) ->
         return {}
     counts = _counts(cursor, slots, source, channel)
     if source.months_only:
-        assert len(slots) == 1 and not channel
-        if raw is None:
-            raw = _raw_group_rows(cursor, slots[0])
         for (dimension, value), values in raw.counts.items():
             if dimension == source.code:
                 kept = counts.setdefault((0, value), dict.fromkeys(COUNT_COLUMNS, 0))
@@ -482,7 +475,7 @@ def _figures(cursor, periods, *, by: str | None, channel: str = "", raw=None) ->
                     kept[column] += values[column]
         histograms = _group_histograms(cursor, slots, source, raw)
     else:
-        histograms = _histograms(cursor, slots, source, channel)
+        histograms = _histograms(cursor, _union(slots, source, channel, bucket_counts=True))
     created = {name: values for name, values in counts.items() if values["created"]}
     quantiles: dict[tuple, dict[tuple, tuple]] = {}
     for time, n_column in ((REPLY, "replied"), (RESOLUTION, "solved")):
@@ -518,24 +511,18 @@ def summary(cursor, filters) -> ss.SupportSummary:
     return figures.get((0, TOTAL)) or ss.summarize([])
 
 
-def breakdown(cursor, filters, by: str) -> list[tuple[object, ss.SupportSummary]]:
-    """(group, figures) of each group of `by` (channel, assignee, plan) with tickets in the
-    period, unordered."""
-    figures = _figures(cursor, [filters.bounds], by=by, channel=filters.channel)
-    return [(key, summary) for (_slot, key), summary in figures.items()]
-
-
-def group_breakdowns(cursor, filters) -> dict[str, list[tuple[object, ss.SupportSummary]]]:
-    """`breakdown` of every group dimension (assignee, plan), the period's raw pieces read
-    once for all of them."""
-    parts = _pieces(*filters.bounds, _source(next(iter(GROUPS))))
-    raw = _raw_group_rows(cursor, parts)
+def breakdowns(cursor, filters) -> dict[str, list[tuple[object, ss.SupportSummary]]]:
+    """(group, figures) of each group with tickets in the period, unordered, by channel and by
+    each group dimension (assignee, plan; their raw pieces read once for both)."""
+    raw = _raw_group_rows(cursor, _pieces(*filters.bounds, _source(next(iter(GROUPS)))))
     return {
         by: [
             (key, summary)
-            for (_slot, key), summary in _figures(cursor, [filters.bounds], by=by, raw=raw).items()
+            for (_slot, key), summary in _figures(
+                cursor, [filters.bounds], by=by, channel=filters.channel, raw=raw
+            ).items()
         ]
-        for by in GROUPS
+        for by in ("channel", *GROUPS)
     }
 
 

@@ -214,8 +214,7 @@ def _report_from_rollups(filters: SupportFilters) -> SupportReport:
         return SupportReport(
             summary=support_rollups.summary(cursor, filters),
             by={
-                "channel": support_rollups.breakdown(cursor, filters, "channel"),
-                **support_rollups.group_breakdowns(cursor, filters),
+                **support_rollups.breakdowns(cursor, filters),
                 "month": support_rollups.by_month(cursor, filters, months),
             },
         )

@@ -88,6 +88,28 @@ def bucket_sql(column: str, alias: str = "") -> str:
     return f"floor(sqrt(sqrt({minutes_sql(column, alias)})) * 40)::integer"
 
 
+def bucket_index_name(time: int, column: str | None = None) -> str:
+    """The index of one time's buckets (`ticket_reply_bucket`, `ticket_resolution_bucket`),
+    per `column` when given (`ticket_reply_bucket_assignee`, ...)."""
+    name = f"ticket_{'reply' if time == REPLY else 'resolution'}_bucket"
+    return f"{name}_{column}" if column else name
+
+
+def bucket_index_sql(time: int, column: str | None = None) -> str:
+    """CREATE INDEX CONCURRENTLY of one time's buckets over the tickets that have the time:
+    keyed (bucket, `column`, created_at) including the timestamp the time is measured to, so
+    one group's tickets of one bucket in a period are an index-only range; without a column
+    (the first version, migration 0013), keyed (bucket, created_at) and including the channel."""
+    measured = TIMES[time]
+    keys = f"{column}, created_at" if column else "created_at"
+    included = measured if column else f"{measured}, channel"
+    return (
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {bucket_index_name(time, column)} "
+        f"ON {TICKETS} (({bucket_sql(measured)}), {keys}) INCLUDE ({included}) "
+        f"WHERE {measured} IS NOT NULL"
+    )
+
+
 def changes_sql(table: str, sign: int, columns: tuple[str, ...] = COUNTED) -> str:
     return f"SELECT {', '.join(columns)}, {sign} AS sign FROM {table}"
 

@@ -5,22 +5,7 @@
 
 from django.db import migrations
 
-from metrics.ticket_rollups import GROUPS, TICKETS, TIMES, bucket_sql
-
-NAMES = {1: "reply", 2: "resolution"}
-
-
-def _name(time: int, column: str) -> str:
-    return f"ticket_{NAMES[time]}_bucket_{column}"
-
-
-def _create(time: int, column: str) -> str:
-    measured = TIMES[time]
-    return (
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {_name(time, column)} ON {TICKETS} "
-        f"(({bucket_sql(measured)}), {column}, created_at) INCLUDE ({measured}) "
-        f"WHERE {measured} IS NOT NULL"
-    )
+from metrics.ticket_rollups import GROUPS, TIMES, bucket_index_name, bucket_index_sql
 
 
 class Migration(migrations.Migration):
@@ -32,7 +17,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(
-            _create(time, column), f"DROP INDEX CONCURRENTLY IF EXISTS {_name(time, column)}"
+            bucket_index_sql(time, column),
+            f"DROP INDEX CONCURRENTLY IF EXISTS {bucket_index_name(time, column)}",
         )
         for time in TIMES
         for column in GROUPS

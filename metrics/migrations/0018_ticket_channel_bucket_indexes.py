@@ -6,27 +6,7 @@
 
 from django.db import migrations
 
-from metrics.ticket_rollups import TICKETS, TIMES, bucket_sql
-
-NAMES = {1: "reply", 2: "resolution"}
-
-
-def _create(time: int) -> str:
-    measured = TIMES[time]
-    return (
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ticket_{NAMES[time]}_bucket_channel "
-        f"ON {TICKETS} (({bucket_sql(measured)}), channel, created_at) INCLUDE ({measured}) "
-        f"WHERE {measured} IS NOT NULL"
-    )
-
-
-def _create_before(time: int) -> str:
-    measured = TIMES[time]
-    return (
-        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ticket_{NAMES[time]}_bucket ON {TICKETS} "
-        f"(({bucket_sql(measured)}), created_at) INCLUDE ({measured}, channel) "
-        f"WHERE {measured} IS NOT NULL"
-    )
+from metrics.ticket_rollups import TIMES, bucket_index_name, bucket_index_sql
 
 
 class Migration(migrations.Migration):
@@ -39,15 +19,15 @@ class Migration(migrations.Migration):
     operations = [
         *(
             migrations.RunSQL(
-                _create(time),
-                f"DROP INDEX CONCURRENTLY IF EXISTS ticket_{NAMES[time]}_bucket_channel",
+                bucket_index_sql(time, "channel"),
+                f"DROP INDEX CONCURRENTLY IF EXISTS {bucket_index_name(time, 'channel')}",
             )
             for time in TIMES
         ),
         *(
             migrations.RunSQL(
-                f"DROP INDEX CONCURRENTLY IF EXISTS ticket_{NAMES[time]}_bucket",
-                _create_before(time),
+                f"DROP INDEX CONCURRENTLY IF EXISTS {bucket_index_name(time)}",
+                bucket_index_sql(time),
             )
             for time in TIMES
         ),

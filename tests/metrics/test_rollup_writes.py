@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,6 +16,7 @@ from metrics import rollups
 from surveys import imports, privacy, services
 from surveys.models import Response
 from tests.factories import AccountFactory, ContactFactory, InvitationFactory, SurveyFactory
+from tests.metrics.beside import rebuild_beside
 
 pytestmark = pytest.mark.django_db
 
@@ -147,22 +147,12 @@ def test_a_rebuild_beside_answers_stays_exact():
     ]
     Response.objects.bulk_create(history)
     invitations = [InvitationFactory(survey=survey, contact=contacts[i % 4]) for i in range(30)]
-    errors = []
 
     def answer():
-        try:
-            for index, invitation in enumerate(invitations):
-                services.record_answer(invitation=invitation, score=index % 11)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        for index, invitation in enumerate(invitations):
+            services.record_answer(invitation=invitation, score=index % 11)
 
-    writer = threading.Thread(target=answer)
-    writer.start()
-    for _round in range(3):
-        rollups.rebuild()
-    writer.join()
+    errors = rebuild_beside(answer, rollups.rebuild)
     assert errors == []
     assert Response.objects.count() == 180
     kept = _rows()

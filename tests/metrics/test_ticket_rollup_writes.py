@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -19,6 +18,7 @@ from metrics import ticket_rollups
 from outcomes import ticket_imports, tickets
 from outcomes.models import Ticket, TicketSource
 from tests.factories import AccountFactory, TicketFactory
+from tests.metrics.beside import rebuild_beside
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -191,35 +191,25 @@ def test_a_rebuild_beside_new_tickets_stays_exact():
         for i, start in starts.items()
     ]  # fmt: skip
     ticket_imports.import_tickets(source=csv_of(history))
-    errors = []
 
     def write():
-        try:
-            for i in range(30):
-                tickets.record_tickets(
-                    source=TicketSource.API,
-                    tickets=[
-                        tickets.TicketInput(
-                            account="acme",
-                            external_id=f"N{i}",
-                            values={
-                                "status": "open",
-                                "created_at": T0 + dt.timedelta(hours=i),
-                                "channel": "chat",
-                            },
-                        )
-                    ],
-                )
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(30):
+            tickets.record_tickets(
+                source=TicketSource.API,
+                tickets=[
+                    tickets.TicketInput(
+                        account="acme",
+                        external_id=f"N{i}",
+                        values={
+                            "status": "open",
+                            "created_at": T0 + dt.timedelta(hours=i),
+                            "channel": "chat",
+                        },
+                    )
+                ],
+            )
 
-    writer = threading.Thread(target=write)
-    writer.start()
-    for _round in range(3):
-        ticket_rollups.rebuild()
-    writer.join()
+    errors = rebuild_beside(write, ticket_rollups.rebuild)
     assert errors == []
     assert Ticket.objects.count() == 59 + 30
     _assert_rebuild_agrees()

@@ -288,19 +288,26 @@ def _in_thread(work, started: threading.Event | None = None):
     return thread, errors
 
 
+def _held_open(work):
+    """Run `work` in a transaction on its own connection and keep that transaction open until
+    `finish` is set. Returns, once `work` has run, the thread, its errors and `finish`."""
+    done, finish = threading.Event(), threading.Event()
+
+    def run():
+        with transaction.atomic():
+            work()
+            done.set()
+            finish.wait(20)
+
+    thread, errors = _in_thread(run)
+    assert done.wait(20)
+    return thread, errors, finish
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_plan_change_waits_for_a_ticket_being_written_to_its_account():
     acme = AccountFactory(plan="Enterprise")
-    written, finish = threading.Event(), threading.Event()
-
-    def write_ticket():
-        with transaction.atomic():
-            new_ticket("t1", acme).save()
-            written.set()
-            finish.wait(20)
-
-    writer, writer_errors = _in_thread(write_ticket)
-    assert written.wait(20)
+    writer, writer_errors, finish = _held_open(lambda: new_ticket("t1", acme).save())
     changer, changer_errors = _in_thread(
         lambda: Account.objects.filter(pk=acme.pk).update(plan="Growth")
     )
@@ -316,16 +323,9 @@ def test_a_plan_change_waits_for_a_ticket_being_written_to_its_account():
 @pytest.mark.django_db(transaction=True)
 def test_a_ticket_written_during_a_plan_change_gets_the_new_plan():
     acme = AccountFactory(plan="Enterprise")
-    changed, finish = threading.Event(), threading.Event()
-
-    def change_plan():
-        with transaction.atomic():
-            Account.objects.filter(pk=acme.pk).update(plan="Growth")
-            changed.set()
-            finish.wait(20)
-
-    changer, changer_errors = _in_thread(change_plan)
-    assert changed.wait(20)
+    changer, changer_errors, finish = _held_open(
+        lambda: Account.objects.filter(pk=acme.pk).update(plan="Growth")
+    )
     writer, writer_errors = _in_thread(lambda: new_ticket("t1", acme).save())
     writer.join(0.5)
     assert writer.is_alive()  # it waits for the plan change
@@ -339,16 +339,7 @@ def test_a_ticket_written_during_a_plan_change_gets_the_new_plan():
 @pytest.mark.django_db(transaction=True)
 def test_ordinary_account_updates_do_not_wait_for_ticket_writes():
     acme = AccountFactory(plan="Enterprise")
-    written, finish = threading.Event(), threading.Event()
-
-    def write_ticket():
-        with transaction.atomic():
-            new_ticket("t1", acme).save()
-            written.set()
-            finish.wait(20)
-
-    writer, writer_errors = _in_thread(write_ticket)
-    assert written.wait(20)
+    writer, writer_errors, finish = _held_open(lambda: new_ticket("t1", acme).save())
     try:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")
