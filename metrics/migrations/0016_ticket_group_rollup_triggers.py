@@ -1,6 +1,6 @@
-# The group rollups' triggers and fill once stood here; they now come with the tables' day rows
-# in 0019, whose triggers write a `grain` these tables do not have yet at this step. A database
-# that ran this step before keeps its triggers until 0019 replaces them and rebuilds the rows.
+# The group rollups' triggers and fill once stood here; they now come with the tables' day
+# rows in 0020, whose triggers write a `grain` these tables get in 0019. A database that ran
+# this step before keeps its triggers until 0020 replaces them and rebuilds the rows.
 
 from django.db import migrations
 

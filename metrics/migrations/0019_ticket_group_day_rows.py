@@ -1,26 +1,13 @@
-# Day rows for the group rollups (metrics.ticket_rollups, "Group rollups"): a `grain` column
-# on both tables, the rows kept so far being month rows; keys with the grain; an index for a
-# grain's runs of buckets over a range of periods; the triggers that also write day rows
-# (counts, and the runs of buckets); the group rollups rebuilt month by month so the days of
-# the tickets already stored are there (the rollups per channel are left as they are). 0016
-# installs nothing any more: its triggers wrote month rows only, into tables without a grain. One
-# atomic step: no ticket is written between the triggers and the fill without its trigger.
+# Day rows for the group rollups (metrics.ticket_rollups, "Group rollups"), the schema: a
+# `grain` column on both tables, the rows kept so far being month rows; keys with the grain;
+# an index for a grain's runs of buckets over a range of periods. 0020 installs the triggers
+# that write day rows and rebuilds the group rollups. (Until it runs, the earlier triggers of
+# 0016, on a database that ran it, no longer match these keys: ticket writes in between fail
+# and can be retried.)
 
 from django.db import migrations, models
 
-from metrics import ticket_rollups
-
 GRAIN_CHOICES = [("d", "day"), ("m", "month")]
-
-
-def fill(apps, schema_editor):
-    ticket_rollups.rebuild(using=schema_editor.connection.alias, channels=False)
-
-
-def drop_days(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        for table in (ticket_rollups.GROUP_TABLE, ticket_rollups.GROUP_BUCKETS):
-            cursor.execute(f"DELETE FROM {table} WHERE grain = 'd'")  # noqa: S608
 
 
 class Migration(migrations.Migration):
@@ -76,6 +63,4 @@ class Migration(migrations.Migration):
                 name="ticket_group_bucket_runs",
             ),
         ),
-        migrations.RunSQL(ticket_rollups.group_install_sql(), ticket_rollups.group_uninstall_sql()),
-        migrations.RunPython(fill, drop_days),
     ]
