@@ -167,8 +167,8 @@ class TicketTimeBucket(models.Model):
 class TicketGroupRollup(TicketCounts):
     """The support figures' counts and time sums per assignee, or per account plan, and UTC
     day (grain "d") or month ("m") of creation (`metrics.ticket_rollups`, "Group rollups"):
-    what the support page's breakdowns add up. Kept by database triggers (migrations 0016,
-    0019) and rebuilt with `TicketRollup`."""
+    what the support page's breakdowns add up. Kept by database triggers (migration
+    0020) and rebuilt with `TicketRollup`."""
 
     ASSIGNEE, PLAN = ticket_rollups.GROUPS["assignee"], ticket_rollups.GROUPS["plan"]
 
