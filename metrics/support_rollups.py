@@ -3,13 +3,15 @@
 
 - Counts and means: the period as signed pieces (`metrics.rollup_pieces`: whole UTC months and
   days from the rollup, the hours at its edges from the tickets), summed in one statement per
-  breakdown. The breakdowns by assignee and by plan read the group rollups, which have month
-  rows only: their partial months are read from the tickets.
+  breakdown. The breakdowns by assignee and by plan read the group rollups.
 - Median and 90th percentile, exact: the bucket counts of the same pieces give how many
   tickets of each group have each time in each bucket; the rank `percentile_cont`
   interpolates at (and the next one) falls in one bucket, and only that bucket's tickets of
   the group and period are read, from the index of that time's buckets, in order, to the rank
-  (all the groups' reads of one time in one statement). The values and the interpolation are
+  (all the groups' reads of one time in one statement). The group rollups keep their buckets
+  in two levels: runs of buckets per day and month, the buckets per month; a group's
+  histogram is its runs, then the buckets of only the runs holding a rank (a partial month's
+  days of those runs counted from the tickets' bucket indexes). The values and the interpolation are
   PostgreSQL's own (float8 minutes, `low + (high - low) * fraction`), so the figures are the
   ones the tickets give, to the last bit.
 
@@ -75,11 +77,7 @@ class _Source:
     buckets: str
     key: str | None
     column: str | None
-    code: str = ""  # the group rollups' dimension code; those keep month rows only
-
-    @property
-    def months_only(self) -> bool:
-        return bool(self.code)
+    code: str = ""  # the group rollups' dimension code: buckets at two levels, `_runs_union`
 
     @property
     def rows_where(self) -> str:
@@ -96,25 +94,11 @@ def _source(by: str | None) -> _Source:
     return _Source(GROUP_TABLE, GROUP_BUCKETS, key="value", column=by, code=code)
 
 
-def _pieces(lo: dt.datetime, hi: dt.datetime, source: _Source) -> list[rollup_pieces.Piece]:
-    if not source.months_only:
-        return rollup_pieces.pieces(lo, hi)
-    # Days are read from the tickets: those to come cost nothing, so the month to date is the
-    # month minus the days after today.
+def _pieces(lo: dt.datetime, hi: dt.datetime) -> list[rollup_pieces.Piece]:
+    # Days to come have no rows and cost nothing (the group rollups' fine buckets of days are
+    # read from the tickets), so the month to date is the month minus the days after today.
     tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-    parts = rollup_pieces.pieces(lo, hi, future=tomorrow)
-    # No day rows: a day range is read from the tickets.
-    return [
-        rollup_pieces.Piece(
-            piece.sign,
-            rollup_pieces.RAW,
-            dt.datetime.combine(piece.start, dt.time.min, dt.UTC),
-            dt.datetime.combine(piece.end, dt.time.min, dt.UTC),
-        )
-        if piece.grain == rollup_pieces.DAY
-        else piece
-        for piece in parts
-    ]
+    return rollup_pieces.pieces(lo, hi, future=tomorrow)
 
 
 def _channel(channel: str, alias: str = "") -> tuple[str, list]:
@@ -128,31 +112,26 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
     times its coefficient, and for each raw piece the ticket rollups' own day rows of its
     tickets (the statement the triggers run; the group rollups' raw pieces are read apart,
     once for both dimensions: `_raw_group_rows`). The values: the count columns, or (time,
-    bucket, tickets); the group rollups' bucket rows at one `level`."""
+    bucket, tickets); the group rollups' bucket rows at one `level` (the runs: the fine
+    buckets are read by `_runs_union`)."""
     keys, values = (("time", "bucket"), ("tickets",)) if bucket_counts else ((), COUNT_COLUMNS)
     table = source.buckets if bucket_counts else source.table
     clause, channel_params = _channel(channel)
     key = source.key or "NULL::text"
     rows_where = f" AND {source.rows_where}" if source.rows_where else ""
-    if bucket_counts and source.months_only:
+    if bucket_counts and source.code:
         rows_where += f" AND level = {int(level)}"
-    grain = "" if source.months_only else "grain = %s AND "
     selects, params = [], []
     for slot, parts in enumerate(slots):
         for segment in rollup_pieces.segments(parts):
             signed = ", ".join([*keys, *(f"{segment.coefficient} * {name}" for name in values)])
             selects.append(
                 f"SELECT {slot}, {key}, {signed} FROM {table} "
-                f"WHERE {grain}period >= %s AND period < %s{clause}{rows_where}"
+                f"WHERE grain = %s AND period >= %s AND period < %s{clause}{rows_where}"
             )
-            params += [
-                *([] if source.months_only else [segment.grain]),
-                segment.start,
-                segment.end,
-                *channel_params,
-            ]
+            params += [segment.grain, segment.start, segment.end, *channel_params]
         for piece in parts:
-            if piece.grain == rollup_pieces.RAW and not source.months_only:
+            if piece.grain == rollup_pieces.RAW and not source.code:
                 changes = (
                     f"{changes_sql(TICKETS, piece.sign)} "
                     f"WHERE created_at >= %s AND created_at < %s{clause}"
@@ -166,24 +145,51 @@ def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=N
     return _or_nothing(selects, params, width=len(keys) + len(values))
 
 
+def _run_buckets(run: int) -> list[int]:
+    return list(range(run * COARSE, (run + 1) * COARSE))
+
+
 def _runs_union(slots, source: _Source, runs: dict[int, list[dict]]):
-    """The group rollups' fine bucket rows of the wanted runs only (per slot, [{key, time,
-    run}]), signed, as (slot, key, time, bucket, tickets): per run, its months' rows summed in
-    a lateral subquery, a range of the rows' key (level, dimension, value, time, bucket,
-    period) each."""
+    """The fine buckets of the wanted runs only (per slot, [{key, time, run}]), signed, as
+    (slot, key, time, bucket, tickets), a lateral subquery per run: its months' rows from the
+    group rollups (a range of their key (level, dimension, value, time, bucket, grain,
+    period)); its days' from the tickets, counted per bucket (a range of the index of that
+    time's buckets by group per bucket of the run)."""
     selects, params = [], []
     for slot, parts in enumerate(slots):
+        wanted = runs.get(slot, [])
         for segment in rollup_pieces.segments(parts):
-            selects.append(
-                f"SELECT {slot}, w.key, w.time, f.bucket, {segment.coefficient} * f.tickets "
-                f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
-                f"CROSS JOIN LATERAL (SELECT b.bucket, SUM(b.tickets) AS tickets "
-                f"FROM {source.buckets} b WHERE b.level = {FINE} AND b.{source.rows_where} "
-                "AND b.value = w.key AND b.time = w.time "
-                "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
-                "AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
-            )
-            params += [json.dumps(runs.get(slot, [])), COARSE, COARSE, segment.start, segment.end]
+            if segment.grain == rollup_pieces.MONTH:
+                selects.append(
+                    f"SELECT {slot}, w.key, w.time, f.bucket, {segment.coefficient} * f.tickets "
+                    f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, time int, run int) "
+                    f"CROSS JOIN LATERAL (SELECT b.bucket, SUM(b.tickets) AS tickets "
+                    f"FROM {source.buckets} b WHERE b.level = {FINE} AND b.{source.rows_where} "
+                    "AND b.value = w.key AND b.time = w.time "
+                    "AND b.bucket >= w.run * %s AND b.bucket < (w.run + 1) * %s "
+                    "AND b.grain = 'm' AND b.period >= %s AND b.period < %s GROUP BY b.bucket) f"
+                )
+                params += [json.dumps(wanted), COARSE, COARSE, segment.start, segment.end]
+                continue
+            lo, hi = (rollup_pieces.midnight(day) for day in (segment.start, segment.end))
+            for time, measured in TIMES.items():
+                requests = [
+                    {"key": request["key"], "buckets": _run_buckets(request["run"])}
+                    for request in wanted
+                    if request["time"] == time
+                ]
+                if not requests:
+                    continue
+                bucket = bucket_sql(measured, "t")
+                selects.append(
+                    f"SELECT {slot}, w.key, {time}, f.bucket, {segment.coefficient} * f.tickets "
+                    f"FROM jsonb_to_recordset(%s::jsonb) AS w (key text, buckets int[]) "
+                    f"CROSS JOIN LATERAL (SELECT {bucket} AS bucket, COUNT(*) AS tickets "
+                    f"FROM {TICKETS} t WHERE {bucket} = ANY(w.buckets) "
+                    f"AND t.{source.column} = w.key AND t.{measured} IS NOT NULL "
+                    "AND t.created_at >= %s AND t.created_at < %s GROUP BY 1) f"
+                )
+                params += [json.dumps(requests), lo, hi]
     return _or_nothing(selects, params, width=3)
 
 
@@ -459,15 +465,15 @@ def _figures(cursor, periods, *, by: str | None, channel: str = "", raw=None) ->
     period, no channel) takes its period's pieces and raw rows from `raw`
     (`_raw_group_rows`, read once for both)."""
     source = _source(by)
-    if source.months_only:
+    if source.code:
         assert len(periods) == 1 and not channel and raw is not None
         slots = [raw.parts]
     else:
-        slots = [_pieces(lo, hi, source) for lo, hi in periods]
+        slots = [_pieces(lo, hi) for lo, hi in periods]
     if not any(slots):
         return {}
     counts = _counts(cursor, slots, source, channel)
-    if source.months_only:
+    if source.code:
         for (dimension, value), values in raw.counts.items():
             if dimension == source.code:
                 kept = counts.setdefault((0, value), dict.fromkeys(COUNT_COLUMNS, 0))
@@ -514,7 +520,7 @@ def summary(cursor, filters) -> ss.SupportSummary:
 def breakdowns(cursor, filters) -> dict[str, list[tuple[object, ss.SupportSummary]]]:
     """(group, figures) of each group with tickets in the period, unordered, by channel and by
     each group dimension (assignee, plan; their raw pieces read once for both)."""
-    raw = _raw_group_rows(cursor, _pieces(*filters.bounds, _source(next(iter(GROUPS)))))
+    raw = _raw_group_rows(cursor, _pieces(*filters.bounds))
     return {
         by: [
             (key, summary)

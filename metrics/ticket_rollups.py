@@ -225,22 +225,23 @@ def uninstall_sql() -> str:
     )
 
 
-# --- Group rollups: the same figures per assignee and per plan, by UTC month ------------------
+# --- Group rollups: the same figures per assignee and per plan ---------------------------------
 # The support page breaks its figures down by the tickets' assignee and by their account's plan
-# (`outcomes_ticket.plan`, kept equal to the account's current plan by the database). Per
-# group and UTC month (never per day: a day's groups would hold about as many rows as
-# tickets), `metrics_ticketgrouprollup` holds the counts and time sums and
-# `metrics_ticketgroupbucket` the bucket counts; a period's partial months are read from the
-# tickets. Kept by their own statement triggers from the same signed changes, and rebuilt with
-# the rollups above.
+# (`outcomes_ticket.plan`, kept equal to the account's current plan by the database).
+# `metrics_ticketgrouprollup` holds the counts and time sums per group and UTC day and month
+# (`grain`, as the rollups above); `metrics_ticketgroupbucket` the bucket counts per group at
+# two levels: the runs of COARSE buckets per day and month, the buckets themselves per month
+# only (per day they would be about as many rows as tickets: a day's fine buckets of one run
+# are read from the tickets' bucket indexes instead). Kept by their own statement triggers from
+# the same signed changes, and rebuilt with the rollups above.
 
 GROUP_TABLE = "metrics_ticketgrouprollup"
 GROUP_BUCKETS = "metrics_ticketgroupbucket"
 # The ticket column of each group dimension -> its code in the rows' `dimension`.
 GROUPS = {"assignee": "a", "plan": "p"}
 GROUP_COUNTED = (*(name for name in COUNTED if name != "channel"), *GROUPS)
-GROUP_KEY = ("period", "dimension", "value")
-GROUP_BUCKET_KEY = (*GROUP_KEY, "time", "level", "bucket")
+GROUP_KEY = ("grain", "period", "dimension", "value")
+GROUP_BUCKET_KEY = ("level", "dimension", "value", "time", "bucket", "grain", "period")
 # Group bucket rows at two levels: FINE, the buckets of `bucket_sql`; COARSE_LEVEL, runs of
 # COARSE of them (bucket // COARSE), so that a percentile reads the coarse histogram, then the
 # fine buckets of one run only.
@@ -262,23 +263,29 @@ def group_figures_sql(changes: str) -> str:
 
 
 def group_counts_sql(changes: str) -> str:
-    """Month rows of the counts per group, the all-zero ones left out."""
-    sums = ", ".join(f"SUM({name})" for name in COUNT_COLUMNS)
+    """Day and month rows of the counts per group, the all-zero ones left out."""
+    columns = ", ".join(COUNT_COLUMNS)
     named = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
     zeros = ", ".join("0" for _name in COUNT_COLUMNS)
     return f"""
-    WITH {group_figures_sql(changes)}
-    SELECT date_trunc('month', day)::date AS period, dimension, value, {named}
-    FROM figures GROUP BY 1, 2, 3
-    HAVING ({sums}) IS DISTINCT FROM ({zeros})
-    ORDER BY 1, 2, 3
+    WITH {group_figures_sql(changes)},
+    days AS (SELECT day, dimension, value, {named} FROM figures GROUP BY 1, 2, 3),
+    deltas AS (
+        SELECT 'd' AS grain, day AS period, dimension, value, {columns} FROM days
+        UNION ALL
+        SELECT 'm', date_trunc('month', day)::date, dimension, value, {named}
+        FROM days GROUP BY 2, 3, 4
+    )
+    SELECT {", ".join(GROUP_KEY)}, {columns} FROM deltas
+    WHERE ({columns}) IS DISTINCT FROM ({zeros})
+    ORDER BY {", ".join(GROUP_KEY)}
     """
 
 
 def group_buckets_sql(changes: str) -> str:
-    """Month rows of the bucket counts per group at both levels (fine: the bucket; coarse:
-    the bucket // COARSE), the zero ones left out: one pass over the changes, each giving a
-    row per time and level."""
+    """The bucket count rows per group, the zero ones left out: the runs (bucket // COARSE)
+    per day and month, the buckets per month. One pass over the changes gives each a row per
+    time and level (day rows), then the months add the days up."""
     per_row = ", ".join(
         f"({time}, {level}, {expression})"
         for time in TIMES
@@ -288,13 +295,23 @@ def group_buckets_sql(changes: str) -> str:
         )
     )
     return f"""
-    WITH {group_figures_sql(changes)}
-    SELECT date_trunc('month', day)::date AS period, dimension, value, x.time, x.level,
-           x.bucket, SUM(sign) AS tickets
-    FROM figures CROSS JOIN LATERAL (VALUES {per_row}) AS x (time, level, bucket)
-    WHERE x.bucket IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(sign) <> 0
-    ORDER BY 5, 2, 3, 4, 6, 1
+    WITH {group_figures_sql(changes)},
+    days AS (
+        SELECT day, dimension, value, x.time, x.level, x.bucket, SUM(sign) AS tickets
+        FROM figures CROSS JOIN LATERAL (VALUES {per_row}) AS x (time, level, bucket)
+        WHERE x.bucket IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ),
+    deltas AS (
+        SELECT 'd' AS grain, day AS period, dimension, value, time, level, bucket, tickets
+        FROM days WHERE level = {COARSE_LEVEL}
+        UNION ALL
+        SELECT 'm', date_trunc('month', day)::date, dimension, value, time, level, bucket,
+               SUM(tickets)
+        FROM days GROUP BY 2, 3, 4, 5, 6, 7
+    )
+    SELECT {", ".join(GROUP_BUCKET_KEY)}, tickets FROM deltas WHERE tickets <> 0
+    ORDER BY {", ".join(GROUP_BUCKET_KEY)}
     """
 
 
@@ -336,11 +353,16 @@ def rebuild(
     using: str = "default",
     progress: Callable[[dt.date, int], None] | None = None,
     groups: bool = True,
+    channels: bool = True,
 ) -> int:
     """Recompute the tables' rows of every UTC month from `since`'s month on (all when None),
-    one month per transaction; the group rollups' too unless `groups` is False (the migration
-    that made the first two ran before the tickets had a plan). Returns the rows written."""
-    tables = (TABLE, BUCKETS, GROUP_TABLE, GROUP_BUCKETS) if groups else (TABLE, BUCKETS)
+    one month per transaction: the rollups per channel unless `channels` is False, the group
+    rollups unless `groups` is False (the migration that made the first ran before the tickets
+    had a plan; the one that gave the second day rows rebuilds only those). Returns the rows
+    written."""
+    tables = ((TABLE, BUCKETS) if channels else ()) + (
+        (GROUP_TABLE, GROUP_BUCKETS) if groups else ()
+    )
     with connections[using].cursor() as cursor:
         months = statement_triggers.months_to_rebuild(
             cursor, since, source=TICKETS, time_column="created_at", tables=tables
@@ -351,17 +373,19 @@ def rebuild(
     columns = ", ".join(COUNT_COLUMNS)
 
     def fill(cursor, bounds: dict) -> int:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
-            bounds,
-        )
-        written = max(cursor.rowcount, 0)
-        cursor.execute(
-            f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
-            f"{buckets_sql(changes)}",
-            bounds,
-        )
-        written += max(cursor.rowcount, 0)
+        written = 0
+        if channels:
+            cursor.execute(
+                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
+                bounds,
+            )
+            written += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
+                f"{buckets_sql(changes)}",
+                bounds,
+            )
+            written += max(cursor.rowcount, 0)
         if groups:
             cursor.execute(
                 f"INSERT INTO {GROUP_TABLE} ({', '.join(GROUP_KEY)}, {columns}) "

@@ -1,14 +1,8 @@
-# The group rollups' triggers, then the rows of the tickets already stored (with the rollups
-# of 0011: a full rebuild of the ticket rollups). One atomic step: no ticket is written between
-# the triggers and the fill without its trigger.
+# The group rollups' triggers and fill once stood here; they now come with the tables' day
+# rows in 0020, whose triggers write a `grain` these tables get in 0019. A database that ran
+# this step before keeps its triggers until 0020 replaces them and rebuilds the rows.
 
 from django.db import migrations
-
-from metrics import ticket_rollups
-
-
-def fill(apps, schema_editor):
-    ticket_rollups.rebuild(using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -16,7 +10,4 @@ class Migration(migrations.Migration):
         ("metrics", "0015_ticket_group_rollups"),
     ]
 
-    operations = [
-        migrations.RunSQL(ticket_rollups.group_install_sql(), ticket_rollups.group_uninstall_sql()),
-        migrations.RunPython(fill, migrations.RunPython.noop),
-    ]
+    operations = []

@@ -166,38 +166,41 @@ class TicketTimeBucket(models.Model):
 
 class TicketGroupRollup(TicketCounts):
     """The support figures' counts and time sums per assignee, or per account plan, and UTC
-    month of creation (`metrics.ticket_rollups`, "Group rollups"): what the support page's
-    breakdowns add up. Month rows only; a period's partial months are read from the tickets.
-    Kept by database triggers (migration 0016) and rebuilt with `TicketRollup`."""
+    day (grain "d") or month ("m") of creation (`metrics.ticket_rollups`, "Group rollups"):
+    what the support page's breakdowns add up. Kept by database triggers (migration
+    0020) and rebuilt with `TicketRollup`."""
 
     ASSIGNEE, PLAN = ticket_rollups.GROUPS["assignee"], ticket_rollups.GROUPS["plan"]
 
-    period = models.DateField(help_text="The first day of the UTC month.")
+    grain = models.CharField(max_length=1, choices=TicketRollup._meta.get_field("grain").choices)
+    period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
     dimension = models.CharField(max_length=1, choices=[(ASSIGNEE, "assignee"), (PLAN, "plan")])
     value = models.CharField(max_length=200, help_text="The assignee or the plan ('' for none).")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["period", "dimension", "value"], name="ticket_group_rollup_key"
+                fields=["grain", "period", "dimension", "value"],
+                name="ticket_group_rollup_grain_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.dimension}:{self.value or '-'}/{self.period}"
+        return f"{self.dimension}:{self.value or '-'}/{self.grain}{self.period}"
 
 
 class TicketGroupBucket(models.Model):
-    """`TicketTimeBucket` per assignee, or per account plan, and UTC month, at two levels: how
-    many tickets have each time in each bucket (`level` 0, the buckets of `bucket_sql`), and
-    in each run of `ticket_rollups.COARSE` buckets (`level` 1, bucket // COARSE). A group's
-    percentile finds its coarse bucket first, then reads only that one's fine buckets, so a
-    year of thirty assignees is a few thousand rows, not a hundred thousand. Kept and rebuilt
-    with `TicketGroupRollup`."""
+    """`TicketTimeBucket` per assignee, or per account plan, at two levels: how many tickets
+    have each time in each run of `ticket_rollups.COARSE` buckets (`level` 1, bucket //
+    COARSE) per UTC day and month, and in each bucket of `bucket_sql` (`level` 0) per month
+    only. A group's percentile finds its run first, then reads only that run's buckets (a
+    partial month's from the tickets' bucket indexes), so a year of thirty assignees is a few
+    thousand rows a month, not a hundred thousand. Kept and rebuilt with `TicketGroupRollup`."""
 
     FINE, COARSE = 0, 1
 
-    period = models.DateField(help_text="The first day of the UTC month.")
+    grain = models.CharField(max_length=1, choices=TicketRollup._meta.get_field("grain").choices)
+    period = models.DateField(help_text="The UTC day, or the first day of the UTC month.")
     dimension = models.CharField(
         max_length=1, choices=TicketGroupRollup._meta.get_field("dimension").choices
     )
@@ -209,19 +212,26 @@ class TicketGroupBucket(models.Model):
 
     class Meta:
         constraints = [
-            # Level first: a coarse histogram is one range; a fine one, a range per group,
-            # time and run of buckets.
+            # Level first: a fine histogram is a range per group, time and run of buckets.
             models.UniqueConstraint(
-                fields=["level", "dimension", "value", "time", "bucket", "period"],
+                fields=["level", "dimension", "value", "time", "bucket", "grain", "period"],
                 include=["tickets"],
-                name="ticket_group_bucket_key",
+                name="ticket_group_bucket_grain_key",
             )
         ]
-        indexes = [models.Index(fields=["period"], name="ticket_group_bucket_period")]
+        indexes = [
+            models.Index(fields=["period"], name="ticket_group_bucket_period"),
+            # A coarse histogram: one range of one grain's periods.
+            models.Index(
+                fields=["grain", "level", "dimension", "period"],
+                include=["value", "time", "bucket", "tickets"],
+                name="ticket_group_bucket_runs",
+            ),
+        ]
 
     def __str__(self) -> str:
         return (
-            f"{self.dimension}:{self.value or '-'}/{self.period}/{self.time}:"
+            f"{self.dimension}:{self.value or '-'}/{self.grain}{self.period}/{self.time}:"
             f"{self.level}:{self.bucket}"
         )
 

@@ -171,9 +171,10 @@ def test_the_rebuild_command_restores_the_ticket_rollups():
     assert _march().created == 0
     out = io.StringIO()
     call_command("rebuild_rollups", "--since", "2026-03-15", stdout=out)
-    # 6 rows as above, and the group rollups' 10: a month row per group (assignee '' and the
-    # account's plan) and, for each, a bucket per time at each of the two levels.
-    assert "Rebuilt the ticket rollups: 16 rows" in out.getvalue()
+    # 6 rows as above, and the group rollups' 16: a day and a month row per group (assignee ''
+    # and the account's plan: 4) and, for each group and time (4), its run of buckets in the
+    # day and in the month and its bucket in the month (12).
+    assert "Rebuilt the ticket rollups: 22 rows" in out.getvalue()
     assert (_rows(), _buckets()) == (kept, buckets)
     assert _march().resolution.median == 30.0
 
@@ -242,8 +243,9 @@ def test_a_truncate_of_the_tickets_empties_their_rollups():
     TicketFactory(account=account, channel="email", assignee="ana", reply=20)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT created, replied, reply_us FROM {ticket_rollups.GROUP_TABLE} "  # noqa: S608
-            "WHERE dimension = 'p' AND value = 'Pro'"
+            f"SELECT grain, created, replied, reply_us FROM {ticket_rollups.GROUP_TABLE} "  # noqa: S608
+            "WHERE dimension = 'p' AND value = 'Pro' ORDER BY grain"
         )
-        # One ticket: created 1, replied 1, 20 minutes = 1,200,000,000 microseconds.
-        assert cursor.fetchall() == [(1, 1, 1_200_000_000)]
+        # One ticket, in its day and its month: created 1, replied 1, 20 minutes =
+        # 1,200,000,000 microseconds.
+        assert cursor.fetchall() == [("d", 1, 1, 1_200_000_000), ("m", 1, 1, 1_200_000_000)]

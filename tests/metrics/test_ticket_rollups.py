@@ -171,15 +171,15 @@ def _group_rows() -> Counter:
     columns = ", ".join(ticket_rollups.COUNT_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT period, dimension, value, {columns} FROM {ticket_rollups.GROUP_TABLE}"
+            f"SELECT grain, period, dimension, value, {columns} FROM {ticket_rollups.GROUP_TABLE}"
         )
-        return Counter(row for row in cursor.fetchall() if any(row[3:]))
+        return Counter(row for row in cursor.fetchall() if any(row[4:]))
 
 
 def _group_buckets() -> Counter:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT period, dimension, value, time, bucket, tickets "
+            "SELECT grain, period, dimension, value, time, level, bucket, tickets "
             f"FROM {ticket_rollups.GROUP_BUCKETS} WHERE tickets <> 0"
         )
         return Counter(cursor.fetchall())
@@ -654,3 +654,46 @@ def test_a_period_cutting_months_mid_day_in_kolkata():
     for tz in (kolkata, UTC):
         filters = sel.SupportFilters(*period, tz)
         _assert_same(sel.support_summary(filters=filters), _from_rows(filters))
+
+
+@pytest.mark.django_db
+@override_settings(REPORT_ROLLUPS=True)
+def test_group_figures_of_periods_cut_mid_month_by_hand():
+    """The breakdowns by assignee and plan of periods made of days: days alone, [2026-01-10,
+    2026-01-13), and January minus its last four days, [2026-01-01, 2026-01-28). Their counts
+    and runs of buckets come from the group rollups' day rows, the buckets inside the runs
+    from the tickets' bucket indexes: a ticket counted on the wrong day moves the figures."""
+    pro = AccountFactory(plan="Pro")
+    basic = AccountFactory(plan="Basic")
+
+    def at(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+    for created, reply in (
+        ("2026-01-10 09:00", 10),
+        ("2026-01-11 09:00", 20),
+        ("2026-01-12 23:59", 30),
+        ("2026-01-13 00:00", 25),  # the day after the first period
+        ("2026-01-29 09:00", 22),  # in the days the second period takes from January
+    ):
+        TicketFactory(account=pro, assignee="ana", created_at=at(created), reply=reply)
+    TicketFactory(account=basic, assignee="bo", created_at=at("2026-01-11 12:00"), reply=100)
+    TicketFactory(account=pro, assignee="ana", created_at=at("2025-12-31 23:59"), reply=1)
+
+    def groups(start: dt.date, end: dt.date) -> dict[str, dict]:
+        report = sel.support_report(filters=sel.SupportFilters(start, end, UTC))
+        return {name: dict(report.by[name]) for name in ("assignee", "plan")}
+
+    # [Jan 10, Jan 13): ana 10, 20, 30: median 20, p90 at 1.8: 20 + 0.8 x 10 = 28; bo 100.
+    first = groups(dt.date(2026, 1, 10), dt.date(2026, 1, 13))
+    for summary in (first["assignee"]["ana"], first["plan"]["Pro"]):
+        _assert_figures(summary, (3, 0, 0, 0, 0), (3, 20, 20, 28), (0,))
+    for summary in (first["assignee"]["bo"], first["plan"]["Basic"]):
+        _assert_figures(summary, (1, 0, 0, 0, 0), (1, 100, 100, 100), (0,))
+    # [Jan 1, Jan 28): ana 10, 20, 25, 30: mean 21.25, median at 1.5: 20 + 0.5 x 5 = 22.5,
+    # p90 at 2.7: 25 + 0.7 x 5 = 28.5.
+    second = groups(dt.date(2026, 1, 1), dt.date(2026, 1, 28))
+    for summary in (second["assignee"]["ana"], second["plan"]["Pro"]):
+        _assert_figures(summary, (4, 0, 0, 0, 0), (4, 21.25, 22.5, 28.5), (0,))
+    for start, end in ((dt.date(2026, 1, 10), dt.date(2026, 1, 13)), JANUARY):
+        _assert_same_report(sel.SupportFilters(start, end, UTC))
