@@ -107,20 +107,20 @@ def _channel(channel: str, alias: str = "") -> tuple[str, list]:
     return f" AND {alias}channel = %s", [channel]
 
 
-def _union(slots, source: _Source, channel: str, *, bucket_counts: bool, level=None):
+def _union(slots, source: _Source, channel: str, *, bucket_counts: bool):
     """Every slot's pieces' rows, signed, as (slot, key, *values): each rollup segment's rows
     times its coefficient, and for each raw piece the ticket rollups' own day rows of its
     tickets (the statement the triggers run; the group rollups' raw pieces are read apart,
     once for both dimensions: `_raw_group_rows`). The values: the count columns, or (time,
-    bucket, tickets); the group rollups' bucket rows at one `level` (the runs: the fine
-    buckets are read by `_runs_union`)."""
+    bucket, tickets); of the group rollups' bucket rows, the runs (their fine buckets are read
+    by `_runs_union`)."""
     keys, values = (("time", "bucket"), ("tickets",)) if bucket_counts else ((), COUNT_COLUMNS)
     table = source.buckets if bucket_counts else source.table
     clause, channel_params = _channel(channel)
     key = source.key or "NULL::text"
     rows_where = f" AND {source.rows_where}" if source.rows_where else ""
     if bucket_counts and source.code:
-        rows_where += f" AND level = {int(level)}"
+        rows_where += f" AND level = {COARSE_LEVEL}"
     selects, params = [], []
     for slot, parts in enumerate(slots):
         for segment in rollup_pieces.segments(parts):
@@ -305,7 +305,7 @@ def _group_histograms(cursor, slots, source, raw: _RawGroups) -> dict[tuple, lis
     other run, whose buckets are never read. The raw pieces' rows (`raw`) added to each."""
     code = source.code
     coarse = _plus(
-        _histograms(cursor, _union(slots, source, "", bucket_counts=True, level=COARSE_LEVEL)),
+        _histograms(cursor, _union(slots, source, "", bucket_counts=True)),
         _raw_histograms(raw, code, COARSE_LEVEL),
     )
     wanted: dict[tuple, set[int]] = defaultdict(set)

@@ -139,23 +139,32 @@ def _figures_sql(changes: str, keys: str = "channel", unpivot: str = "") -> str:
     )"""
 
 
-def counts_sql(changes: str) -> str:
-    """Day and month rows of the counts, the all-zero ones left out."""
+def _day_month_counts_sql(figures: str, keys: tuple[str, ...]) -> str:
+    """Day and month rows of the counts per `keys` of the `figures` (`_figures_sql`), the
+    all-zero ones left out, in key order."""
     columns = ", ".join(COUNT_COLUMNS)
     sums = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
     zeros = ", ".join("0" for _name in COUNT_COLUMNS)
+    named = ", ".join(keys)
+    by_day = ", ".join(str(position) for position in range(1, len(keys) + 2))
+    by_month = ", ".join(str(position) for position in range(2, len(keys) + 3))
     return f"""
-    WITH {_figures_sql(changes)},
-    days AS (SELECT day, channel, {sums} FROM figures GROUP BY 1, 2),
+    WITH {figures},
+    days AS (SELECT day, {named}, {sums} FROM figures GROUP BY {by_day}),
     deltas AS (
-        SELECT 'd' AS grain, day AS period, channel, {columns} FROM days
+        SELECT 'd' AS grain, day AS period, {named}, {columns} FROM days
         UNION ALL
-        SELECT 'm', date_trunc('month', day)::date, channel, {sums} FROM days GROUP BY 2, 3
+        SELECT 'm', date_trunc('month', day)::date, {named}, {sums} FROM days GROUP BY {by_month}
     )
-    SELECT grain, period, channel, {columns} FROM deltas
+    SELECT grain, period, {named}, {columns} FROM deltas
     WHERE ({columns}) IS DISTINCT FROM ({zeros})
-    ORDER BY {", ".join(KEY)}
+    ORDER BY grain, period, {named}
     """
+
+
+def counts_sql(changes: str) -> str:
+    """Day and month rows of the counts per channel, the all-zero ones left out."""
+    return _day_month_counts_sql(_figures_sql(changes), ("channel",))
 
 
 def buckets_sql(changes: str) -> str:
@@ -181,18 +190,36 @@ def buckets_sql(changes: str) -> str:
     """
 
 
-def _upserts_sql(changes: str) -> str:
-    columns = ", ".join(COUNT_COLUMNS)
-    added = ", ".join(f"{name} = {TABLE}.{name} + EXCLUDED.{name}" for name in COUNT_COLUMNS)
-    return f"""
-    INSERT INTO {TABLE} (grain, period, channel, {columns})
-    {counts_sql(changes)}
-    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {added};
-    INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets)
-    {buckets_sql(changes)}
-    ON CONFLICT ({", ".join(BUCKET_KEY)})
-    DO UPDATE SET tickets = {BUCKETS}.tickets + EXCLUDED.tickets;
-    """
+def _inserts(changes: str, *, groups: bool = False) -> list[tuple[str, str]]:
+    """The rows of the rollups per channel (or, with `groups`, of the group rollups) from
+    signed `changes`: per table, the INSERT of them and the clause that adds them to the rows
+    already there (ON CONFLICT on the table's key)."""
+    if groups:
+        tables = (
+            (GROUP_TABLE, GROUP_KEY, COUNT_COLUMNS, group_counts_sql),
+            (GROUP_BUCKETS, GROUP_BUCKET_KEY, ("tickets",), group_buckets_sql),
+        )
+    else:
+        tables = (
+            (TABLE, KEY, COUNT_COLUMNS, counts_sql),
+            (BUCKETS, BUCKET_KEY, ("tickets",), buckets_sql),
+        )
+    out = []
+    for table, key, values, rows in tables:
+        added = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in values)
+        out.append(
+            (
+                f"INSERT INTO {table} ({', '.join((*key, *values))})\n    {rows(changes)}",
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {added}",
+            )
+        )
+    return out
+
+
+def _upserts_sql(changes: str, *, groups: bool = False) -> str:
+    return "".join(
+        f"\n    {insert}\n    {conflict};" for insert, conflict in _inserts(changes, groups=groups)
+    )
 
 
 def _install_sql(prefix: str, changes, upserts, counted, cleared) -> str:
@@ -264,22 +291,7 @@ def group_figures_sql(changes: str) -> str:
 
 def group_counts_sql(changes: str) -> str:
     """Day and month rows of the counts per group, the all-zero ones left out."""
-    columns = ", ".join(COUNT_COLUMNS)
-    named = ", ".join(f"SUM({name}) AS {name}" for name in COUNT_COLUMNS)
-    zeros = ", ".join("0" for _name in COUNT_COLUMNS)
-    return f"""
-    WITH {group_figures_sql(changes)},
-    days AS (SELECT day, dimension, value, {named} FROM figures GROUP BY 1, 2, 3),
-    deltas AS (
-        SELECT 'd' AS grain, day AS period, dimension, value, {columns} FROM days
-        UNION ALL
-        SELECT 'm', date_trunc('month', day)::date, dimension, value, {named}
-        FROM days GROUP BY 2, 3, 4
-    )
-    SELECT {", ".join(GROUP_KEY)}, {columns} FROM deltas
-    WHERE ({columns}) IS DISTINCT FROM ({zeros})
-    ORDER BY {", ".join(GROUP_KEY)}
-    """
+    return _day_month_counts_sql(group_figures_sql(changes), ("dimension", "value"))
 
 
 def group_buckets_sql(changes: str) -> str:
@@ -316,17 +328,7 @@ def group_buckets_sql(changes: str) -> str:
 
 
 def _group_upserts_sql(changes: str) -> str:
-    columns = ", ".join(COUNT_COLUMNS)
-    added = ", ".join(f"{name} = {GROUP_TABLE}.{name} + EXCLUDED.{name}" for name in COUNT_COLUMNS)
-    return f"""
-    INSERT INTO {GROUP_TABLE} ({", ".join(GROUP_KEY)}, {columns})
-    {group_counts_sql(changes)}
-    ON CONFLICT ({", ".join(GROUP_KEY)}) DO UPDATE SET {added};
-    INSERT INTO {GROUP_BUCKETS} ({", ".join(GROUP_BUCKET_KEY)}, tickets)
-    {group_buckets_sql(changes)}
-    ON CONFLICT ({", ".join(GROUP_BUCKET_KEY)})
-    DO UPDATE SET tickets = {GROUP_BUCKETS}.tickets + EXCLUDED.tickets;
-    """
+    return _upserts_sql(changes, groups=True)
 
 
 def group_install_sql() -> str:
@@ -368,36 +370,15 @@ def rebuild(
             cursor, since, source=TICKETS, time_column="created_at", tables=tables
         )
     period = "WHERE created_at >= %(lo)s AND created_at < %(hi)s"
-    changes = f"{changes_sql(TICKETS, 1)} {period}"
-    group_changes = f"{group_changes_sql(TICKETS, 1)} {period}"
-    columns = ", ".join(COUNT_COLUMNS)
+    inserts = [
+        *(_inserts(f"{changes_sql(TICKETS, 1)} {period}") if channels else []),
+        *(_inserts(f"{group_changes_sql(TICKETS, 1)} {period}", groups=True) if groups else []),
+    ]
 
     def fill(cursor, bounds: dict) -> int:
         written = 0
-        if channels:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (grain, period, channel, {columns}) {counts_sql(changes)}",
-                bounds,
-            )
-            written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"INSERT INTO {BUCKETS} (grain, period, channel, time, bucket, tickets) "
-                f"{buckets_sql(changes)}",
-                bounds,
-            )
-            written += max(cursor.rowcount, 0)
-        if groups:
-            cursor.execute(
-                f"INSERT INTO {GROUP_TABLE} ({', '.join(GROUP_KEY)}, {columns}) "
-                f"{group_counts_sql(group_changes)}",
-                bounds,
-            )
-            written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"INSERT INTO {GROUP_BUCKETS} ({', '.join(GROUP_BUCKET_KEY)}, tickets) "
-                f"{group_buckets_sql(group_changes)}",
-                bounds,
-            )
+        for insert, _added in inserts:
+            cursor.execute(insert, bounds)
             written += max(cursor.rowcount, 0)
         return written
 

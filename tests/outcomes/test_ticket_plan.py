@@ -20,6 +20,7 @@ from metrics import support_selectors as sel
 from outcomes import ticket_imports, ticket_plan, zendesk_inbox
 from outcomes.models import Ticket
 from tests.factories import AccountFactory, TicketFactory
+from tests.metrics.beside import in_thread
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 RAW_INSERT = (
@@ -269,25 +270,6 @@ def test_the_support_reports_plan_breakdown_by_hand():
 # --- Two transactions at once ---------------------------------------------------------------
 
 
-def _in_thread(work, started: threading.Event | None = None):
-    """Run `work` on its own connection; returns the thread and the list of its errors."""
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '20s'")
-            work()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            errors.append(error)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
 def _held_open(work):
     """Run `work` in a transaction on its own connection and keep that transaction open until
     `finish` is set. Returns, once `work` has run, the thread, its errors and `finish`."""
@@ -299,7 +281,7 @@ def _held_open(work):
             done.set()
             finish.wait(20)
 
-    thread, errors = _in_thread(run)
+    thread, errors = in_thread(run)
     assert done.wait(20)
     return thread, errors, finish
 
@@ -308,7 +290,7 @@ def _held_open(work):
 def test_a_plan_change_waits_for_a_ticket_being_written_to_its_account():
     acme = AccountFactory(plan="Enterprise")
     writer, writer_errors, finish = _held_open(lambda: new_ticket("t1", acme).save())
-    changer, changer_errors = _in_thread(
+    changer, changer_errors = in_thread(
         lambda: Account.objects.filter(pk=acme.pk).update(plan="Growth")
     )
     changer.join(0.5)
@@ -326,7 +308,7 @@ def test_a_ticket_written_during_a_plan_change_gets_the_new_plan():
     changer, changer_errors, finish = _held_open(
         lambda: Account.objects.filter(pk=acme.pk).update(plan="Growth")
     )
-    writer, writer_errors = _in_thread(lambda: new_ticket("t1", acme).save())
+    writer, writer_errors = in_thread(lambda: new_ticket("t1", acme).save())
     writer.join(0.5)
     assert writer.is_alive()  # it waits for the plan change
     finish.set()
